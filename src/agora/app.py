@@ -1,0 +1,116 @@
+"""``create_app(settings)``: builds the platform and mounts every context's routes in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import ORJSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from agora import __version__
+from agora.blog.api import router as blog_router
+from agora.identity.api import router as identity_router
+from agora.identity.tokens import TokenCodec
+from agora.platform.body_limit import BodyLimitMiddleware
+from agora.platform.container import Platform
+from agora.platform.health import router as health_router
+from agora.platform.http_errors import install_error_handlers
+from agora.platform.observability import RequestObservabilityMiddleware, configure_logging
+from agora.platform.security_headers import SecurityHeadersMiddleware
+from agora.settings import Environment, Settings
+
+UPLOAD_PATHS = ("/api/user/image",)
+MULTIPART_OVERHEAD = 64 * 1024
+
+DESCRIPTION = """
+Agora's Blog API is the [RealWorld](https://realworld-docs.netlify.app/) ("Conduit") API:
+any RealWorld front end works against it.
+
+Authenticate with the header `Authorization: Token <jwt>`; the token comes from
+`POST /api/users` (register) or `POST /api/users/login`. Errors have the shape
+`{"errors": {"field": ["message"]}}`.
+"""
+
+
+def _metrics_route(platform: Platform) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+    async def metrics() -> Response:
+        return Response(generate_latest(platform.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _ceiling_route() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/api/ping", summary="A fixed tiny answer: the benchmark's ceiling")
+    async def ping() -> ORJSONResponse:
+        return ORJSONResponse({"pong": True})
+
+    return router
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    platform = platform or Platform.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await platform.close()
+
+    app = FastAPI(
+        title="Agora",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    app.state.tokens = TokenCodec(
+        settings.jwt_secret.get_secret_value(), ttl_seconds=settings.jwt_ttl_seconds
+    )
+    install_error_handlers(app)
+
+    app.include_router(identity_router)
+    app.include_router(blog_router)
+    app.include_router(health_router)
+    app.include_router(_metrics_route(platform))
+    app.include_router(_ceiling_route())
+    app.mount(
+        settings.media_url,
+        StaticFiles(directory=settings.media_dir, check_dir=False),
+        name="media",
+    )
+
+    def body_limit(path: str) -> int:
+        if path.startswith(UPLOAD_PATHS):
+            return settings.avatar_max_bytes + MULTIPART_OVERHEAD
+        return settings.max_body_bytes
+
+    # Outermost last: request id → metrics and log → CORS → headers → body limit → routes.
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+        max_age=600,
+    )
+    app.add_middleware(
+        RequestObservabilityMiddleware, metrics=platform.metrics, access_log=settings.access_log
+    )
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    return app

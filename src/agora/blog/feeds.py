@@ -1,0 +1,73 @@
+"""Atom 1.0 feeds (XML) of the newest articles, bodies rendered from Markdown to safe HTML."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from feedgen.feed import FeedGenerator
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.blog.markdown import render_markdown
+from agora.blog.queries import ArticleFilter, latest_articles
+from agora.blog.schemas import Article
+from agora.identity.models import User
+from agora.platform.errors import NotFound
+
+FEED_SIZE = 20
+ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
+
+
+def _atom(
+    articles: list[Article], *, feed_id: str, title: str, self_url: str, base_url: str
+) -> bytes:
+    feed = FeedGenerator()
+    feed.id(feed_id)
+    feed.title(title)
+    feed.link(href=self_url, rel="self", type="application/atom+xml")
+    feed.link(href=base_url, rel="alternate")
+    feed.generator("Agora")
+    newest = max(
+        (article.updated_at for article in articles), default=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    feed.updated(newest)
+    for article in articles:
+        entry = feed.add_entry(order="append")
+        url = f"{base_url}/api/articles/{article.slug}"
+        entry.id(url)
+        entry.title(article.title)
+        entry.link(href=url, rel="alternate")
+        entry.author({"name": article.author.username})
+        entry.published(article.created_at)
+        entry.updated(article.updated_at)
+        entry.summary(article.description)
+        entry.content(render_markdown(article.body), type="html")
+        for tag in article.tag_list:
+            entry.category(term=tag)
+    xml: bytes = feed.atom_str(pretty=True)
+    return xml
+
+
+async def site_feed(*, session: AsyncSession, base_url: str, title: str) -> bytes:
+    articles = await latest_articles(session, where=ArticleFilter(), limit=FEED_SIZE)
+    return _atom(
+        articles,
+        feed_id=f"{base_url}/api/feeds/articles.atom",
+        title=f"{title}: latest articles",
+        self_url=f"{base_url}/api/feeds/articles.atom",
+        base_url=base_url,
+    )
+
+
+async def profile_feed(*, session: AsyncSession, base_url: str, title: str, username: str) -> bytes:
+    if not await session.scalar(select(exists().where(User.username == username))):
+        raise NotFound("not found", field="profile")
+    articles = await latest_articles(session, where=ArticleFilter(author=username), limit=FEED_SIZE)
+    url = f"{base_url}/api/feeds/profiles/{username}.atom"
+    return _atom(
+        articles,
+        feed_id=url,
+        title=f"{title}: articles by {username}",
+        self_url=url,
+        base_url=base_url,
+    )

@@ -1,0 +1,113 @@
+"""The blog's wire shapes, exactly as the RealWorld spec names them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from agora.blog.models import TAG_MAX, TITLE_MAX
+from agora.identity.schemas import Profile
+from agora.platform.wire import Timestamp
+
+MAX_TAGS = 20
+MAX_BODY = 100_000
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY)]
+TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX)]
+TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class NewArticle(Request):
+    title: Title
+    description: Description
+    body: Body
+    tag_list: TagList = Field(default_factory=list, alias="tagList")
+
+
+class NewArticleRequest(Request):
+    article: NewArticle
+
+
+class UpdateArticle(Request):
+    """Only the fields sent change; ``tagList: []`` removes every tag, ``null`` is refused."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    title: Title | None = None
+    description: Description | None = None
+    body: Body | None = None
+    tag_list: TagList | None = Field(default=None, alias="tagList")
+
+
+class UpdateArticleRequest(Request):
+    article: UpdateArticle
+
+
+class NewComment(Request):
+    body: Body
+
+
+class NewCommentRequest(Request):
+    comment: NewComment
+
+
+class ArticlePreview(BaseModel):
+    """An article in a list: everything but the body (spec v2)."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    slug: str
+    title: str
+    description: str
+    tag_list: list[str] = Field(alias="tagList")
+    created_at: Timestamp = Field(alias="createdAt")
+    updated_at: Timestamp = Field(alias="updatedAt")
+    favorited: bool
+    favorites_count: int = Field(alias="favoritesCount")
+    author: Profile
+
+
+class Article(ArticlePreview):
+    body: str
+
+
+class SingleArticleResponse(BaseModel):
+    article: Article
+
+
+class MultipleArticlesResponse(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    articles: list[ArticlePreview]
+    articles_count: int = Field(alias="articlesCount")
+
+
+class Comment(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    id: int
+    created_at: Timestamp = Field(alias="createdAt")
+    updated_at: Timestamp = Field(alias="updatedAt")
+    body: str
+    author: Profile
+
+
+class SingleCommentResponse(BaseModel):
+    comment: Comment
+
+
+class MultipleCommentsResponse(BaseModel):
+    comments: list[Comment]
+
+
+class TagsResponse(BaseModel):
+    tags: list[str]

@@ -1,0 +1,247 @@
+"""Blog rules: writing articles, tags, favorites and comments. One commit per call.
+
+Authorization lives here, not only in the routes: only an article's author may change or delete
+it, only a comment's author may delete it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+
+from slugify import slugify
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import insert as insert_rows
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Favorite, Tag
+from agora.blog.schemas import Comment as CommentOut
+from agora.blog.schemas import NewArticle, UpdateArticle
+from agora.identity.models import Follow, User
+from agora.identity.schemas import Profile
+from agora.identity.service import profile_of
+from agora.platform.cache import Cache
+from agora.platform.db import utcnow
+from agora.platform.errors import Forbidden, NotFound
+
+TAGS_CACHE_KEY = "blog:tags"
+TAGS_CACHE_SECONDS = 60
+
+
+# --- articles ---------------------------------------------------------------------------------
+
+
+async def _article_by_slug(session: AsyncSession, slug: str) -> Article:
+    article = await session.scalar(select(Article).where(Article.slug == slug))
+    if article is None:
+        raise NotFound("not found", field="article")
+    return article
+
+
+def _ensure_author(article: Article, user_id: int) -> None:
+    if article.author_id != user_id:
+        raise Forbidden("forbidden", field="article")
+
+
+async def _free_slug(session: AsyncSession, title: str) -> str:
+    # a readable slug from the title; an equal title gets a short random suffix
+    base = slugify(title, max_length=SLUG_MAX - 8) or "article"
+    candidate = base
+    while await session.scalar(select(exists().where(Article.slug == candidate))):
+        candidate = f"{base}-{secrets.token_hex(3)}"
+    return candidate
+
+
+async def _tag_ids(session: AsyncSession, names: list[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # ON CONFLICT DO NOTHING: two articles may introduce the same new tag at the same moment
+    await session.execute(
+        insert(Tag).values([{"name": name} for name in names]).on_conflict_do_nothing()
+    )
+    rows = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
+    return dict(rows.tuples().all())
+
+
+async def _set_tags(session: AsyncSession, article_id: int, names: Sequence[str]) -> None:
+    unique = sorted(set(names))
+    ids = await _tag_ids(session, unique)
+    await session.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
+    if unique:
+        await session.execute(
+            insert_rows(ArticleTag),
+            [{"article_id": article_id, "tag_id": ids[name]} for name in unique],
+        )
+
+
+async def create_article(
+    *, session: AsyncSession, cache: Cache, author: User, new_article: NewArticle
+) -> str:
+    """Creates the article and returns its slug."""
+    article = Article(
+        slug=await _free_slug(session, new_article.title),
+        title=new_article.title,
+        description=new_article.description,
+        body=new_article.body,
+        author_id=author.id,
+    )
+    session.add(article)
+    await session.flush()
+    await _set_tags(session, article.id, new_article.tag_list)
+    await session.commit()
+    if new_article.tag_list:
+        await cache.delete(TAGS_CACHE_KEY)
+    return article.slug
+
+
+async def update_article(
+    *, session: AsyncSession, cache: Cache, user_id: int, slug: str, changes: UpdateArticle
+) -> str:
+    """Applies the fields sent and returns the (possibly new) slug."""
+    article = await _article_by_slug(session, slug)
+    _ensure_author(article, user_id)
+    if changes.title is not None and changes.title != article.title:
+        article.title = changes.title
+        article.slug = await _free_slug(session, changes.title)
+    if changes.description is not None:
+        article.description = changes.description
+    if changes.body is not None:
+        article.body = changes.body
+    if changes.tag_list is not None:
+        await _set_tags(session, article.id, changes.tag_list)
+    # strictly later than before, even for two edits within one clock tick
+    article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
+    await session.commit()
+    if changes.tag_list is not None:
+        await cache.delete(TAGS_CACHE_KEY)
+    return article.slug
+
+
+async def delete_article(*, session: AsyncSession, cache: Cache, user_id: int, slug: str) -> None:
+    article = await _article_by_slug(session, slug)
+    _ensure_author(article, user_id)
+    await session.delete(article)
+    await session.commit()
+    await cache.delete(TAGS_CACHE_KEY)
+
+
+async def list_tags(*, session: AsyncSession, cache: Cache) -> list[str]:
+    """Tags in use, most used first; cached briefly because every front page asks for them."""
+    cached = await cache.get(TAGS_CACHE_KEY)
+    if cached is not None:
+        return cached.decode().split("\n") if cached else []
+    usage = func.count(ArticleTag.article_id)
+    rows = await session.scalars(
+        select(Tag.name)
+        .join(ArticleTag, ArticleTag.tag_id == Tag.id)
+        .group_by(Tag.id, Tag.name)
+        .order_by(usage.desc(), Tag.name)
+    )
+    tags = list(rows)
+    await cache.set(TAGS_CACHE_KEY, "\n".join(tags).encode(), ttl_seconds=TAGS_CACHE_SECONDS)
+    return tags
+
+
+# --- favorites --------------------------------------------------------------------------------
+
+
+async def favorite(*, session: AsyncSession, user_id: int, slug: str) -> None:
+    article = await _article_by_slug(session, slug)
+    already = exists().where(Favorite.user_id == user_id, Favorite.article_id == article.id)
+    if await session.scalar(select(already)):
+        return
+    session.add(Favorite(user_id=user_id, article_id=article.id))
+    try:
+        await session.flush()
+    except IntegrityError:
+        # the same user's concurrent request won; the article is favorited either way
+        await session.rollback()
+        return
+    await session.execute(
+        update(Article)
+        .where(Article.id == article.id)
+        .values(favorites_count=Article.favorites_count + 1)
+    )
+    await session.commit()
+
+
+async def unfavorite(*, session: AsyncSession, user_id: int, slug: str) -> None:
+    article = await _article_by_slug(session, slug)
+    removed = await session.execute(
+        delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article.id)
+    )
+    if removed.rowcount:  # type: ignore[attr-defined]
+        await session.execute(
+            update(Article)
+            .where(Article.id == article.id)
+            .values(favorites_count=Article.favorites_count - 1)
+        )
+    await session.commit()
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+
+def _comment_out(comment: Comment, author: Profile) -> CommentOut:
+    return CommentOut(
+        id=comment.id,
+        createdAt=comment.created_at,
+        updatedAt=comment.updated_at,
+        body=comment.body,
+        author=author,
+    )
+
+
+async def add_comment(*, session: AsyncSession, author: User, slug: str, body: str) -> CommentOut:
+    article = await _article_by_slug(session, slug)
+    comment = Comment(article_id=article.id, author_id=author.id, body=body)
+    session.add(comment)
+    await session.commit()
+    return _comment_out(comment, profile_of(author, following=False))
+
+
+async def list_comments(
+    *, session: AsyncSession, slug: str, viewer_id: int | None
+) -> list[CommentOut]:
+    article = await _article_by_slug(session, slug)
+    rows = await session.execute(
+        select(Comment, User)
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.article_id == article.id)
+        .order_by(Comment.created_at.desc(), Comment.id.desc())
+    )
+    pairs = rows.tuples().all()
+    followed: set[int] = set()
+    if viewer_id is not None and pairs:
+        followed = set(
+            await session.scalars(
+                select(Follow.followee_id).where(
+                    Follow.follower_id == viewer_id,
+                    Follow.followee_id.in_({user.id for _, user in pairs}),
+                )
+            )
+        )
+    return [
+        _comment_out(comment, profile_of(user, following=user.id in followed))
+        for comment, user in pairs
+    ]
+
+
+async def delete_comment(
+    *, session: AsyncSession, user_id: int, slug: str, comment_id: int
+) -> None:
+    article = await _article_by_slug(session, slug)
+    comment = await session.scalar(
+        select(Comment).where(Comment.id == comment_id, Comment.article_id == article.id)
+    )
+    if comment is None:
+        raise NotFound("not found", field="comment")
+    if comment.author_id != user_id:
+        raise Forbidden("forbidden", field="comment")
+    await session.delete(comment)
+    await session.commit()

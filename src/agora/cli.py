@@ -1,0 +1,130 @@
+"""``agora serve | migrate | seed``: the one entry point for running Agora."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from agora.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        messages = "; ".join(str(error["msg"]) for error in exc.errors())
+        print(f"agora: configuration refused: {messages}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    if args.migrate:
+        _migrate(args)
+    uvicorn.run(
+        "agora.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        # SIGTERM: stop accepting, let in-flight requests finish for this long, then exit
+        timeout_graceful_shutdown=args.graceful_timeout,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from agora.migrations.runner import downgrade, upgrade
+
+    settings = _settings()
+    if getattr(args, "revision", None) and args.down:
+        downgrade(settings.database_url, args.revision)
+    else:
+        upgrade(settings.database_url, getattr(args, "revision", None) or "head")
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from agora.seed import seed_demo
+
+    settings = _settings()
+    created = asyncio.run(seed_demo(settings, only_if_empty=args.if_empty))
+    if created:
+        print("agora: demo content loaded (users jake, jane, ada, linus; password 'password123')")
+    else:
+        print("agora: the database already has content; demo content not loaded")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agora",
+        description="Agora: a RealWorld blog API (and more) on one identity. "
+        "Configuration comes from AGORA_* environment variables; see README.md.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API",
+        description="Serve the API with uvicorn. SIGTERM drains in-flight requests, then exits.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default 1; each has its own pool)"
+    )
+    serve.add_argument(
+        "--migrate", action="store_true", help="apply database migrations before serving"
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=20,
+        help="seconds in-flight requests get to finish after SIGTERM (default 20)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies trusted for X-Forwarded-For / -Proto (default 127.0.0.1)",
+    )
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Bring the database at AGORA_DATABASE_URL to the newest schema (Alembic).",
+    )
+    migrate.add_argument("revision", nargs="?", help="target revision (default: head)")
+    migrate.add_argument(
+        "--down", action="store_true", help="downgrade to REVISION instead (e.g. 'base')"
+    )
+    migrate.set_defaults(handler=_migrate)
+
+    seed = commands.add_parser(
+        "seed",
+        help="load demo content",
+        description="Load demo users, articles, tags, comments, favorites and follows.",
+    )
+    seed.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no users yet"
+    )
+    seed.set_defaults(handler=_seed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result

@@ -1,0 +1,110 @@
+"""Identity routes under ``/api``: users, login, the current user, profiles and follows."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile, status
+
+from agora.identity import service
+from agora.identity.avatars import set_avatar
+from agora.identity.deps import CurrentUser, CurrentUserId, OptionalUserId, TokenCodecDep
+from agora.identity.schemas import (
+    LoginUserRequest,
+    NewUserRequest,
+    ProfileResponse,
+    UpdateUserRequest,
+    UserResponse,
+)
+from agora.platform.deps import ClientAddress, PlatformDep, SessionDep
+from agora.platform.openapi import errors
+
+router = APIRouter(prefix="/api", tags=["identity"])
+
+
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register",
+    responses=errors(409, 422, 429),
+)
+async def register(
+    body: NewUserRequest,
+    session: SessionDep,
+    tokens: TokenCodecDep,
+    platform: PlatformDep,
+    client: ClientAddress,
+) -> UserResponse:
+    await platform.rate_limiter.hit(platform.settings.register_rate_limit, "register", client)
+    user = await service.register(session=session, tokens=tokens, new_user=body.user)
+    return UserResponse(user=user)
+
+
+@router.post("/users/login", summary="Log in", responses=errors(401, 422, 429))
+async def login(
+    body: LoginUserRequest,
+    session: SessionDep,
+    tokens: TokenCodecDep,
+    platform: PlatformDep,
+    client: ClientAddress,
+) -> UserResponse:
+    await platform.rate_limiter.hit(platform.settings.login_rate_limit, "login", client)
+    user = await service.login(session=session, tokens=tokens, credentials=body.user)
+    return UserResponse(user=user)
+
+
+@router.get("/user", summary="The current user", responses=errors(401))
+async def current_user(user: CurrentUser, tokens: TokenCodecDep) -> UserResponse:
+    return UserResponse(user=service.user_public(user, tokens.issue(user.id)))
+
+
+@router.put("/user", summary="Update the current user", responses=errors(401, 409, 422))
+async def update_current_user(
+    body: UpdateUserRequest, user: CurrentUser, session: SessionDep, tokens: TokenCodecDep
+) -> UserResponse:
+    updated = await service.update_user(
+        session=session, tokens=tokens, user=user, changes=body.user
+    )
+    return UserResponse(user=updated)
+
+
+@router.post(
+    "/user/image",
+    summary="Upload your avatar (PNG, JPEG or WebP)",
+    responses=errors(401, 413, 415, 422),
+)
+async def upload_avatar(
+    image: Annotated[UploadFile, File(description="A PNG, JPEG or WebP image")],
+    user: CurrentUser,
+    session: SessionDep,
+    tokens: TokenCodecDep,
+    platform: PlatformDep,
+) -> UserResponse:
+    limit = platform.settings.avatar_max_bytes
+    data = await image.read(limit + 1)
+    updated = await set_avatar(
+        session=session, storage=platform.storage, user=user, data=data, max_bytes=limit
+    )
+    return UserResponse(user=service.user_public(updated, tokens.issue(updated.id)))
+
+
+@router.get("/profiles/{username}", summary="A profile", responses=errors(401, 404))
+async def get_profile(
+    username: str, session: SessionDep, viewer: OptionalUserId
+) -> ProfileResponse:
+    profile = await service.get_profile(session=session, username=username, viewer_id=viewer)
+    return ProfileResponse(profile=profile)
+
+
+@router.post(
+    "/profiles/{username}/follow", summary="Follow a user", responses=errors(401, 404, 422)
+)
+async def follow(username: str, session: SessionDep, user: CurrentUser) -> ProfileResponse:
+    profile = await service.follow(session=session, username=username, follower_id=user.id)
+    return ProfileResponse(profile=profile)
+
+
+@router.delete("/profiles/{username}/follow", summary="Unfollow a user", responses=errors(401, 404))
+async def unfollow(username: str, session: SessionDep, user_id: CurrentUserId) -> ProfileResponse:
+    profile = await service.unfollow(session=session, username=username, follower_id=user_id)
+    return ProfileResponse(profile=profile)

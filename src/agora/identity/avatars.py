@@ -1,0 +1,61 @@
+"""Avatar uploads: the bytes must really be a PNG, JPEG or WebP image, whatever the client says."""
+
+from __future__ import annotations
+
+import io
+import secrets
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.identity.models import User
+from agora.platform.errors import Invalid, PayloadTooLarge, UnsupportedMediaType
+from agora.platform.storage import FileStorage
+
+# Pillow's format name → the file extension we store it under
+ACCEPTED_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+MAX_PIXELS = 40_000_000
+AVATAR_PREFIX = "avatars/"
+
+
+def sniff_image_format(data: bytes) -> str:
+    """The real format of ``data`` from its content, or ``UnsupportedMediaType``."""
+    if not data:
+        raise Invalid("can't be blank", field="image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image_format = image.format
+                if image.width * image.height > MAX_PIXELS:
+                    raise Invalid("has too many pixels", field="image")
+                image.verify()
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UnsupportedMediaType("must be a PNG, JPEG or WebP image", field="image") from None
+    except (OSError, SyntaxError, ValueError):
+        raise Invalid("is a damaged image file", field="image") from None
+    if image_format not in ACCEPTED_FORMATS:
+        raise UnsupportedMediaType("must be a PNG, JPEG or WebP image", field="image")
+    return image_format
+
+
+async def set_avatar(
+    *, session: AsyncSession, storage: FileStorage, user: User, data: bytes, max_bytes: int
+) -> User:
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"is too large (the limit is {max_bytes} bytes)", field="image")
+    extension = ACCEPTED_FORMATS[sniff_image_format(data)]
+    # a fresh name each time, so caches and CDNs never serve the previous picture
+    key = f"{AVATAR_PREFIX}{user.id}-{secrets.token_hex(8)}.{extension}"
+    url = await storage.save(key, data)
+    previous = user.image
+    user.image = url
+    try:
+        await session.commit()
+    except Exception:
+        await storage.delete(key)
+        raise
+    if previous and f"/{AVATAR_PREFIX}" in previous:
+        await storage.delete(AVATAR_PREFIX + previous.rsplit("/", 1)[-1])
+    return user

@@ -1,0 +1,68 @@
+"""Who is asking: ``Authorization: Token <jwt>`` (``Bearer`` is accepted too)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from agora.identity.models import User
+from agora.identity.service import get_user
+from agora.identity.tokens import TokenCodec
+from agora.platform.deps import SessionDep
+from agora.platform.errors import Unauthorized
+from agora.platform.observability import USER_ID_SCOPE_KEY
+
+_authorization = APIKeyHeader(
+    name="Authorization",
+    scheme_name="Token",
+    description="`Token <jwt>` — the token comes from register or login",
+    auto_error=False,
+)
+_SCHEMES = {"token", "bearer"}
+
+
+def get_token_codec(request: Request) -> TokenCodec:
+    codec: TokenCodec = request.app.state.tokens
+    return codec
+
+
+TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
+
+
+def _user_id_from_header(request: Request, header: str | None, tokens: TokenCodec) -> int | None:
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() not in _SCHEMES or not token.strip():
+        raise Unauthorized("is invalid", field="token")
+    user_id = tokens.user_id(token.strip())
+    request.scope[USER_ID_SCOPE_KEY] = user_id
+    return user_id
+
+
+def optional_user_id(
+    request: Request,
+    tokens: TokenCodecDep,
+    authorization: Annotated[str | None, Depends(_authorization)],
+) -> int | None:
+    """The signed-in user's id, or None for an anonymous request. A bad token is still a 401."""
+    return _user_id_from_header(request, authorization, tokens)
+
+
+def required_user_id(user_id: Annotated[int | None, Depends(optional_user_id)]) -> int:
+    if user_id is None:
+        raise Unauthorized("is missing", field="token")
+    return user_id
+
+
+OptionalUserId = Annotated[int | None, Depends(optional_user_id)]
+CurrentUserId = Annotated[int, Depends(required_user_id)]
+
+
+async def current_user(session: SessionDep, user_id: CurrentUserId) -> User:
+    return await get_user(session=session, user_id=user_id)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,81 @@
+"""Identity's wire shapes, as the RealWorld spec names them. Secrets never appear in a response."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from agora.identity.models import USERNAME_MAX
+
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=USERNAME_MAX),
+    Field(pattern=r"^[\w.\-]+$", examples=["jake"]),
+]
+# NIST 800-63B: at least 8 characters, long passphrases welcome, no composition rules
+NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Email = Annotated[EmailStr, Field(examples=["jake@jake.jake"])]
+Bio = Annotated[str, StringConstraints(max_length=10_000)]
+ImageUrl = Annotated[str, StringConstraints(max_length=2048)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class NewUser(Request):
+    username: Username
+    email: Email
+    password: NewPassword
+
+
+class NewUserRequest(Request):
+    user: NewUser
+
+
+class LoginUser(Request):
+    email: Email
+    password: Password
+
+
+class LoginUserRequest(Request):
+    user: LoginUser
+
+
+class UpdateUser(Request):
+    """Only the fields sent are changed; ``bio`` and ``image`` may be cleared with ``null``."""
+
+    email: Email | None = None
+    username: Username | None = None
+    password: NewPassword | None = None
+    bio: Bio | None = None
+    image: ImageUrl | None = None
+
+
+class UpdateUserRequest(Request):
+    user: UpdateUser
+
+
+class UserPublic(BaseModel):
+    email: str
+    token: str
+    username: str
+    bio: str | None
+    image: str | None
+
+
+class UserResponse(BaseModel):
+    user: UserPublic
+
+
+class Profile(BaseModel):
+    username: str
+    bio: str | None
+    image: str | None
+    following: bool
+
+
+class ProfileResponse(BaseModel):
+    profile: Profile

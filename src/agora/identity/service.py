@@ -1,0 +1,144 @@
+"""Identity rules: registration, login, profile changes and follows. One commit per call."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.identity.models import Follow, User
+from agora.identity.passwords import hash_password, verify_password
+from agora.identity.schemas import LoginUser, NewUser, Profile, UpdateUser, UserPublic
+from agora.identity.tokens import TokenCodec
+from agora.platform.errors import Conflict, Invalid, NotFound, Unauthorized
+
+
+def user_public(user: User, token: str) -> UserPublic:
+    return UserPublic(
+        email=user.email, token=token, username=user.username, bio=user.bio, image=user.image
+    )
+
+
+def profile_of(user: User, *, following: bool) -> Profile:
+    return Profile(username=user.username, bio=user.bio, image=user.image, following=following)
+
+
+async def _ensure_free(
+    session: AsyncSession, *, username: str | None, email: str | None, except_id: int | None
+) -> None:
+    for field, column, value in (
+        ("username", User.username, username),
+        ("email", User.email, email),
+    ):
+        if value is None:
+            continue
+        query = select(exists().where(column == value, User.id != (except_id or 0)))
+        if await session.scalar(query):
+            raise Conflict("has already been taken", field=field)
+
+
+async def _commit_unique(session: AsyncSession) -> None:
+    # the pre-check gives the message; the unique index settles a race between two requests
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        field = "email" if "email" in str(exc.orig) else "username"
+        raise Conflict("has already been taken", field=field) from None
+
+
+async def register(*, session: AsyncSession, tokens: TokenCodec, new_user: NewUser) -> UserPublic:
+    email = new_user.email.lower()
+    await _ensure_free(session, username=new_user.username, email=email, except_id=None)
+    user = User(
+        username=new_user.username,
+        email=email,
+        password_hash=await hash_password(new_user.password),
+    )
+    session.add(user)
+    await _commit_unique(session)
+    return user_public(user, tokens.issue(user.id))
+
+
+async def login(*, session: AsyncSession, tokens: TokenCodec, credentials: LoginUser) -> UserPublic:
+    user = await session.scalar(select(User).where(User.email == credentials.email.lower()))
+    password_hash = user.password_hash if user else None
+    if not await verify_password(credentials.password, password_hash) or user is None:
+        raise Unauthorized("invalid", field="credentials")
+    return user_public(user, tokens.issue(user.id))
+
+
+async def get_user(*, session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        # a valid signature for a user who no longer exists
+        raise Unauthorized("is invalid", field="token")
+    return user
+
+
+async def update_user(
+    *, session: AsyncSession, tokens: TokenCodec, user: User, changes: UpdateUser
+) -> UserPublic:
+    sent = changes.model_fields_set
+    for required in ("email", "username", "password"):
+        if required in sent and getattr(changes, required) is None:
+            raise Invalid("can't be blank", field=required)
+    email = changes.email.lower() if changes.email is not None else None
+    await _ensure_free(session, username=changes.username, email=email, except_id=user.id)
+    if email is not None:
+        user.email = email
+    if changes.username is not None:
+        user.username = changes.username
+    if changes.password is not None:
+        user.password_hash = await hash_password(changes.password)
+    if "bio" in sent:
+        user.bio = changes.bio or None
+    if "image" in sent:
+        user.image = changes.image or None
+    await _commit_unique(session)
+    return user_public(user, tokens.issue(user.id))
+
+
+async def _user_by_username(session: AsyncSession, username: str) -> User:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound("not found", field="profile")
+    return user
+
+
+async def is_following(session: AsyncSession, *, follower_id: int | None, followee_id: int) -> bool:
+    if follower_id is None:
+        return False
+    query = select(
+        exists().where(Follow.follower_id == follower_id, Follow.followee_id == followee_id)
+    )
+    return bool(await session.scalar(query))
+
+
+async def get_profile(*, session: AsyncSession, username: str, viewer_id: int | None) -> Profile:
+    user = await _user_by_username(session, username)
+    following = await is_following(session, follower_id=viewer_id, followee_id=user.id)
+    return profile_of(user, following=following)
+
+
+async def follow(*, session: AsyncSession, username: str, follower_id: int) -> Profile:
+    user = await _user_by_username(session, username)
+    if user.id == follower_id:
+        raise Invalid("cannot follow yourself", field="profile")
+    if not await is_following(session, follower_id=follower_id, followee_id=user.id):
+        session.add(Follow(follower_id=follower_id, followee_id=user.id))
+        try:
+            await session.commit()
+        except IntegrityError:
+            # a concurrent follow of the same pair already landed; the outcome is the same
+            await session.rollback()
+    return profile_of(user, following=True)
+
+
+async def unfollow(*, session: AsyncSession, username: str, follower_id: int) -> Profile:
+    user = await _user_by_username(session, username)
+    await session.execute(
+        delete(Follow).where(Follow.follower_id == follower_id, Follow.followee_id == user.id)
+    )
+    await session.commit()
+    return profile_of(user, following=False)

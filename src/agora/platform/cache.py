@@ -1,0 +1,93 @@
+"""The cache port: a byte-string store with expiry, in-process or Redis, chosen by settings."""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None: ...
+
+    async def delete(self, *keys: str) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """One process's cache: right for a single node and for tests; lost on restart."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[str, tuple[float, bytes]] = {}
+        self._max_entries = max_entries
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, value = entry
+        if expires_at <= time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return value
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._evict_expired_or_oldest()
+        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+    def _evict_expired_or_oldest(self) -> None:
+        now = time.monotonic()
+        expired = [key for key, (expires_at, _) in self._entries.items() if expires_at <= now]
+        for key in expired:
+            del self._entries[key]
+        if len(self._entries) >= self._max_entries:
+            # dicts keep insertion order, so the first key is the oldest write
+            del self._entries[next(iter(self._entries))]
+
+
+class RedisCache:
+    """Shared by every node; keys are namespaced so one Redis can serve several apps."""
+
+    def __init__(self, redis: Redis, *, namespace: str = "agora:cache:") -> None:
+        self._redis = redis
+        self._namespace = namespace
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._redis.get(self._namespace + key)
+        return value if isinstance(value, bytes) or value is None else value.encode()
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
+        await self._redis.set(self._namespace + key, value, ex=ttl_seconds)
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._redis.delete(*(self._namespace + key for key in keys))
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_cache(redis_url: str | None, *, namespace: str = "agora:cache:") -> Cache:
+    if redis_url is None:
+        return MemoryCache()
+    return RedisCache(Redis.from_url(redis_url), namespace=namespace)

@@ -1,0 +1,50 @@
+"""The platform: every outside resource the contexts use, built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from agora.platform.cache import Cache, create_cache
+from agora.platform.db import Database
+from agora.platform.observability import Metrics, PoolCollector
+from agora.platform.ratelimit import RateLimiter, create_rate_limiter
+from agora.platform.storage import FileStorage, LocalFileStorage
+from agora.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    settings: Settings
+    db: Database
+    cache: Cache
+    rate_limiter: RateLimiter
+    storage: FileStorage
+    metrics: Metrics
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, namespace: str = "agora") -> Platform:
+        db = Database(
+            settings.database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size,
+        )
+        registry = CollectorRegistry()
+        registry.register(PoolCollector(db.engine))
+        return cls(
+            settings=settings,
+            db=db,
+            cache=create_cache(settings.redis_url, namespace=f"{namespace}:cache:"),
+            rate_limiter=create_rate_limiter(
+                settings.redis_url, enabled=settings.rate_limits_enabled, prefix=namespace
+            ),
+            storage=LocalFileStorage(
+                settings.media_dir, url_prefix=settings.media_url, public_url=settings.public_url
+            ),
+            metrics=Metrics(registry),
+        )
+
+    async def close(self) -> None:
+        await self.cache.close()
+        await self.db.dispose()

@@ -1,0 +1,111 @@
+"""Maps every failure to a clear 4xx in RealWorld's error shape: ``{"errors": {field: [message]}}``.
+
+Services raise domain errors; request parsing raises validation errors; both end here, so no route
+formats an error by hand and nothing reaches the client as a bare 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agora.platform.errors import DomainError, TooManyRequests
+
+log = structlog.get_logger("agora.errors")
+
+# Location parts that say where a value came from, not which field it is.
+_CONTAINERS = {"body", "query", "path", "header", "cookie"}
+
+
+def error_body(field: str, *messages: str) -> dict[str, dict[str, list[str]]]:
+    return {"errors": {field: list(messages)}}
+
+
+def _field_of(loc: Sequence[int | str]) -> str:
+    names = [str(part) for part in loc if isinstance(part, str) and part not in _CONTAINERS]
+    return names[-1] if names else "body"
+
+
+def _message_of(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    blank = isinstance(error.get("input"), str) and not error["input"].strip()
+    if kind == "missing" or (blank and kind != "json_invalid"):
+        return "can't be blank"
+    messages = {
+        "json_invalid": "is not valid JSON",
+        "string_too_short": "is too short (minimum is {min_length} characters)",
+        "string_too_long": "is too long (maximum is {max_length} characters)",
+        "string_type": "must be a string",
+        "int_parsing": "must be an integer",
+        "int_type": "must be an integer",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "list_type": "must be a list",
+        "model_type": "must be an object",
+        "model_attributes_type": "must be an object",
+        "dict_type": "must be an object",
+        "greater_than_equal": "must be greater than or equal to {ge}",
+        "less_than_equal": "must be less than or equal to {le}",
+        "too_long": "has too many items (maximum is {max_length})",
+        "value_error": "is invalid",
+        "string_pattern_mismatch": "may contain only letters, digits, '_', '.' and '-'",
+        "extra_forbidden": "is not a known field",
+    }
+    template = messages.get(kind)
+    if template is None:
+        return str(error.get("msg", "is invalid")).lower()
+    return template.format(**ctx)
+
+
+def validation_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for error in errors:
+        message = _message_of(error)
+        field_messages = grouped.setdefault(_field_of(error["loc"]), [])
+        if message not in field_messages:
+            field_messages.append(message)
+    return grouped
+
+
+async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return JSONResponse(
+        error_body(exc.field, exc.message), status_code=exc.status_code, headers=headers
+    )
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"errors": validation_errors(exc.errors())}, status_code=422)
+
+
+async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    # Starlette's own texts for unmatched routes, in the lower-case style of the other messages
+    message = {"Not Found": "not found", "Method Not Allowed": "method not allowed"}.get(
+        detail, detail
+    )
+    return JSONResponse(
+        error_body("body", message), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", path=request.url.path, exc_info=exc)
+    return JSONResponse(error_body("body", "internal error"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Exception, _on_unexpected)

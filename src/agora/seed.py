@@ -1,0 +1,132 @@
+"""Demo content for ``make run``: a few users who write, follow, favorite and comment."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+
+from agora.blog import service as blog
+from agora.blog.schemas import NewArticle
+from agora.identity import service as identity
+from agora.identity.models import User
+from agora.identity.schemas import NewUser
+from agora.identity.tokens import TokenCodec
+from agora.platform.cache import MemoryCache
+from agora.platform.db import Database
+from agora.settings import Settings
+
+DEMO_PASSWORD = "password123"  # noqa: S105 — demo accounts, printed by `agora seed`
+
+USERS = [
+    ("jake", "jake@example.com", "I work at statefarm"),
+    ("jane", "jane@example.com", "Backend engineer; PostgreSQL and coffee."),
+    ("ada", "ada@example.com", None),
+    ("linus", "linus@example.com", "Talk is cheap. Show me the code."),
+]
+
+ARTICLES = [
+    (
+        "jake",
+        "How to train your dragon",
+        "Ever wonder how?",
+        ["dragons", "training"],
+        "# Step one\n\nIt takes a **Jacobian**.\n\n- patience\n- fish\n- a saddle",
+    ),
+    (
+        "jane",
+        "Indexes that pay for themselves",
+        "Reading EXPLAIN without fear",
+        ["postgresql", "performance"],
+        "An index is a promise the database keeps on every write.\n\n"
+        "```sql\nCREATE INDEX ON articles (created_at DESC);\n```",
+    ),
+    (
+        "jane",
+        "Transactions, briefly",
+        "One unit of work per request",
+        ["postgresql", "python"],
+        "Commit once, after every check passed. *Publish events after the commit*, never inside.",
+    ),
+    (
+        "ada",
+        "Notes on the Analytical Engine",
+        "The first program",
+        ["history", "python"],
+        "The engine *weaves algebraical patterns* just as the Jacquard loom weaves flowers.",
+    ),
+    (
+        "linus",
+        "Good taste in code",
+        "Removing the special case",
+        ["c", "style"],
+        "Sometimes you can see a problem in a different way and rewrite it so that "
+        "a special case goes away and becomes the normal case.",
+    ),
+    (
+        "jake",
+        "Async Python without tears",
+        "asyncio in practice",
+        ["python", "asyncio"],
+        "Never block the event loop: hash passwords in a thread, "
+        "talk to the database with asyncpg.",
+    ),
+]
+
+COMMENTS = [
+    ("jane", "How to train your dragon", "Great advice, the fish part especially."),
+    ("ada", "How to train your dragon", "Does this scale to several dragons?"),
+    ("jake", "Indexes that pay for themselves", "EXPLAIN ANALYZE changed my life."),
+    ("linus", "Transactions, briefly", "Short and right."),
+]
+FAVORITES = [
+    ("jake", "Indexes that pay for themselves"),
+    ("ada", "Indexes that pay for themselves"),
+    ("linus", "Notes on the Analytical Engine"),
+    ("jane", "How to train your dragon"),
+]
+FOLLOWS = [("jake", "jane"), ("jane", "ada"), ("ada", "linus"), ("linus", "jake"), ("jake", "ada")]
+
+
+async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
+    """Loads the demo content; returns False (and changes nothing) when users already exist."""
+    db = Database(settings.database_url)
+    tokens = TokenCodec(settings.jwt_secret.get_secret_value(), ttl_seconds=60)
+    cache = MemoryCache()
+    try:
+        async with db.sessions() as session:
+            if only_if_empty and await session.scalar(select(exists().where(User.id > 0))):
+                return False
+            users: dict[str, User] = {}
+            for username, email, bio in USERS:
+                await identity.register(
+                    session=session,
+                    tokens=tokens,
+                    new_user=NewUser(username=username, email=email, password=DEMO_PASSWORD),
+                )
+                user = await session.scalar(select(User).where(User.username == username))
+                assert user is not None
+                user.bio = bio
+                users[username] = user
+            await session.commit()
+            slugs: dict[str, str] = {}
+            for author, title, description, tags, body in ARTICLES:
+                slugs[title] = await blog.create_article(
+                    session=session,
+                    cache=cache,
+                    author=users[author],
+                    new_article=NewArticle(
+                        title=title, description=description, body=body, tagList=tags
+                    ),
+                )
+            for author, title, body in COMMENTS:
+                await blog.add_comment(
+                    session=session, author=users[author], slug=slugs[title], body=body
+                )
+            for username, title in FAVORITES:
+                await blog.favorite(session=session, user_id=users[username].id, slug=slugs[title])
+            for follower, followee in FOLLOWS:
+                await identity.follow(
+                    session=session, username=followee, follower_id=users[follower].id
+                )
+        return True
+    finally:
+        await db.dispose()

@@ -1,0 +1,74 @@
+"""All configuration, read once from ``AGORA_*`` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The development secret is public on purpose: it is fine for `make run` and refused in production.
+DEVELOPMENT_JWT_SECRET = "agora-development-secret-not-for-production"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGORA_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///var/agora.db"
+    database_echo: bool = False
+    database_pool_size: int = Field(default=10, ge=1)
+    redis_url: str | None = None
+
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+    cors_origins: Annotated[list[str], NoDecode] = ["*"]
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    media_dir: Path = Path("var/media")
+    media_url: str = "/media"
+    avatar_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+    # "N/period" in the `limits` notation: "10/minute", "100/hour".
+    login_rate_limit: str = "10/minute"
+    register_rate_limit: str = "10/minute"
+    rate_limits_enabled: bool = True
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    access_log: bool = True
+
+    site_title: str = "Agora"
+    public_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: dict[str, object]) -> dict[str, object]:
+        origins = data.get("cors_origins")
+        if isinstance(origins, str):
+            data["cors_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret_in_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION:
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEVELOPMENT_JWT_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "AGORA_JWT_SECRET must be set to a random value of at least 32 characters "
+                    "in production"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
