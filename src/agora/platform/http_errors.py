@@ -32,12 +32,19 @@ def _field_of(loc: Sequence[int | str]) -> str:
     return names[-1] if names else "body"
 
 
+_OBJECT_EXPECTED = {"model_type", "model_attributes_type", "dict_type"}
+
+
 def _message_of(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    blank = isinstance(error.get("input"), str) and not error["input"].strip()
+    value = error.get("input")
+    blank = value is None or (isinstance(value, str) and not value.strip())
     if kind == "missing" or (blank and kind != "json_invalid"):
         return "can't be blank"
+    if kind in _OBJECT_EXPECTED and isinstance(value, (str, bytes)):
+        # the body arrived, but not as JSON: usually a missing Content-Type header
+        return "must be a JSON object sent with Content-Type: application/json"
     messages = {
         "json_invalid": "is not valid JSON",
         "string_too_short": "is too short (minimum is {min_length} characters)",
