@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from pydantic import ValidationError
 
@@ -21,12 +23,19 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
+def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings()
     if args.migrate:
         _migrate(args)
+    # uvicorn drains on SIGTERM, then restores the previous handler and raises the signal again;
+    # with the default handler that kills the process (status 143) although shutdown went well.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "agora.app:create_app",
         factory=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
@@ -16,6 +17,12 @@ from agora.platform.errors import NotFound
 
 FEED_SIZE = 20
 ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
+# characters XML 1.0 forbids (most C0 controls, U+FFFE/FFFF), which JSON strings may still hold
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 def _atom(
@@ -23,7 +30,7 @@ def _atom(
 ) -> bytes:
     feed = FeedGenerator()
     feed.id(feed_id)
-    feed.title(title)
+    feed.title(_xml(title))
     feed.link(href=self_url, rel="self", type="application/atom+xml")
     feed.link(href=base_url, rel="alternate")
     feed.generator("Agora")
@@ -35,15 +42,15 @@ def _atom(
         entry = feed.add_entry(order="append")
         url = f"{base_url}/api/articles/{article.slug}"
         entry.id(url)
-        entry.title(article.title)
+        entry.title(_xml(article.title))
         entry.link(href=url, rel="alternate")
-        entry.author({"name": article.author.username})
+        entry.author({"name": _xml(article.author.username)})
         entry.published(article.created_at)
         entry.updated(article.updated_at)
-        entry.summary(article.description)
-        entry.content(render_markdown(article.body), type="html")
+        entry.summary(_xml(article.description))
+        entry.content(_xml(render_markdown(article.body)), type="html")
         for tag in article.tag_list:
-            entry.category(term=tag)
+            entry.category(term=_xml(tag))
     xml: bytes = feed.atom_str(pretty=True)
     return xml
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from agora.blog.models import TAG_MAX, TITLE_MAX
 from agora.identity.schemas import Profile
-from agora.platform.wire import Timestamp
+from agora.platform.wire import NoNul, Timestamp
 
 MAX_TAGS = 20
 MAX_BODY = 100_000
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
-Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), NoNul
 ]
-Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY)]
-TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX)]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), NoNul
+]
+# not stripped (leading spaces matter in Markdown), but whitespace alone is still blank
+Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY, pattern=r"\S"), NoNul]
+TagName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX), NoNul
+]
 TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS)]
 
 
@@ -45,7 +50,16 @@ class UpdateArticle(Request):
     title: Title | None = None
     description: Description | None = None
     body: Body | None = None
-    tag_list: TagList | None = Field(default=None, alias="tagList")
+    # absent: tags unchanged (see model_fields_set); a list, even [], replaces them; null is a 422
+    tag_list: TagList = Field(default_factory=list, alias="tagList")
+
+    @field_validator("title", "description", "body", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: object) -> object:
+        # absent means "unchanged"; an explicit null would mean "remove", which these can't be
+        if value is None:
+            raise ValueError("can't be blank")
+        return value
 
 
 class UpdateArticleRequest(Request):

@@ -6,16 +6,17 @@ it, only a comment's author may delete it.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 
+import orjson
 from slugify import slugify
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Favorite, Tag
@@ -28,7 +29,8 @@ from agora.platform.cache import Cache
 from agora.platform.db import utcnow
 from agora.platform.errors import Forbidden, NotFound
 
-TAGS_CACHE_KEY = "blog:tags"
+# JSON, because a tag may hold any character, a line break included
+TAGS_CACHE_KEY = "blog:tags:json"
 TAGS_CACHE_SECONDS = 60
 
 
@@ -47,10 +49,23 @@ def _ensure_author(article: Article, user_id: int) -> None:
         raise Forbidden("forbidden", field="article")
 
 
+def _slug_base(title: str) -> str:
+    return slugify(title, max_length=SLUG_MAX - 8) or "article"
+
+
+def _slug_fits(slug: str, title: str) -> bool:
+    # "Hello world" -> "Hello World!" slugifies the same, so the article keeps its links
+    return re.fullmatch(rf"{re.escape(_slug_base(title))}(-[0-9a-f]{{6}})?", slug) is not None
+
+
+# GET /api/articles/feed is the feed route: an article slugged "feed" could never be read
+_ROUTE_WORDS = {"feed"}
+
+
 async def _free_slug(session: AsyncSession, title: str) -> str:
     # a readable slug from the title; an equal title gets a short random suffix
-    base = slugify(title, max_length=SLUG_MAX - 8) or "article"
-    candidate = base
+    base = _slug_base(title)
+    candidate = base if base not in _ROUTE_WORDS else f"{base}-{secrets.token_hex(3)}"
     while await session.scalar(select(exists().where(Article.slug == candidate))):
         candidate = f"{base}-{secrets.token_hex(3)}"
     return candidate
@@ -65,7 +80,7 @@ async def _tag_ids(session: AsyncSession, names: list[str]) -> dict[str, int]:
         insert(Tag).values([{"name": name} for name in names]).on_conflict_do_nothing()
     )
     rows = await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def _set_tags(session: AsyncSession, article_id: int, names: Sequence[str]) -> None:
@@ -83,20 +98,30 @@ async def create_article(
     *, session: AsyncSession, cache: Cache, author: User, new_article: NewArticle
 ) -> str:
     """Creates the article and returns its slug."""
-    article = Article(
-        slug=await _free_slug(session, new_article.title),
-        title=new_article.title,
-        description=new_article.description,
-        body=new_article.body,
-        author_id=author.id,
-    )
-    session.add(article)
-    await session.flush()
-    await _set_tags(session, article.id, new_article.tag_list)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    slug = await _free_slug(session, new_article.title)
+    while True:
+        # ON CONFLICT: a concurrent request (a double-clicked "Publish") may take the slug first
+        article_id = await session.scalar(
+            insert(Article)
+            .values(
+                slug=slug,
+                title=new_article.title,
+                description=new_article.description,
+                body=new_article.body,
+                author_id=author.id,
+            )
+            .on_conflict_do_nothing(index_elements=[Article.slug])
+            .returning(Article.id)
+        )
+        if article_id is not None:
+            break
+        slug = f"{_slug_base(new_article.title)}-{secrets.token_hex(3)}"
+    await _set_tags(session, article_id, new_article.tag_list)
     await session.commit()
     if new_article.tag_list:
         await cache.delete(TAGS_CACHE_KEY)
-    return article.slug
+    return slug
 
 
 async def update_article(
@@ -107,17 +132,19 @@ async def update_article(
     _ensure_author(article, user_id)
     if changes.title is not None and changes.title != article.title:
         article.title = changes.title
-        article.slug = await _free_slug(session, changes.title)
+        if not _slug_fits(article.slug, changes.title):
+            article.slug = await _free_slug(session, changes.title)
     if changes.description is not None:
         article.description = changes.description
     if changes.body is not None:
         article.body = changes.body
-    if changes.tag_list is not None:
+    tags_sent = "tag_list" in changes.model_fields_set
+    if tags_sent:
         await _set_tags(session, article.id, changes.tag_list)
     # strictly later than before, even for two edits within one clock tick
     article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
     await session.commit()
-    if changes.tag_list is not None:
+    if tags_sent:
         await cache.delete(TAGS_CACHE_KEY)
     return article.slug
 
@@ -134,7 +161,8 @@ async def list_tags(*, session: AsyncSession, cache: Cache) -> list[str]:
     """Tags in use, most used first; cached briefly because every front page asks for them."""
     cached = await cache.get(TAGS_CACHE_KEY)
     if cached is not None:
-        return cached.decode().split("\n") if cached else []
+        names: list[str] = orjson.loads(cached)
+        return names
     usage = func.count(ArticleTag.article_id)
     rows = await session.scalars(
         select(Tag.name)
@@ -143,7 +171,7 @@ async def list_tags(*, session: AsyncSession, cache: Cache) -> list[str]:
         .order_by(usage.desc(), Tag.name)
     )
     tags = list(rows)
-    await cache.set(TAGS_CACHE_KEY, "\n".join(tags).encode(), ttl_seconds=TAGS_CACHE_SECONDS)
+    await cache.set(TAGS_CACHE_KEY, orjson.dumps(tags), ttl_seconds=TAGS_CACHE_SECONDS)
     return tags
 
 
@@ -152,21 +180,17 @@ async def list_tags(*, session: AsyncSession, cache: Cache) -> list[str]:
 
 async def favorite(*, session: AsyncSession, user_id: int, slug: str) -> None:
     article = await _article_by_slug(session, slug)
-    already = exists().where(Favorite.user_id == user_id, Favorite.article_id == article.id)
-    if await session.scalar(select(already)):
-        return
-    session.add(Favorite(user_id=user_id, article_id=article.id))
-    try:
-        await session.flush()
-    except IntegrityError:
-        # the same user's concurrent request won; the article is favorited either way
-        await session.rollback()
-        return
-    await session.execute(
-        update(Article)
-        .where(Article.id == article.id)
-        .values(favorites_count=Article.favorites_count + 1)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # ON CONFLICT DO NOTHING: favoriting twice, even in two requests at once, counts once
+    added = await session.execute(
+        insert(Favorite).values(user_id=user_id, article_id=article.id).on_conflict_do_nothing()
     )
+    if added.rowcount:  # type: ignore[attr-defined]
+        await session.execute(
+            update(Article)
+            .where(Article.id == article.id)
+            .values(favorites_count=Article.favorites_count + 1)
+        )
     await session.commit()
 
 
@@ -215,7 +239,7 @@ async def list_comments(
         .where(Comment.article_id == article.id)
         .order_by(Comment.created_at.desc(), Comment.id.desc())
     )
-    pairs = rows.tuples().all()
+    pairs = rows.all()
     followed: set[int] = set()
     if viewer_id is not None and pairs:
         followed = set(

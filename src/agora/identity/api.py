@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile, status
 
 from agora.identity import service
-from agora.identity.avatars import set_avatar
-from agora.identity.deps import CurrentUser, CurrentUserId, OptionalUserId, TokenCodecDep
+from agora.identity.avatars import discard_avatar, set_avatar
+from agora.identity.deps import CurrentUser, OptionalUserId, TokenCodecDep
+from agora.identity.routing import TokenFirstRoute
 from agora.identity.schemas import (
     LoginUserRequest,
     NewUserRequest,
@@ -18,8 +19,10 @@ from agora.identity.schemas import (
 )
 from agora.platform.deps import ClientAddress, PlatformDep, SessionDep
 from agora.platform.openapi import errors
+from agora.platform.wire import SafeStr
 
-router = APIRouter(prefix="/api", tags=["identity"])
+# a missing token is a 401 even when the body is not JSON at all
+router = APIRouter(prefix="/api", tags=["identity"], route_class=TokenFirstRoute)
 
 
 @router.post(
@@ -60,11 +63,18 @@ async def current_user(user: CurrentUser, tokens: TokenCodecDep) -> UserResponse
 
 @router.put("/user", summary="Update the current user", responses=errors(401, 409, 422))
 async def update_current_user(
-    body: UpdateUserRequest, user: CurrentUser, session: SessionDep, tokens: TokenCodecDep
+    body: UpdateUserRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    tokens: TokenCodecDep,
+    platform: PlatformDep,
 ) -> UserResponse:
+    previous_image = user.image
     updated = await service.update_user(
         session=session, tokens=tokens, user=user, changes=body.user
     )
+    if updated.image != previous_image:
+        await discard_avatar(storage=platform.storage, user_id=user.id, url=previous_image)
     return UserResponse(user=updated)
 
 
@@ -90,7 +100,7 @@ async def upload_avatar(
 
 @router.get("/profiles/{username}", summary="A profile", responses=errors(401, 404))
 async def get_profile(
-    username: str, session: SessionDep, viewer: OptionalUserId
+    username: SafeStr, session: SessionDep, viewer: OptionalUserId
 ) -> ProfileResponse:
     profile = await service.get_profile(session=session, username=username, viewer_id=viewer)
     return ProfileResponse(profile=profile)
@@ -99,12 +109,13 @@ async def get_profile(
 @router.post(
     "/profiles/{username}/follow", summary="Follow a user", responses=errors(401, 404, 422)
 )
-async def follow(username: str, session: SessionDep, user: CurrentUser) -> ProfileResponse:
+async def follow(username: SafeStr, session: SessionDep, user: CurrentUser) -> ProfileResponse:
     profile = await service.follow(session=session, username=username, follower_id=user.id)
     return ProfileResponse(profile=profile)
 
 
 @router.delete("/profiles/{username}/follow", summary="Unfollow a user", responses=errors(401, 404))
-async def unfollow(username: str, session: SessionDep, user_id: CurrentUserId) -> ProfileResponse:
-    profile = await service.unfollow(session=session, username=username, follower_id=user_id)
+async def unfollow(username: SafeStr, session: SessionDep, user: CurrentUser) -> ProfileResponse:
+    # CurrentUser, not CurrentUserId: a valid token for a deleted user must get 401, not a profile
+    profile = await service.unfollow(session=session, username=username, follower_id=user.id)
     return ProfileResponse(profile=profile)

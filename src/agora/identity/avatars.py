@@ -56,6 +56,24 @@ async def set_avatar(
     except Exception:
         await storage.delete(key)
         raise
-    if previous and f"/{AVATAR_PREFIX}" in previous:
-        await storage.delete(AVATAR_PREFIX + previous.rsplit("/", 1)[-1])
+    await discard_avatar(storage=storage, user_id=user.id, url=previous)
     return user
+
+
+def _own_avatar_key(user_id: int, url: str | None) -> str | None:
+    """The storage key behind ``url`` if it is an avatar uploaded by this user, else None.
+
+    ``image`` is also settable to any URL, so a URL that merely looks like another user's avatar
+    must never lead to deleting that user's file.
+    """
+    if not url or f"/{AVATAR_PREFIX}" not in url:
+        return None
+    name = url.rsplit("/", 1)[-1]
+    return AVATAR_PREFIX + name if name.startswith(f"{user_id}-") else None
+
+
+async def discard_avatar(*, storage: FileStorage, user_id: int, url: str | None) -> None:
+    """Delete a replaced avatar's file, so a picture the user removed is no longer served."""
+    key = _own_avatar_key(user_id, url)
+    if key is not None:
+        await storage.delete(key)

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from agora.identity.models import USERNAME_MAX
+from agora.platform.wire import NoNul
 
 Username = Annotated[
     str,
@@ -17,8 +18,8 @@ Username = Annotated[
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Email = Annotated[EmailStr, Field(examples=["jake@jake.jake"])]
-Bio = Annotated[str, StringConstraints(max_length=10_000)]
-ImageUrl = Annotated[str, StringConstraints(max_length=2048)]
+Bio = Annotated[str, StringConstraints(max_length=10_000), NoNul]
+ImageUrl = Annotated[str, StringConstraints(max_length=2048), NoNul]
 
 
 class Request(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -23,24 +24,29 @@ class Cache(Protocol):
 class MemoryCache:
     """One process's cache: right for a single node and for tests; lost on restart."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(
+        self, max_entries: int = 10_000, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._entries: dict[str, tuple[float, bytes]] = {}
         self._max_entries = max_entries
+        self._clock = clock  # seconds; tests pass a fake clock to see entries expire
 
     async def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
         expires_at, value = entry
-        if expires_at <= time.monotonic():
+        if expires_at <= self._clock():
             self._entries.pop(key, None)
             return None
         return value
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
+        # re-inserted, not updated in place, so the order of the dict stays the order of writes
+        self._entries.pop(key, None)
         if len(self._entries) >= self._max_entries:
             self._evict_expired_or_oldest()
-        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+        self._entries[key] = (self._clock() + ttl_seconds, value)
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
@@ -53,7 +59,7 @@ class MemoryCache:
         self._entries.clear()
 
     def _evict_expired_or_oldest(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         expired = [key for key, (expires_at, _) in self._entries.items() if expires_at <= now]
         for key in expired:
             del self._entries[key]

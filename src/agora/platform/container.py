@@ -47,4 +47,5 @@ class Platform:
 
     async def close(self) -> None:
         await self.cache.close()
+        await self.rate_limiter.close()
         await self.db.dispose()

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agora.platform.container import Platform
 
 
-def get_platform(request: Request) -> Platform:
+# `async def` although nothing is awaited: FastAPI would run a plain `def` in a worker thread.
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -28,7 +29,16 @@ async def get_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def client_address(request: Request) -> str:
+async def get_read_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
+    # for routes that only read: no transaction around the statements (see Database)
+    async with platform.db.read_sessions() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
+async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

@@ -13,12 +13,15 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agora.platform.errors import DomainError, TooManyRequests
 
 log = structlog.get_logger("agora.errors")
 
+# FastAPI's detail when request.json() fails other than by syntax (bytes that are not UTF-8)
+_UNDECODABLE_JSON = "There was an error parsing the body"
 # Location parts that say where a value came from, not which field it is.
 _CONTAINERS = {"body", "query", "path", "header", "cookie"}
 
@@ -28,7 +31,9 @@ def error_body(field: str, *messages: str) -> dict[str, dict[str, list[str]]]:
 
 
 def _field_of(loc: Sequence[int | str]) -> str:
-    names = [str(part) for part in loc if isinstance(part, str) and part not in _CONTAINERS]
+    # only the first part names the container: ("body", "article", "body") is the field "body"
+    parts = loc[1:] if loc and loc[0] in _CONTAINERS else loc
+    names = [part for part in parts if isinstance(part, str)]
     return names[-1] if names else "body"
 
 
@@ -97,12 +102,26 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
 async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 400:
+        # the framework's answer to a body it cannot decode (JSON that is not UTF-8, broken
+        # multipart): malformed input like any other, so the documented 422, not an extra 400
+        message = "is not valid JSON" if detail == _UNDECODABLE_JSON else "could not be parsed"
+        return JSONResponse(error_body("body", message), status_code=422)
     # Starlette's own texts for unmatched routes, in the lower-case style of the other messages
     message = {"Not Found": "not found", "Method Not Allowed": "method not allowed"}.get(
         detail, detail
     )
     return JSONResponse(
         error_body("body", message), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
+    # the last line of defence: a value that passed validation but the database refuses to store
+    # (out of range, an invalid character); the transaction is rolled back, nothing is written
+    log.warning("database refused a value", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse(
+        error_body("body", "contains a value that cannot be stored"), status_code=422
     )
 
 
@@ -115,4 +134,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Iterable
 
@@ -31,7 +30,9 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # no file given: each line goes to sys.stdout as it is *then*, not as it was when the
+        # first message cached its logger (a replaced stdout, e.g. a test's capture, may be closed)
+        logger_factory=structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=True,
     )
     # uvicorn's own access log would duplicate ours, without the user or the route

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import PlainSerializer
+from pydantic import AfterValidator, PlainSerializer
+from pydantic_core import PydanticCustomError
 
 
 def iso_utc_millis(value: datetime) -> str:
@@ -16,3 +17,15 @@ def iso_utc_millis(value: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_utc_millis, return_type=str, when_used="json")]
+
+
+def _refuse_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000; refuse it here, the same on every database, not as a 500
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain the NUL character")
+    return value
+
+
+# any text from a client that may reach the database: bodies, path and query parameters
+NoNul = AfterValidator(_refuse_nul)
+SafeStr = Annotated[str, NoNul]

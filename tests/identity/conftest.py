@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from fastapi import FastAPI
+
+from tests.platform.support import ClientFor, clients_for
+
+
+@pytest.fixture
+async def client_for(make_app: Callable[..., FastAPI]) -> AsyncIterator[ClientFor]:
+    """``await client_for(avatar_max_bytes=2048)``: a client of an app with those settings."""
+    async for build in clients_for(make_app):
+        yield build
