@@ -163,7 +163,7 @@ def _select_articles(*, signed_in: bool, with_body: bool) -> Select[*tuple[Any, 
         .where(ArticleTag.article_id == Article.id)
         .scalar_subquery()
     )
-    columns: list[Any] = [
+    columns: list[Any] = [  # `_preview_json` reads the first thirteen by position
         Article.id,
         Article.slug,
         Article.title,
@@ -251,30 +251,46 @@ class ArticleJSON(ArticlePreviewJSON):
     body: str
 
 
-def _preview_json(row: Row[Any]) -> ArticlePreviewJSON:
+def _preview_json(row: Row[*tuple[Any, ...]]) -> ArticlePreviewJSON:
+    # by position (the order of `_select_articles`): a list builds twenty of these per request
+    (
+        _id,
+        slug,
+        title,
+        description,
+        created_at,
+        updated_at,
+        favorites_count,
+        username,
+        bio,
+        image,
+        favorited,
+        following,
+        tags,
+    ) = row[:13]
     return {
-        "slug": row.slug,
-        "title": row.title,
-        "description": row.description,
-        "tagList": row.tags,
-        "createdAt": iso_utc_millis(row.created_at),
-        "updatedAt": iso_utc_millis(row.updated_at),
-        "favorited": bool(row.favorited),
-        "favoritesCount": row.favorites_count,
+        "slug": slug,
+        "title": title,
+        "description": description,
+        "tagList": tags,
+        "createdAt": iso_utc_millis(created_at),
+        "updatedAt": iso_utc_millis(updated_at),
+        "favorited": bool(favorited),
+        "favoritesCount": favorites_count,
         "author": {
-            "username": row.username,
-            "bio": row.bio,
-            "image": row.image,
-            "following": bool(row.following),
+            "username": username,
+            "bio": bio,
+            "image": image,
+            "following": bool(following),
         },
     }
 
 
-def _article_json(row: Row[Any]) -> ArticleJSON:
+def _article_json(row: Row[*tuple[Any, ...]]) -> ArticleJSON:
     return {**_preview_json(row), "body": row.body}
 
 
-def _article_model(row: Row[Any]) -> ArticleOut:
+def _article_model(row: Row[*tuple[Any, ...]]) -> ArticleOut:
     return ArticleOut(
         slug=row.slug,
         title=row.title,
@@ -296,11 +312,11 @@ def _article_model(row: Row[Any]) -> ArticleOut:
 
 async def _rows(
     session: AsyncSession, statement: Select[Any], params: dict[str, object]
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     # Core execution on the session's connection: these rows are plain tuples, and the ORM's
     # result machinery (entities, identity map) would only add cost
     connection = await session.connection()
-    rows: Sequence[Row[Any]] = (await connection.execute(statement, params)).all()
+    rows: Sequence[Row[*tuple[Any, ...]]] = (await connection.execute(statement, params)).all()
     return rows
 
 
@@ -313,7 +329,7 @@ async def _page(
     offset: int,
     with_body: bool,
     with_total: bool,
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     statement = _page_statement(
         where.shape, signed_in=viewer_id is not None, with_body=with_body, with_total=with_total
     )

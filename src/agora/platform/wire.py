@@ -11,9 +11,9 @@ from pydantic_core import PydanticCustomError
 
 def iso_utc_millis(value: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and ``Z``: ``2026-11-22T13:49:06.123Z``."""
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
+    # isoformat() truncates to milliseconds like the spec's examples, and is several times faster
+    # than strftime(): every timestamp of every article list goes through here
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_utc_millis, return_type=str, when_used="json")]
