@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,14 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.migrate:
         _migrate(args)
+    if args.workers > 1 and settings.redis_url is None and settings.read_cache_seconds:
+        # each worker would cache in its own memory and miss the other workers' invalidations
+        print(
+            "agora: several workers without AGORA_REDIS_URL: the read cache is off "
+            "(set AGORA_REDIS_URL to share it)",
+            file=sys.stderr,
+        )
+        os.environ["AGORA_READ_CACHE_SECONDS"] = "0"
     # uvicorn drains on SIGTERM, then restores the previous handler and raises the signal again;
     # with the default handler that kills the process (status 143) although shutdown went well.
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -10,8 +10,7 @@ from agora.identity import service as identity
 from agora.identity.models import User
 from agora.identity.schemas import NewUser
 from agora.identity.tokens import TokenCodec
-from agora.platform.cache import MemoryCache
-from agora.platform.db import Database
+from agora.platform.container import Platform
 from agora.settings import Settings
 
 DEMO_PASSWORD = "password123"  # noqa: S105 — demo accounts, printed by `agora seed`
@@ -88,9 +87,10 @@ FOLLOWS = [("jake", "jane"), ("jane", "ada"), ("ada", "linus"), ("linus", "jake"
 
 async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
     """Loads the demo content; returns False (and changes nothing) when users already exist."""
-    db = Database(settings.database_url)
+    # the platform a server on these settings uses, so its caches learn of the new content too
+    platform = Platform.from_settings(settings)
+    db, cache = platform.db, platform.cache
     tokens = TokenCodec(settings.jwt_secret.get_secret_value(), ttl_seconds=60)
-    cache = MemoryCache()
     try:
         async with db.sessions() as session:
             if only_if_empty and await session.scalar(select(exists().where(User.id > 0))):
@@ -122,11 +122,13 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                     session=session, author=users[author], slug=slugs[title], body=body
                 )
             for username, title in FAVORITES:
-                await blog.favorite(session=session, user_id=users[username].id, slug=slugs[title])
+                await blog.favorite(
+                    session=session, cache=cache, user_id=users[username].id, slug=slugs[title]
+                )
             for follower, followee in FOLLOWS:
                 await identity.follow(
-                    session=session, username=followee, follower_id=users[follower].id
+                    session=session, cache=cache, username=followee, follower_id=users[follower].id
                 )
         return True
     finally:
-        await db.dispose()
+        await platform.close()

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
     redis_url: str | None = None
+    # how long cached pages, articles and per-viewer sets may live; writes invalidate them at once
+    # (see agora.blog.read_cache); 0 turns the read cache off
+    read_cache_seconds: int = Field(default=60, ge=0)
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)

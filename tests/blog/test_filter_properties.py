@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from agora.blog.models import Article
+from agora.blog.read_cache import articles_changed
 from tests.blog.conftest import list_articles, new_user, slugs
 from tests.conftest import create_article
 
@@ -47,6 +48,8 @@ async def _fresh_blog(app: FastAPI) -> str:
     """Empties the articles and returns a tag prefix no earlier example used."""
     async with app.state.platform.db.engine.begin() as connection:
         await connection.execute(delete(Article))
+    # rows deleted behind the service's back: tell the read cache, as the service would
+    await articles_changed(app.state.platform.cache)
     return f"e{next(_examples)}-"
 
 

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Path, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.blog import feeds, queries, service
+from agora.blog import feeds, read_cache, service
 from agora.blog.queries import ArticleFilter
 from agora.blog.schemas import (
     MultipleArticlesResponse,
@@ -21,6 +22,7 @@ from agora.blog.schemas import (
 )
 from agora.identity.deps import CurrentUser, CurrentUserId, OptionalUserId
 from agora.identity.routing import TokenFirstRoute
+from agora.platform.container import Platform
 from agora.platform.deps import PlatformDep, ReadSessionDep, SessionDep
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
@@ -41,6 +43,44 @@ def _json(content: object, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
+async def _page(
+    platform: Platform,
+    session: AsyncSession,
+    where: ArticleFilter,
+    viewer_id: int | None,
+    *,
+    limit: int,
+    offset: int,
+) -> Response:
+    page = await read_cache.article_page(
+        session=session,
+        cache=platform.cache,
+        ttl_seconds=platform.settings.read_cache_seconds,
+        where=where,
+        viewer_id=viewer_id,
+        limit=limit,
+        offset=offset,
+    )
+    return _json({"articles": page["articles"], "articlesCount": page["count"]})
+
+
+async def _article(
+    platform: Platform,
+    session: AsyncSession,
+    slug: str,
+    viewer_id: int | None,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    article = await read_cache.article(
+        session=session,
+        cache=platform.cache,
+        ttl_seconds=platform.settings.read_cache_seconds,
+        slug=slug,
+        viewer_id=viewer_id,
+    )
+    return _json({"article": article}, status_code=status_code)
+
+
 @router.get(
     "/articles",
     response_model=MultipleArticlesResponse,
@@ -49,6 +89,7 @@ def _json(content: object, status_code: int = status.HTTP_200_OK) -> Response:
 )
 async def list_articles(
     session: ReadSessionDep,
+    platform: PlatformDep,
     viewer: OptionalUserId,
     tag: Annotated[SafeStr | None, Query(description="Only articles with this tag")] = None,
     author: Annotated[SafeStr | None, Query(description="Only articles by this username")] = None,
@@ -59,10 +100,7 @@ async def list_articles(
     offset: Offset = 0,
 ) -> Response:
     where = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
-    articles, count = await queries.list_articles(
-        session, where=where, viewer_id=viewer, limit=limit, offset=offset
-    )
-    return _json({"articles": articles, "articlesCount": count})
+    return await _page(platform, session, where, viewer, limit=limit, offset=offset)
 
 
 @router.get(
@@ -72,12 +110,14 @@ async def list_articles(
     responses=errors(401, 422),
 )
 async def feed(
-    session: ReadSessionDep, viewer: CurrentUserId, limit: Limit = 20, offset: Offset = 0
+    session: ReadSessionDep,
+    platform: PlatformDep,
+    viewer: CurrentUserId,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> Response:
-    articles, count = await queries.list_articles(
-        session, where=ArticleFilter(feed_of=viewer), viewer_id=viewer, limit=limit, offset=offset
-    )
-    return _json({"articles": articles, "articlesCount": count})
+    where = ArticleFilter(feed_of=viewer)
+    return await _page(platform, session, where, viewer, limit=limit, offset=offset)
 
 
 @router.get(
@@ -86,9 +126,10 @@ async def feed(
     summary="One article",
     responses=errors(401, 404),
 )
-async def get_article(slug: SafeStr, session: ReadSessionDep, viewer: OptionalUserId) -> Response:
-    article = await queries.get_article(session, slug=slug, viewer_id=viewer)
-    return _json({"article": article})
+async def get_article(
+    slug: SafeStr, session: ReadSessionDep, platform: PlatformDep, viewer: OptionalUserId
+) -> Response:
+    return await _article(platform, session, slug, viewer)
 
 
 @router.post(
@@ -104,8 +145,7 @@ async def create_article(
     slug = await service.create_article(
         session=session, cache=platform.cache, author=user, new_article=body.article
     )
-    article = await queries.get_article(session, slug=slug, viewer_id=user.id)
-    return _json({"article": article}, status_code=status.HTTP_201_CREATED)
+    return await _article(platform, session, slug, user.id, status.HTTP_201_CREATED)
 
 
 @router.put(
@@ -118,14 +158,13 @@ async def update_article(
     slug: SafeStr,
     body: UpdateArticleRequest,
     session: SessionDep,
-    user_id: CurrentUserId,
+    user: CurrentUser,
     platform: PlatformDep,
 ) -> Response:
     new_slug = await service.update_article(
-        session=session, cache=platform.cache, user_id=user_id, slug=slug, changes=body.article
+        session=session, cache=platform.cache, user_id=user.id, slug=slug, changes=body.article
     )
-    article = await queries.get_article(session, slug=new_slug, viewer_id=user_id)
-    return _json({"article": article})
+    return await _article(platform, session, new_slug, user.id)
 
 
 @router.delete(
@@ -135,9 +174,9 @@ async def update_article(
     responses=errors(401, 403, 404),
 )
 async def delete_article(
-    slug: SafeStr, session: SessionDep, user_id: CurrentUserId, platform: PlatformDep
+    slug: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
 ) -> Response:
-    await service.delete_article(session=session, cache=platform.cache, user_id=user_id, slug=slug)
+    await service.delete_article(session=session, cache=platform.cache, user_id=user.id, slug=slug)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -147,10 +186,11 @@ async def delete_article(
     summary="Favorite an article",
     responses=errors(401, 404),
 )
-async def favorite(slug: SafeStr, session: SessionDep, user: CurrentUser) -> Response:
-    await service.favorite(session=session, user_id=user.id, slug=slug)
-    article = await queries.get_article(session, slug=slug, viewer_id=user.id)
-    return _json({"article": article})
+async def favorite(
+    slug: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
+) -> Response:
+    await service.favorite(session=session, cache=platform.cache, user_id=user.id, slug=slug)
+    return await _article(platform, session, slug, user.id)
 
 
 @router.delete(
@@ -159,10 +199,11 @@ async def favorite(slug: SafeStr, session: SessionDep, user: CurrentUser) -> Res
     summary="Unfavorite an article",
     responses=errors(401, 404),
 )
-async def unfavorite(slug: SafeStr, session: SessionDep, user_id: CurrentUserId) -> Response:
-    await service.unfavorite(session=session, user_id=user_id, slug=slug)
-    article = await queries.get_article(session, slug=slug, viewer_id=user_id)
-    return _json({"article": article})
+async def unfavorite(
+    slug: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
+) -> Response:
+    await service.unfavorite(session=session, cache=platform.cache, user_id=user.id, slug=slug)
+    return await _article(platform, session, slug, user.id)
 
 
 @router.get(
@@ -199,15 +240,18 @@ async def add_comment(
     responses=errors(401, 403, 404, 422),
 )
 async def delete_comment(
-    slug: SafeStr, comment_id: CommentId, session: SessionDep, user_id: CurrentUserId
+    slug: SafeStr, comment_id: CommentId, session: SessionDep, user: CurrentUser
 ) -> Response:
-    await service.delete_comment(session=session, user_id=user_id, slug=slug, comment_id=comment_id)
+    await service.delete_comment(session=session, user_id=user.id, slug=slug, comment_id=comment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/tags", summary="Tags in use, most used first")
 async def list_tags(session: ReadSessionDep, platform: PlatformDep) -> TagsResponse:
-    return TagsResponse(tags=await service.list_tags(session=session, cache=platform.cache))
+    tags = await service.list_tags(
+        session=session, cache=platform.cache, ttl_seconds=platform.settings.read_cache_seconds
+    )
+    return TagsResponse(tags=tags)
 
 
 @router.get(

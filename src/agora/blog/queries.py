@@ -177,6 +177,7 @@ def _select_articles(*, signed_in: bool, with_body: bool) -> Select[*tuple[Any, 
         favorited.label("favorited"),
         following.label("following"),
         tags.label("tags"),
+        Article.author_id.label("author_id"),
     ]
     if with_body:
         columns.append(Article.body)
@@ -249,6 +250,21 @@ class ArticlePreviewJSON(TypedDict):
 
 class ArticleJSON(ArticlePreviewJSON):
     body: str
+
+
+class PageJSON(TypedDict):
+    """A page of articles, with each one's id and author id (to mark them for a viewer)."""
+
+    articles: list[ArticlePreviewJSON]
+    ids: list[int]
+    author_ids: list[int]
+    count: int
+
+
+class EntryJSON(TypedDict):
+    article: ArticleJSON
+    id: int
+    author_id: int
 
 
 def _preview_json(row: Row[*tuple[Any, ...]]) -> ArticlePreviewJSON:
@@ -344,7 +360,7 @@ async def list_articles(
     viewer_id: int | None,
     limit: int,
     offset: int,
-) -> tuple[list[ArticlePreviewJSON], int]:
+) -> PageJSON:
     """A page of articles as the API shows them, and how many match in all."""
     rows = await _page(
         session,
@@ -362,7 +378,12 @@ async def list_articles(
     else:  # a page past the end still reports how many there are
         counted = await _rows(session, _count_statement(where.shape), where.params())
         total = int(counted[0][0])
-    return [_preview_json(row) for row in rows], total
+    return {
+        "articles": [_preview_json(row) for row in rows],
+        "ids": [row.id for row in rows],
+        "author_ids": [row.author_id for row in rows],
+        "count": total,
+    }
 
 
 async def latest_articles(
@@ -381,9 +402,10 @@ async def latest_articles(
     return [_article_model(row) for row in rows]
 
 
-async def get_article(session: AsyncSession, *, slug: str, viewer_id: int | None) -> ArticleJSON:
+async def get_article(session: AsyncSession, *, slug: str, viewer_id: int | None) -> EntryJSON:
     statement = _article_statement(signed_in=viewer_id is not None)
     rows = await _rows(session, statement, {"slug": slug, "viewer_id": viewer_id})
     if not rows:
         raise NotFound("not found", field="article")
-    return _article_json(rows[0])
+    row = rows[0]
+    return {"article": _article_json(row), "id": row.id, "author_id": row.author_id}

@@ -20,19 +20,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Favorite, Tag
+from agora.blog.read_cache import ARTICLES, articles_changed, favorites_changed
 from agora.blog.schemas import Comment as CommentOut
 from agora.blog.schemas import NewArticle, UpdateArticle
 from agora.identity.models import Follow, User
 from agora.identity.schemas import Profile
 from agora.identity.service import profile_of
-from agora.platform.cache import Cache
+from agora.platform.cache import Cache, generations
 from agora.platform.db import utcnow
 from agora.platform.errors import Forbidden, NotFound
-
-# JSON, because a tag may hold any character, a line break included
-TAGS_CACHE_KEY = "blog:tags:json"
-TAGS_CACHE_SECONDS = 60
-
 
 # --- articles ---------------------------------------------------------------------------------
 
@@ -119,8 +115,7 @@ async def create_article(
         slug = f"{_slug_base(new_article.title)}-{secrets.token_hex(3)}"
     await _set_tags(session, article_id, new_article.tag_list)
     await session.commit()
-    if new_article.tag_list:
-        await cache.delete(TAGS_CACHE_KEY)
+    await articles_changed(cache)
     return slug
 
 
@@ -144,8 +139,7 @@ async def update_article(
     # strictly later than before, even for two edits within one clock tick
     article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
     await session.commit()
-    if tags_sent:
-        await cache.delete(TAGS_CACHE_KEY)
+    await articles_changed(cache)
     return article.slug
 
 
@@ -154,15 +148,19 @@ async def delete_article(*, session: AsyncSession, cache: Cache, user_id: int, s
     _ensure_author(article, user_id)
     await session.delete(article)
     await session.commit()
-    await cache.delete(TAGS_CACHE_KEY)
+    await articles_changed(cache)
 
 
-async def list_tags(*, session: AsyncSession, cache: Cache) -> list[str]:
-    """Tags in use, most used first; cached briefly because every front page asks for them."""
-    cached = await cache.get(TAGS_CACHE_KEY)
-    if cached is not None:
-        names: list[str] = orjson.loads(cached)
-        return names
+async def list_tags(*, session: AsyncSession, cache: Cache, ttl_seconds: int) -> list[str]:
+    """Tags in use, most used first; cached, because every front page asks for them."""
+    key = ""
+    if ttl_seconds > 0:
+        # JSON, because a tag may hold any character, a line break included
+        (generation,) = await generations(cache, ARTICLES)
+        key = f"blog:tags:{generation}"
+        if (cached := await cache.get(key)) is not None:
+            names: list[str] = orjson.loads(cached)
+            return names
     usage = func.count(ArticleTag.article_id)
     rows = await session.scalars(
         select(Tag.name)
@@ -171,14 +169,15 @@ async def list_tags(*, session: AsyncSession, cache: Cache) -> list[str]:
         .order_by(usage.desc(), Tag.name)
     )
     tags = list(rows)
-    await cache.set(TAGS_CACHE_KEY, orjson.dumps(tags), ttl_seconds=TAGS_CACHE_SECONDS)
+    if key:
+        await cache.set(key, orjson.dumps(tags), ttl_seconds=ttl_seconds)
     return tags
 
 
 # --- favorites --------------------------------------------------------------------------------
 
 
-async def favorite(*, session: AsyncSession, user_id: int, slug: str) -> None:
+async def favorite(*, session: AsyncSession, cache: Cache, user_id: int, slug: str) -> None:
     article = await _article_by_slug(session, slug)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # ON CONFLICT DO NOTHING: favoriting twice, even in two requests at once, counts once
@@ -192,9 +191,11 @@ async def favorite(*, session: AsyncSession, user_id: int, slug: str) -> None:
             .values(favorites_count=Article.favorites_count + 1)
         )
     await session.commit()
+    if added.rowcount:  # type: ignore[attr-defined]
+        await favorites_changed(cache, user_id)
 
 
-async def unfavorite(*, session: AsyncSession, user_id: int, slug: str) -> None:
+async def unfavorite(*, session: AsyncSession, cache: Cache, user_id: int, slug: str) -> None:
     article = await _article_by_slug(session, slug)
     removed = await session.execute(
         delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article.id)
@@ -206,6 +207,8 @@ async def unfavorite(*, session: AsyncSession, user_id: int, slug: str) -> None:
             .values(favorites_count=Article.favorites_count - 1)
         )
     await session.commit()
+    if removed.rowcount:  # type: ignore[attr-defined]
+        await favorites_changed(cache, user_id)
 
 
 # --- comments ---------------------------------------------------------------------------------

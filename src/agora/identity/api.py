@@ -71,7 +71,7 @@ async def update_current_user(
 ) -> UserResponse:
     previous_image = user.image
     updated = await service.update_user(
-        session=session, tokens=tokens, user=user, changes=body.user
+        session=session, cache=platform.cache, tokens=tokens, user=user, changes=body.user
     )
     if updated.image != previous_image:
         await discard_avatar(storage=platform.storage, user_id=user.id, url=previous_image)
@@ -93,7 +93,12 @@ async def upload_avatar(
     limit = platform.settings.avatar_max_bytes
     data = await image.read(limit + 1)
     updated = await set_avatar(
-        session=session, storage=platform.storage, user=user, data=data, max_bytes=limit
+        session=session,
+        cache=platform.cache,
+        storage=platform.storage,
+        user=user,
+        data=data,
+        max_bytes=limit,
     )
     return UserResponse(user=service.user_public(updated, tokens.issue(updated.id)))
 
@@ -109,13 +114,21 @@ async def get_profile(
 @router.post(
     "/profiles/{username}/follow", summary="Follow a user", responses=errors(401, 404, 422)
 )
-async def follow(username: SafeStr, session: SessionDep, user: CurrentUser) -> ProfileResponse:
-    profile = await service.follow(session=session, username=username, follower_id=user.id)
+async def follow(
+    username: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
+) -> ProfileResponse:
+    profile = await service.follow(
+        session=session, cache=platform.cache, username=username, follower_id=user.id
+    )
     return ProfileResponse(profile=profile)
 
 
 @router.delete("/profiles/{username}/follow", summary="Unfollow a user", responses=errors(401, 404))
-async def unfollow(username: SafeStr, session: SessionDep, user: CurrentUser) -> ProfileResponse:
+async def unfollow(
+    username: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
+) -> ProfileResponse:
     # CurrentUser, not CurrentUserId: a valid token for a deleted user must get 401, not a profile
-    profile = await service.unfollow(session=session, username=username, follower_id=user.id)
+    profile = await service.unfollow(
+        session=session, cache=platform.cache, username=username, follower_id=user.id
+    )
     return ProfileResponse(profile=profile)

@@ -10,6 +10,8 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.identity.models import User
+from agora.identity.read_cache import profile_changed
+from agora.platform.cache import Cache
 from agora.platform.errors import Invalid, PayloadTooLarge, UnsupportedMediaType
 from agora.platform.storage import FileStorage
 
@@ -41,7 +43,13 @@ def sniff_image_format(data: bytes) -> str:
 
 
 async def set_avatar(
-    *, session: AsyncSession, storage: FileStorage, user: User, data: bytes, max_bytes: int
+    *,
+    session: AsyncSession,
+    cache: Cache,
+    storage: FileStorage,
+    user: User,
+    data: bytes,
+    max_bytes: int,
 ) -> User:
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"is too large (the limit is {max_bytes} bytes)", field="image")
@@ -56,6 +64,7 @@ async def set_avatar(
     except Exception:
         await storage.delete(key)
         raise
+    await profile_changed(cache)
     await discard_avatar(storage=storage, user_id=user.id, url=previous)
     return user
 

@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.identity.models import Follow, User
 from agora.identity.passwords import hash_password, verify_password
+from agora.identity.read_cache import follows_changed, profile_changed
 from agora.identity.schemas import LoginUser, NewUser, Profile, UpdateUser, UserPublic
 from agora.identity.tokens import TokenCodec
+from agora.platform.cache import Cache
 from agora.platform.errors import Conflict, Invalid, NotFound, Unauthorized
 
 
@@ -77,7 +79,7 @@ async def get_user(*, session: AsyncSession, user_id: int) -> User:
 
 
 async def update_user(
-    *, session: AsyncSession, tokens: TokenCodec, user: User, changes: UpdateUser
+    *, session: AsyncSession, cache: Cache, tokens: TokenCodec, user: User, changes: UpdateUser
 ) -> UserPublic:
     sent = changes.model_fields_set
     for required in ("email", "username", "password"):
@@ -96,6 +98,7 @@ async def update_user(
     if "image" in sent:
         user.image = changes.image or None
     await _commit_unique(session)
+    await profile_changed(cache)
     return user_public(user, tokens.issue(user.id))
 
 
@@ -121,7 +124,9 @@ async def get_profile(*, session: AsyncSession, username: str, viewer_id: int | 
     return profile_of(user, following=following)
 
 
-async def follow(*, session: AsyncSession, username: str, follower_id: int) -> Profile:
+async def follow(
+    *, session: AsyncSession, cache: Cache, username: str, follower_id: int
+) -> Profile:
     user = await _user_by_username(session, username)
     if user.id == follower_id:
         raise Invalid("cannot follow yourself", field="profile")
@@ -132,13 +137,17 @@ async def follow(*, session: AsyncSession, username: str, follower_id: int) -> P
         except IntegrityError:
             # a concurrent follow of the same pair already landed; the outcome is the same
             await session.rollback()
+    await follows_changed(cache, follower_id)
     return profile_of(user, following=True)
 
 
-async def unfollow(*, session: AsyncSession, username: str, follower_id: int) -> Profile:
+async def unfollow(
+    *, session: AsyncSession, cache: Cache, username: str, follower_id: int
+) -> Profile:
     user = await _user_by_username(session, username)
     await session.execute(
         delete(Follow).where(Follow.follower_id == follower_id, Follow.followee_id == user.id)
     )
     await session.commit()
+    await follows_changed(cache, follower_id)
     return profile_of(user, following=False)

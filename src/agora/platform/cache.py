@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -11,6 +12,10 @@ from redis.asyncio import Redis
 
 class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
+
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        """Several keys in one round trip, in the order asked."""
+        ...
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None: ...
 
@@ -40,6 +45,9 @@ class MemoryCache:
             self._entries.pop(key, None)
             return None
         return value
+
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
         # re-inserted, not updated in place, so the order of the dict stays the order of writes
@@ -79,6 +87,10 @@ class RedisCache:
         value = await self._redis.get(self._namespace + key)
         return value if isinstance(value, bytes) or value is None else value.encode()
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        values = await self._redis.mget([self._namespace + key for key in keys])
+        return [v if isinstance(v, bytes) or v is None else v.encode() for v in values]
+
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
         await self._redis.set(self._namespace + key, value, ex=ttl_seconds)
 
@@ -97,3 +109,38 @@ def create_cache(redis_url: str | None, *, namespace: str = "agora:cache:") -> C
     if redis_url is None:
         return MemoryCache()
     return RedisCache(Redis.from_url(redis_url), namespace=namespace)
+
+
+# --- generations: invalidating every entry derived from some data with one write ----------------
+#
+# A read model keys its entries by the current generation of the data it was computed from;
+# a write starts a new generation after its commit, and entries of older generations are never
+# read again (they expire on their own). Correct across nodes when the cache is shared (Redis).
+
+GENERATION_TTL_SECONDS = 24 * 3600
+
+
+def _generation_key(name: str) -> str:
+    return f"generation:{name}"
+
+
+def _new_token() -> bytes:
+    return secrets.token_hex(8).encode()
+
+
+async def generations(cache: Cache, *names: str) -> list[str]:
+    """The current generation of each name (a fresh one where the cache has none)."""
+    values = await cache.get_many(*(_generation_key(name) for name in names))
+    tokens = []
+    for name, value in zip(names, values, strict=True):
+        token = value
+        if token is None:
+            token = _new_token()
+            await cache.set(_generation_key(name), token, ttl_seconds=GENERATION_TTL_SECONDS)
+        tokens.append(token.decode())
+    return tokens
+
+
+async def start_generation(cache: Cache, name: str) -> None:
+    """Call after the commit that changed the data: entries computed before are left behind."""
+    await cache.set(_generation_key(name), _new_token(), ttl_seconds=GENERATION_TTL_SECONDS)

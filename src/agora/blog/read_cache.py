@@ -1,0 +1,185 @@
+"""Cached reads of articles: pages and single articles, marked for each viewer.
+
+Every list is the same for all readers except two flags: ``favorited`` and the author's
+``following``. So a page is computed once as an anonymous reader sees it and cached, and a
+signed-in viewer's flags are laid over it from two small per-viewer sets (what they favorited,
+whom they follow), cached too. A warm page costs no database round trip at all.
+
+Entries are keyed by two generations: ``ARTICLES`` (advanced after any write to articles, tags or
+favorites) and identity's ``PROFILES`` (advanced after a profile change), so a write is seen by
+the next read — on every node, when the cache is Redis. With ``AGORA_READ_CACHE_SECONDS=0``
+everything here goes straight to the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.blog import queries
+from agora.blog.models import Favorite
+from agora.blog.queries import ArticleFilter, ArticleJSON, ArticlePreviewJSON, PageJSON
+from agora.identity.read_cache import PROFILES, followee_ids
+from agora.platform.cache import Cache, generations, start_generation
+
+ARTICLES = "blog:articles"
+# a viewer with more favorites than this is answered from the database on every request
+MAX_CACHED_FAVORITES = 5_000
+
+
+def _favorites_key(user_id: int) -> str:
+    return f"blog:favorites:{user_id}"
+
+
+async def articles_changed(cache: Cache) -> None:
+    """After the commit of any write that a list or an article could show."""
+    await start_generation(cache, ARTICLES)
+
+
+async def favorites_changed(cache: Cache, user_id: int) -> None:
+    await cache.delete(_favorites_key(user_id))
+    await articles_changed(cache)  # favoritesCount moved
+
+
+async def _favorite_ids(
+    *, session: AsyncSession, cache: Cache, ttl_seconds: int, user_id: int
+) -> frozenset[int] | None:
+    key = _favorites_key(user_id)
+    if (cached := await cache.get(key)) is not None:
+        ids: list[int] = orjson.loads(cached)
+        return frozenset(ids)
+    rows = await session.scalars(
+        select(Favorite.article_id)
+        .where(Favorite.user_id == user_id)
+        .limit(MAX_CACHED_FAVORITES + 1)
+    )
+    favorites = list(rows)
+    if len(favorites) > MAX_CACHED_FAVORITES:
+        return None
+    await cache.set(key, orjson.dumps(favorites), ttl_seconds=ttl_seconds)
+    return frozenset(favorites)
+
+
+class _Marks:
+    """One viewer's favorites and followees, to set the per-viewer flags of cached articles."""
+
+    def __init__(self, favorites: frozenset[int], followees: frozenset[int]) -> None:
+        self.favorites = favorites
+        self.followees = followees
+
+    def apply(
+        self, article: ArticleJSON | ArticlePreviewJSON, article_id: int, author_id: int
+    ) -> None:
+        article["favorited"] = article_id in self.favorites
+        article["author"]["following"] = author_id in self.followees
+
+
+async def _marks(
+    *, session: AsyncSession, cache: Cache, ttl_seconds: int, viewer_id: int
+) -> _Marks | None:
+    favorites = await _favorite_ids(
+        session=session, cache=cache, ttl_seconds=ttl_seconds, user_id=viewer_id
+    )
+    followees = await followee_ids(
+        session=session, cache=cache, ttl_seconds=ttl_seconds, user_id=viewer_id
+    )
+    if favorites is None or followees is None:
+        return None
+    return _Marks(favorites, followees)
+
+
+def _key(kind: str, parts: Iterable[object]) -> str:
+    digest = hashlib.blake2b(orjson.dumps(list(parts)), digest_size=16).hexdigest()
+    return f"blog:{kind}:{digest}"
+
+
+async def article_page(
+    *,
+    session: AsyncSession,
+    cache: Cache,
+    ttl_seconds: int,
+    where: ArticleFilter,
+    viewer_id: int | None,
+    limit: int,
+    offset: int,
+) -> PageJSON:
+    """A page of articles as ``viewer_id`` sees it (see the module's docstring)."""
+    if ttl_seconds <= 0:
+        return await queries.list_articles(
+            session, where=where, viewer_id=viewer_id, limit=limit, offset=offset
+        )
+    marks = None
+    feed_scope: list[int] = []
+    if viewer_id is not None:
+        marks = await _marks(
+            session=session, cache=cache, ttl_seconds=ttl_seconds, viewer_id=viewer_id
+        )
+        if marks is None:  # too many to cache: the database marks them
+            return await queries.list_articles(
+                session, where=where, viewer_id=viewer_id, limit=limit, offset=offset
+            )
+        if where.feed_of is not None:
+            # a feed page depends on whom the viewer follows: a follow gives another key
+            feed_scope = sorted(marks.followees)
+    articles_generation, profiles_generation = await generations(cache, ARTICLES, PROFILES)
+    key = _key(
+        "page",
+        (
+            articles_generation,
+            profiles_generation,
+            where.tag,
+            where.author,
+            where.favorited_by,
+            where.feed_of,
+            feed_scope,
+            limit,
+            offset,
+        ),
+    )
+    cached = await cache.get(key)
+    if cached is not None:
+        page: PageJSON = orjson.loads(cached)
+    else:
+        page = await queries.list_articles(
+            session, where=where, viewer_id=None, limit=limit, offset=offset
+        )
+        await cache.set(key, orjson.dumps(page), ttl_seconds=ttl_seconds)
+    if marks is not None:
+        for article, article_id, author_id in zip(
+            page["articles"], page["ids"], page["author_ids"], strict=True
+        ):
+            marks.apply(article, article_id, author_id)
+    return page
+
+
+async def article(
+    *, session: AsyncSession, cache: Cache, ttl_seconds: int, slug: str, viewer_id: int | None
+) -> ArticleJSON:
+    """One article, with its body, as ``viewer_id`` sees it."""
+    if ttl_seconds <= 0:
+        entry = await queries.get_article(session, slug=slug, viewer_id=viewer_id)
+        return entry["article"]
+    marks = None
+    if viewer_id is not None:
+        marks = await _marks(
+            session=session, cache=cache, ttl_seconds=ttl_seconds, viewer_id=viewer_id
+        )
+        if marks is None:
+            entry = await queries.get_article(session, slug=slug, viewer_id=viewer_id)
+            return entry["article"]
+    articles_generation, profiles_generation = await generations(cache, ARTICLES, PROFILES)
+    key = _key("article", (articles_generation, profiles_generation, slug))
+    cached = await cache.get(key)
+    if cached is not None:
+        entry = orjson.loads(cached)
+    else:
+        # a missing slug raises NotFound and caches nothing
+        entry = await queries.get_article(session, slug=slug, viewer_id=None)
+        await cache.set(key, orjson.dumps(entry), ttl_seconds=ttl_seconds)
+    if marks is not None:
+        marks.apply(entry["article"], entry["id"], entry["author_id"])
+    return entry["article"]

@@ -1,0 +1,91 @@
+"""The read cache: a warm page costs no database statement, and every write is seen at once.
+
+The rest of the blog suite runs with the cache on too, so each write-then-read test there checks
+invalidation as well; these tests name the promises directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import event
+
+from tests.blog.conftest import favorite, follow, get_article, list_articles, new_user
+from tests.conftest import auth, create_article
+
+
+@pytest.fixture
+async def statements(app: FastAPI) -> AsyncIterator[list[str]]:
+    executed: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        executed.append(statement)
+
+    engine = app.state.platform.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield executed
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
+@pytest.mark.parametrize("path", ["/api/articles", "/api/articles/feed", "ARTICLE"])
+async def test_a_warm_read_costs_no_statement(
+    app: FastAPI, client: AsyncClient, statements: list[str], path: str, signed_in: bool
+) -> None:
+    author = await new_user(app, "author")
+    reader = await new_user(app, "reader")
+    article = await create_article(client, author, tags=["python"])
+    await follow(client, reader, "author")
+    if path == "ARTICLE":
+        path = f"/api/articles/{article['slug']}"
+    if path.endswith("/feed") and not signed_in:
+        pytest.skip("the feed needs a token")
+    headers = auth(reader) if signed_in else None
+
+    first = await client.get(path, headers=headers)
+    statements.clear()
+    second = await client.get(path, headers=headers)
+
+    assert second.status_code == first.status_code == 200
+    assert second.json() == first.json()
+    assert statements == []
+
+
+async def test_writes_are_seen_by_the_next_read(app: FastAPI, client: AsyncClient) -> None:
+    author = await new_user(app, "author")
+    reader = await new_user(app, "reader")
+    article = await create_article(client, author, title="Cached", tags=["python"])
+    slug = article["slug"]
+    await list_articles(client, reader)  # warm every cache this reader uses
+    await get_article(client, slug, reader)
+
+    await favorite(client, reader, slug)
+    await follow(client, reader, "author")
+    bio = await client.put("/api/user", json={"user": {"bio": "new bio"}}, headers=auth(author))
+    assert bio.status_code == 200
+
+    listed = (await list_articles(client, reader))["articles"][0]
+    single = (await get_article(client, slug, reader)).json()["article"]
+    for seen in (listed, single):
+        assert seen["favorited"] is True
+        assert seen["favoritesCount"] == 1
+        assert seen["author"]["following"] is True
+        assert seen["author"]["bio"] == "new bio"
+    anonymous = (await list_articles(client))["articles"][0]
+    assert anonymous["favorited"] is False
+    assert anonymous["author"]["following"] is False
+    assert anonymous["favoritesCount"] == 1
+    feed = (await list_articles(client, reader, "/api/articles/feed"))["articles"]
+    assert [entry["slug"] for entry in feed] == [slug]
+
+    deleted = await client.delete(f"/api/articles/{slug}", headers=auth(author))
+    assert deleted.status_code == 204
+    assert (await list_articles(client, reader))["articles"] == []
+    assert (await get_article(client, slug, reader)).status_code == 404
+    assert (await client.get("/api/tags")).json() == {"tags": []}
