@@ -53,7 +53,7 @@ class MemoryCache:
         # re-inserted, not updated in place, so the order of the dict stays the order of writes
         self._entries.pop(key, None)
         if len(self._entries) >= self._max_entries:
-            self._evict_expired_or_oldest()
+            self._evict_oldest()
         self._entries[key] = (self._clock() + ttl_seconds, value)
 
     async def delete(self, *keys: str) -> None:
@@ -66,14 +66,10 @@ class MemoryCache:
     async def close(self) -> None:
         self._entries.clear()
 
-    def _evict_expired_or_oldest(self) -> None:
-        now = self._clock()
-        expired = [key for key, (expires_at, _) in self._entries.items() if expires_at <= now]
-        for key in expired:
-            del self._entries[key]
-        if len(self._entries) >= self._max_entries:
-            # dicts keep insertion order, so the first key is the oldest write
-            del self._entries[next(iter(self._entries))]
+    def _evict_oldest(self) -> None:
+        # O(1), as every write of a full cache comes here: dicts keep insertion order, so the
+        # first key is the oldest write (expired or not); expired entries elsewhere go on `get`
+        del self._entries[next(iter(self._entries))]
 
 
 class RedisCache:
