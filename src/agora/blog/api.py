@@ -221,16 +221,22 @@ async def list_comments(
 @router.post(
     "/articles/{slug}/comments",
     status_code=status.HTTP_201_CREATED,
+    response_model=SingleCommentResponse,
     summary="Comment on an article",
     responses=errors(401, 404, 422),
 )
 async def add_comment(
     slug: SafeStr, body: NewCommentRequest, session: SessionDep, user: CurrentUser
-) -> SingleCommentResponse:
+) -> Response:
     comment = await service.add_comment(
         session=session, author=user, slug=slug, body=body.comment.body
     )
-    return SingleCommentResponse(comment=comment)
+    # serialized once here; FastAPI would validate the model again on the way out
+    return Response(
+        SingleCommentResponse(comment=comment).model_dump_json(by_alias=True),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+    )
 
 
 @router.delete(

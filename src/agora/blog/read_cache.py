@@ -24,7 +24,7 @@ from agora.blog import queries
 from agora.blog.models import Favorite
 from agora.blog.queries import ArticleFilter, ArticleJSON, ArticlePreviewJSON, PageJSON
 from agora.identity.read_cache import PROFILES, followee_ids
-from agora.platform.cache import Cache, generations, start_generation
+from agora.platform.cache import Cache, cached_ids, generations, start_generation
 
 ARTICLES = "blog:articles"
 # a viewer with more favorites than this is answered from the database on every request
@@ -48,20 +48,17 @@ async def favorites_changed(cache: Cache, user_id: int) -> None:
 async def _favorite_ids(
     *, session: AsyncSession, cache: Cache, ttl_seconds: int, user_id: int
 ) -> frozenset[int] | None:
-    key = _favorites_key(user_id)
-    if (cached := await cache.get(key)) is not None:
-        ids: list[int] = orjson.loads(cached)
-        return frozenset(ids)
-    rows = await session.scalars(
-        select(Favorite.article_id)
-        .where(Favorite.user_id == user_id)
-        .limit(MAX_CACHED_FAVORITES + 1)
+    async def load(limit: int) -> list[int]:
+        query = select(Favorite.article_id).where(Favorite.user_id == user_id).limit(limit)
+        return list(await session.scalars(query))
+
+    return await cached_ids(
+        cache,
+        _favorites_key(user_id),
+        ttl_seconds=ttl_seconds,
+        load=load,
+        limit=MAX_CACHED_FAVORITES,
     )
-    favorites = list(rows)
-    if len(favorites) > MAX_CACHED_FAVORITES:
-        return None
-    await cache.set(key, orjson.dumps(favorites), ttl_seconds=ttl_seconds)
-    return frozenset(favorites)
 
 
 class _Marks:

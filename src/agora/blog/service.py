@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import orjson
 from slugify import slugify
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Integer, Text, delete, exists, func, literal, select, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,7 +27,7 @@ from agora.identity.models import Follow, User
 from agora.identity.schemas import Profile
 from agora.identity.service import profile_of
 from agora.platform.cache import Cache, generations
-from agora.platform.db import utcnow
+from agora.platform.db import UTCDateTime, utcnow
 from agora.platform.errors import Forbidden, NotFound
 
 # --- articles ---------------------------------------------------------------------------------
@@ -225,11 +225,30 @@ def _comment_out(comment: Comment, author: Profile) -> CommentOut:
 
 
 async def add_comment(*, session: AsyncSession, author: User, slug: str, body: str) -> CommentOut:
-    article = await _article_by_slug(session, slug)
-    comment = Comment(article_id=article.id, author_id=author.id, body=body)
-    session.add(comment)
+    now = utcnow()
+    # one statement finds the article by its slug and inserts the comment (no row: no article)
+    from_article = select(
+        Article.id,
+        literal(author.id, Integer),
+        literal(body, Text),
+        literal(now, UTCDateTime()),
+        literal(now, UTCDateTime()),
+    ).where(Article.slug == slug)
+    comment_id = await session.scalar(
+        insert_rows(Comment)
+        .from_select(["article_id", "author_id", "body", "created_at", "updated_at"], from_article)
+        .returning(Comment.id)
+    )
+    if comment_id is None:
+        raise NotFound("not found", field="article")
     await session.commit()
-    return _comment_out(comment, profile_of(author, following=False))
+    return CommentOut(
+        id=comment_id,
+        createdAt=now,
+        updatedAt=now,
+        body=body,
+        author=profile_of(author, following=False),
+    )
 
 
 async def list_comments(

@@ -8,12 +8,11 @@ after a follow or unfollow. Identity never needs to know who caches what.
 
 from __future__ import annotations
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.identity.models import Follow
-from agora.platform.cache import Cache, start_generation
+from agora.platform.cache import Cache, cached_ids, start_generation
 
 PROFILES = "identity:profiles"
 # a viewer following more than this is answered from the database on every request
@@ -28,21 +27,18 @@ async def followee_ids(
     *, session: AsyncSession, cache: Cache, ttl_seconds: int, user_id: int
 ) -> frozenset[int] | None:
     """Whom the user follows, or None when that is too many to keep in the cache."""
-    key = _followees_key(user_id)
-    if ttl_seconds > 0 and (cached := await cache.get(key)) is not None:
-        ids: list[int] = orjson.loads(cached)
-        return frozenset(ids)
-    rows = await session.scalars(
-        select(Follow.followee_id)
-        .where(Follow.follower_id == user_id)
-        .limit(MAX_CACHED_FOLLOWEES + 1)
+
+    async def load(limit: int) -> list[int]:
+        query = select(Follow.followee_id).where(Follow.follower_id == user_id).limit(limit)
+        return list(await session.scalars(query))
+
+    return await cached_ids(
+        cache,
+        _followees_key(user_id),
+        ttl_seconds=ttl_seconds,
+        load=load,
+        limit=MAX_CACHED_FOLLOWEES,
     )
-    followees = list(rows)
-    if len(followees) > MAX_CACHED_FOLLOWEES:
-        return None
-    if ttl_seconds > 0:
-        await cache.set(key, orjson.dumps(followees), ttl_seconds=ttl_seconds)
-    return frozenset(followees)
 
 
 async def follows_changed(cache: Cache, user_id: int) -> None:

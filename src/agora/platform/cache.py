@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import orjson
 from redis.asyncio import Redis
 
 
@@ -140,3 +141,27 @@ async def generations(cache: Cache, *names: str) -> list[str]:
 async def start_generation(cache: Cache, name: str) -> None:
     """Call after the commit that changed the data: entries computed before are left behind."""
     await cache.set(_generation_key(name), _new_token(), ttl_seconds=GENERATION_TTL_SECONDS)
+
+
+async def cached_ids(
+    cache: Cache,
+    key: str,
+    *,
+    ttl_seconds: int,
+    load: Callable[[int], Awaitable[list[int]]],
+    limit: int,
+) -> frozenset[int] | None:
+    """A set of ids from the cache, else from ``load(limit + 1)`` (then cached).
+
+    None when there are more than ``limit``: a set that large is not worth keeping in a cache,
+    and the caller asks the database directly instead.
+    """
+    if ttl_seconds > 0 and (cached := await cache.get(key)) is not None:
+        cached_list: list[int] = orjson.loads(cached)
+        return frozenset(cached_list)
+    ids = await load(limit + 1)
+    if len(ids) > limit:
+        return None
+    if ttl_seconds > 0:
+        await cache.set(key, orjson.dumps(ids), ttl_seconds=ttl_seconds)
+    return frozenset(ids)
