@@ -30,6 +30,21 @@ PASSWORD = "password123"
 _password_hashes: dict[str, str] = {}
 
 
+# every key of an article in a list; a single article has its body too
+PREVIEW_KEYS = {
+    "slug",
+    "title",
+    "description",
+    "tagList",
+    "createdAt",
+    "updatedAt",
+    "favorited",
+    "favoritesCount",
+    "author",
+}
+ARTICLE_KEYS = PREVIEW_KEYS | {"body"}
+
+
 async def new_user(app: FastAPI, username: str) -> str:
     """Adds a user who can log in with ``password123`` and returns their token."""
     if PASSWORD not in _password_hashes:

@@ -8,20 +8,16 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from tests.blog.conftest import TIMESTAMP, favorite, follow, list_articles, new_user, slugs
+from tests.blog.conftest import (
+    PREVIEW_KEYS,
+    TIMESTAMP,
+    favorite,
+    follow,
+    list_articles,
+    new_user,
+    slugs,
+)
 from tests.conftest import create_article
-
-PREVIEW_KEYS = {
-    "slug",
-    "title",
-    "description",
-    "tagList",
-    "createdAt",
-    "updatedAt",
-    "favorited",
-    "favoritesCount",
-    "author",
-}
 
 
 async def write(client: AsyncClient, token: str, count: int, *, prefix: str = "Post") -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 from httpx import AsyncClient
 
 from tests.blog.conftest import (
+    ARTICLE_KEYS,
     NOT_FOUND_ARTICLE,
     TIMESTAMP,
     add_comment,
@@ -20,18 +21,6 @@ from tests.blog.conftest import (
 )
 from tests.conftest import auth, create_article
 
-ARTICLE_KEYS = {
-    "slug",
-    "title",
-    "description",
-    "body",
-    "tagList",
-    "createdAt",
-    "updatedAt",
-    "favorited",
-    "favoritesCount",
-    "author",
-}
 VALID = {"title": "T", "description": "D", "body": "B"}
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
