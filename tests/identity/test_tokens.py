@@ -9,6 +9,7 @@ import pytest
 from httpx import AsyncClient
 
 from agora.identity.tokens import TokenCodec
+from agora.platform.errors import Unauthorized
 from tests.conftest import TEST_JWT_SECRET, auth, register
 
 CODEC = TokenCodec(TEST_JWT_SECRET, ttl_seconds=3600)
@@ -183,3 +184,26 @@ async def test_a_token_in_a_cookie_does_not_sign_you_in(client: AsyncClient) -> 
     assert response.json() == {"errors": {"token": ["is missing"]}}
     client.cookies.clear()
     assert (await client.get("/api/user", headers=auth(token))).status_code == 200
+
+
+def test_a_remembered_token_still_expires_on_time() -> None:
+    # verified tokens are remembered to spare the signature check, never past their expiry
+    now = [1_700_000_000.0]
+    codec = TokenCodec(TEST_JWT_SECRET, ttl_seconds=60, clock=lambda: now[0])
+    token = codec.issue(7)
+    assert codec.user_id(token) == 7
+    now[0] += 59
+    assert codec.user_id(token) == 7
+    now[0] += 1
+    with pytest.raises(Unauthorized) as refused:
+        codec.user_id(token)
+    assert refused.value.message == "has expired"
+
+
+def test_a_forged_token_is_never_remembered() -> None:
+    codec = TokenCodec(TEST_JWT_SECRET, ttl_seconds=60)
+    forged = TokenCodec("another-secret-" + "y" * 32, ttl_seconds=60).issue(7)
+    for _ in range(2):
+        with pytest.raises(Unauthorized) as refused:
+            codec.user_id(forged)
+        assert refused.value.message == "is invalid"

@@ -47,12 +47,11 @@ def _user_id_from_header(request: Request, header: str | None, tokens: TokenCode
 
 
 async def optional_user_id(
-    request: Request,
-    tokens: TokenCodecDep,
-    authorization: Annotated[str | None, Depends(_authorization)],
+    request: Request, authorization: Annotated[str | None, Depends(_authorization)]
 ) -> int | None:
     """The signed-in user's id, or None for an anonymous request. A bad token is still a 401."""
-    return _user_id_from_header(request, authorization, tokens)
+    # the codec straight from the app, not as a dependency: this runs on every request
+    return _user_id_from_header(request, authorization, request.app.state.tokens)
 
 
 async def required_user_id(user_id: Annotated[int | None, Depends(optional_user_id)]) -> int:
