@@ -9,6 +9,7 @@ from agora.blog.schemas import NewArticle
 from agora.identity import service as identity
 from agora.identity.models import User
 from agora.identity.schemas import NewUser
+from agora.identity.service import profile_of
 from agora.identity.tokens import TokenCodec
 from agora.platform.container import Platform
 from agora.settings import Settings
@@ -119,7 +120,11 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                 )
             for author, title, body in COMMENTS:
                 await blog.add_comment(
-                    session=session, author=users[author], slug=slugs[title], body=body
+                    session=session,
+                    author_id=users[author].id,
+                    author=profile_of(users[author], following=False),
+                    slug=slugs[title],
+                    body=body,
                 )
             for username, title in FAVORITES:
                 await blog.favorite(

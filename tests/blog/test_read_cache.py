@@ -12,9 +12,17 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import event
+from sqlalchemy import delete, event
 
-from tests.blog.conftest import favorite, follow, get_article, list_articles, new_user
+from agora.identity.models import User
+from tests.blog.conftest import (
+    add_comment,
+    favorite,
+    follow,
+    get_article,
+    list_articles,
+    new_user,
+)
 from tests.conftest import auth, create_article
 
 
@@ -95,3 +103,50 @@ async def test_writes_are_seen_by_the_next_read(app: FastAPI, client: AsyncClien
     assert (await list_articles(client, reader))["articles"] == []
     assert (await get_article(client, slug, reader)).status_code == 404
     assert (await client.get("/api/tags")).json() == {"tags": []}
+
+
+async def test_a_comment_shows_its_authors_current_profile(
+    app: FastAPI, client: AsyncClient
+) -> None:
+    author = await new_user(app, "author")
+    slug = (await create_article(client, author))["slug"]
+    await add_comment(client, author, slug, "first")  # the author's profile is cached now
+
+    changed = await client.put(
+        "/api/user",
+        json={"user": {"username": "renamed", "bio": "changed"}},
+        headers=auth(author),
+    )
+    assert changed.status_code == 200
+    comment = await add_comment(client, author, slug, "second")
+
+    assert comment["author"] == {
+        "username": "renamed",
+        "bio": "changed",
+        "image": None,
+        "following": False,
+    }
+
+
+@pytest.mark.parametrize("commented_before", [False, True], ids=["cold", "cached-profile"])
+async def test_a_token_of_a_deleted_user_cannot_comment(
+    app: FastAPI, client: AsyncClient, commented_before: bool
+) -> None:
+    author = await new_user(app, "author")
+    ghost = await new_user(app, "ghost")
+    slug = (await create_article(client, author))["slug"]
+    if commented_before:
+        await add_comment(client, ghost, slug, "still here")
+    async with app.state.platform.db.engine.begin() as connection:
+        await connection.execute(delete(User).where(User.username == "ghost"))
+
+    response = await client.post(
+        f"/api/articles/{slug}/comments",
+        json={"comment": {"body": "boo"}},
+        headers=auth(ghost),
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"token": ["is invalid"]}}
+    comments = (await client.get(f"/api/articles/{slug}/comments")).json()["comments"]
+    assert [comment["body"] for comment in comments] == []

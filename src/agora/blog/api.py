@@ -20,7 +20,7 @@ from agora.blog.schemas import (
     TagsResponse,
     UpdateArticleRequest,
 )
-from agora.identity.deps import CurrentUser, CurrentUserId, OptionalUserId
+from agora.identity.deps import CurrentProfile, CurrentUser, CurrentUserId, OptionalUserId
 from agora.identity.routing import TokenFirstRoute
 from agora.platform.container import Platform
 from agora.platform.deps import PlatformDep, ReadSessionDep, SessionDep
@@ -50,7 +50,7 @@ def _json(content: object, status_code: int = status.HTTP_200_OK) -> Response:
 async def _page(
     platform: Platform, where: ArticleFilter, viewer_id: int | None, *, limit: int, offset: int
 ) -> Response:
-    async with platform.db.read_sessions() as session:
+    async with platform.db.autocommit_sessions() as session:
         page = await read_cache.article_page(
             session=session,
             cache=platform.cache,
@@ -131,7 +131,7 @@ async def feed(
     responses=errors(401, 404),
 )
 async def get_article(slug: SafeStr, platform: PlatformDep, viewer: OptionalUserId) -> Response:
-    async with platform.db.read_sessions() as session:
+    async with platform.db.autocommit_sessions() as session:
         article = await _read_article(platform, session, slug, viewer)
     return _json({"article": article})
 
@@ -230,11 +230,16 @@ async def list_comments(
     responses=errors(401, 404, 422),
 )
 async def add_comment(
-    slug: SafeStr, body: NewCommentRequest, session: SessionDep, user: CurrentUser
+    slug: SafeStr,
+    body: NewCommentRequest,
+    platform: PlatformDep,
+    user_id: CurrentUserId,
+    author: CurrentProfile,
 ) -> Response:
-    comment = await service.add_comment(
-        session=session, author=user, slug=slug, body=body.comment.body
-    )
+    async with platform.db.autocommit_sessions() as session:
+        comment = await service.add_comment(
+            session=session, author_id=user_id, author=author, slug=slug, body=body.comment.body
+        )
     # serialized once here; FastAPI would validate the model again on the way out
     return Response(
         SingleCommentResponse(comment=comment).model_dump_json(by_alias=True),

@@ -17,6 +17,7 @@ from sqlalchemy import Integer, Text, delete, exists, func, literal, select, upd
 from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Favorite, Tag
@@ -28,7 +29,7 @@ from agora.identity.schemas import Profile
 from agora.identity.service import profile_of
 from agora.platform.cache import Cache, generations
 from agora.platform.db import UTCDateTime, utcnow
-from agora.platform.errors import Forbidden, NotFound
+from agora.platform.errors import Forbidden, NotFound, Unauthorized
 
 # --- articles ---------------------------------------------------------------------------------
 
@@ -224,31 +225,35 @@ def _comment_out(comment: Comment, author: Profile) -> CommentOut:
     )
 
 
-async def add_comment(*, session: AsyncSession, author: User, slug: str, body: str) -> CommentOut:
+async def add_comment(
+    *, session: AsyncSession, author_id: int, author: Profile, slug: str, body: str
+) -> CommentOut:
+    """One statement: it may run in an autocommit session, it is atomic on its own."""
     now = utcnow()
     # one statement finds the article by its slug and inserts the comment (no row: no article)
     from_article = select(
         Article.id,
-        literal(author.id, Integer),
+        literal(author_id, Integer),
         literal(body, Text),
         literal(now, UTCDateTime()),
         literal(now, UTCDateTime()),
     ).where(Article.slug == slug)
-    comment_id = await session.scalar(
-        insert_rows(Comment)
-        .from_select(["article_id", "author_id", "body", "created_at", "updated_at"], from_article)
-        .returning(Comment.id)
-    )
+    try:
+        comment_id = await session.scalar(
+            insert_rows(Comment)
+            .from_select(
+                ["article_id", "author_id", "body", "created_at", "updated_at"], from_article
+            )
+            .returning(Comment.id)
+        )
+        await session.commit()
+    except IntegrityError:
+        # the only reference that can dangle is the author: a token for a deleted user
+        await session.rollback()
+        raise Unauthorized("is invalid", field="token") from None
     if comment_id is None:
         raise NotFound("not found", field="article")
-    await session.commit()
-    return CommentOut(
-        id=comment_id,
-        createdAt=now,
-        updatedAt=now,
-        body=body,
-        author=profile_of(author, following=False),
-    )
+    return CommentOut(id=comment_id, createdAt=now, updatedAt=now, body=body, author=author)
 
 
 async def list_comments(

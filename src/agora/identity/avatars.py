@@ -64,7 +64,7 @@ async def set_avatar(
     except Exception:
         await storage.delete(key)
         raise
-    await profile_changed(cache)
+    await profile_changed(cache, user.id)
     await discard_avatar(storage=storage, user_id=user.id, url=previous)
     return user
 

@@ -8,9 +8,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from agora.identity.models import User
+from agora.identity.read_cache import own_profile
+from agora.identity.schemas import Profile
 from agora.identity.service import get_user
 from agora.identity.tokens import TokenCodec
-from agora.platform.deps import SessionDep
+from agora.platform.deps import PlatformDep, SessionDep
 from agora.platform.errors import Unauthorized
 from agora.platform.observability import USER_ID_SCOPE_KEY
 
@@ -69,3 +71,21 @@ async def current_user(session: SessionDep, user_id: CurrentUserId) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def current_profile(platform: PlatformDep, user_id: CurrentUserId) -> Profile:
+    """The signed-in user's public profile, from the cache when it can: for routes that only need
+    to show who acted (a new comment's author), not to change the user."""
+    profile = await own_profile(
+        sessions=platform.db.autocommit_sessions,
+        cache=platform.cache,
+        ttl_seconds=platform.settings.read_cache_seconds,
+        user_id=user_id,
+    )
+    if profile is None:
+        # a valid signature for a user who no longer exists
+        raise Unauthorized("is invalid", field="token")
+    return profile
+
+
+CurrentProfile = Annotated[Profile, Depends(current_profile)]

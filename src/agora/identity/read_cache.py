@@ -8,10 +8,13 @@ after a follow or unfollow. Identity never needs to know who caches what.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.identity.models import Follow
+from agora.identity.models import Follow, User
+from agora.identity.schemas import Profile
 from agora.platform.cache import Cache, cached_ids, start_generation
 
 PROFILES = "identity:profiles"
@@ -45,5 +48,34 @@ async def follows_changed(cache: Cache, user_id: int) -> None:
     await cache.delete(_followees_key(user_id))
 
 
-async def profile_changed(cache: Cache) -> None:
+def _profile_key(user_id: int) -> str:
+    return f"identity:profile:{user_id}"
+
+
+async def own_profile(
+    *, sessions: Callable[[], AsyncSession], cache: Cache, ttl_seconds: int, user_id: int
+) -> Profile | None:
+    """The user's public profile as they see it themselves, or None if there is no such user.
+
+    The database is asked (in a session of its own) only when the cache has no answer.
+    """
+    key = _profile_key(user_id)
+    if ttl_seconds > 0 and (cached := await cache.get(key)) is not None:
+        return Profile.model_validate_json(cached)
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(User.username, User.bio, User.image).where(User.id == user_id)
+            )
+        ).first()
+    if row is None:
+        return None
+    profile = Profile(username=row.username, bio=row.bio, image=row.image, following=False)
+    if ttl_seconds > 0:
+        await cache.set(key, profile.model_dump_json().encode(), ttl_seconds=ttl_seconds)
+    return profile
+
+
+async def profile_changed(cache: Cache, user_id: int) -> None:
+    await cache.delete(_profile_key(user_id))
     await start_generation(cache, PROFILES)

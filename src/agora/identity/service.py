@@ -98,7 +98,7 @@ async def update_user(
     if "image" in sent:
         user.image = changes.image or None
     await _commit_unique(session)
-    await profile_changed(cache)
+    await profile_changed(cache, user.id)
     return user_public(user, tokens.issue(user.id))
 
 

@@ -118,10 +118,11 @@ class Database:
         self.url = url
         self.engine = create_engine(url, echo=echo, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # For requests that only read: each statement runs on its own (autocommit), which saves
-        # the BEGIN and ROLLBACK round trips. Under READ COMMITTED every statement of a
-        # transaction sees its own snapshot anyway, so a reader sees nothing different.
-        self.read_sessions = async_sessionmaker(
+        # For requests that only read, or write with one statement: each statement runs on its
+        # own (autocommit), which saves the BEGIN and COMMIT/ROLLBACK round trips. A statement is
+        # atomic by itself, and under READ COMMITTED every statement of a transaction sees its
+        # own snapshot anyway, so nobody sees anything different.
+        self.autocommit_sessions = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
 

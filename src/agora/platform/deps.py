@@ -31,7 +31,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 async def get_read_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
     # for routes that only read: no transaction around the statements (see Database)
-    async with platform.db.read_sessions() as session:
+    async with platform.db.autocommit_sessions() as session:
         yield session
 
 
