@@ -118,14 +118,16 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                         title=title, description=description, body=body, tagList=tags
                     ),
                 )
+            comments = await session.connection()
             for author, title, body in COMMENTS:
                 await blog.add_comment(
-                    session=session,
+                    connection=comments,
                     author_id=users[author].id,
                     author=profile_of(users[author], following=False),
                     slug=slugs[title],
                     body=body,
                 )
+            await session.commit()
             for username, title in FAVORITES:
                 await blog.favorite(
                     session=session, cache=cache, user_id=users[username].id, slug=slugs[title]

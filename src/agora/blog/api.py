@@ -236,9 +236,13 @@ async def add_comment(
     user_id: CurrentUserId,
     author: CurrentProfile,
 ) -> Response:
-    async with platform.db.autocommit_sessions() as session:
+    async with platform.db.autocommit_connection() as connection:
         comment = await service.add_comment(
-            session=session, author_id=user_id, author=author, slug=slug, body=body.comment.body
+            connection=connection,
+            author_id=user_id,
+            author=author,
+            slug=slug,
+            body=body.comment.body,
         )
     # serialized once here; FastAPI would validate the model again on the way out
     return Response(

@@ -19,7 +19,7 @@ from sqlalchemy import insert as insert_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Favorite, Tag
@@ -246,19 +246,15 @@ def _insert_comment() -> ReturningInsert[tuple[int]]:
 
 
 async def add_comment(
-    *, session: AsyncSession, author_id: int, author: Profile, slug: str, body: str
+    *, connection: AsyncConnection, author_id: int, author: Profile, slug: str, body: str
 ) -> CommentOut:
-    """One statement: it may run in an autocommit session, it is atomic on its own."""
+    """One statement, atomic on its own: the connection may (and should) be autocommit."""
     now = utcnow()
     values = {"author_id": author_id, "body": body, "now": now, "slug": slug}
     try:
-        # on the Core connection: an ORM session would read a dict of values as a bulk insert
-        connection = await session.connection()
         comment_id = await connection.scalar(_insert_comment(), values)
-        await session.commit()
     except IntegrityError:
         # the only reference that can dangle is the author: a token for a deleted user
-        await session.rollback()
         raise Unauthorized("is invalid", field="token") from None
     if comment_id is None:
         raise NotFound("not found", field="article")

@@ -12,6 +12,7 @@ from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -122,9 +123,15 @@ class Database:
         # own (autocommit), which saves the BEGIN and COMMIT/ROLLBACK round trips. A statement is
         # atomic by itself, and under READ COMMITTED every statement of a transaction sees its
         # own snapshot anyway, so nobody sees anything different.
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.autocommit_sessions = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            self._autocommit_engine, expire_on_commit=False
         )
+
+    def autocommit_connection(self) -> AsyncConnection:
+        """A Core connection whose every statement commits on its own: for a write that is one
+        statement, without the ORM session's bookkeeping around it. Use with ``async with``."""
+        return self._autocommit_engine.connect()
 
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
