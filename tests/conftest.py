@@ -71,9 +71,10 @@ def make_app(make_settings: Callable[..., Settings]) -> Callable[..., FastAPI]:
     """Builds an app on the clean test database, with its own Redis namespace."""
 
     def build(**overrides: Any) -> FastAPI:
-        settings = make_settings(**overrides)
-        namespace = f"agora-test-{uuid.uuid4().hex}"
-        return create_app(settings, platform=Platform.from_settings(settings, namespace=namespace))
+        settings = make_settings(
+            **{"redis_namespace": f"agora-test-{uuid.uuid4().hex}", **overrides}
+        )
+        return create_app(settings, platform=Platform.from_settings(settings))
 
     return build
 

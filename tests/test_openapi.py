@@ -193,8 +193,9 @@ def api(tmp_path: Path) -> Iterator[Api]:
             public_url="http://testserver",
             rate_limits_enabled=False,
             access_log=False,
+            redis_namespace=f"agora-test-{uuid.uuid4().hex}",
         )
-        platform = Platform.from_settings(app_settings, namespace=f"agora-test-{uuid.uuid4().hex}")
+        platform = Platform.from_settings(app_settings)
         app = create_app(app_settings, platform=platform)
         try:
             # schemathesis runs the app (and its lifespan) on an event loop of its own

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
     redis_url: str | None = None
+    # prefix of every Redis key (cache, rate limits): deployments sharing one Redis need their own
+    redis_namespace: str = Field(default="agora", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # how long cached pages, articles and per-viewer sets may live; writes invalidate them at once
     # (see agora.blog.read_cache); 0 turns the read cache off
     read_cache_seconds: int = Field(default=60, ge=0)

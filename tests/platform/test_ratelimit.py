@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from httpx import AsyncClient, Response
@@ -11,8 +11,10 @@ from limits.aio.storage import MemoryStorage
 from redis.asyncio import Redis
 
 from agora.platform.cache import Cache, MemoryCache, RedisCache
+from agora.platform.container import Platform
 from agora.platform.errors import TooManyRequests
 from agora.platform.ratelimit import RateLimiter, create_rate_limiter
+from agora.settings import Settings
 from tests.conftest import TEST_REDIS_URL, register
 from tests.platform.support import ClientFor
 
@@ -270,6 +272,31 @@ async def test_redis_cache_sets_the_ttl_and_namespaces_keys() -> None:
         assert await cache.get("key") is None
     finally:
         await cache.close()
+        await redis.aclose()
+
+
+@needs_redis
+async def test_deployments_sharing_one_redis_keep_apart_by_namespace(
+    make_settings: Callable[..., Settings],
+) -> None:
+    names = [f"agora-test-{uuid.uuid4().hex}" for _ in range(2)]
+    first, second = (
+        Platform.from_settings(make_settings(redis_namespace=name, rate_limits_enabled=True))
+        for name in names
+    )
+    redis = Redis.from_url(str(TEST_REDIS_URL))
+    try:
+        await first.cache.set("greeting", b"hello", ttl_seconds=30)
+        await first.rate_limiter.hit("1/minute", "login", "10.0.0.1")
+
+        assert await redis.exists(f"{names[0]}:cache:greeting") == 1
+        assert await second.cache.get("greeting") is None
+        await second.rate_limiter.hit("1/minute", "login", "10.0.0.1")  # its own count
+        with pytest.raises(TooManyRequests):
+            await first.rate_limiter.hit("1/minute", "login", "10.0.0.1")
+    finally:
+        await first.close()
+        await second.close()
         await redis.aclose()
 
 

@@ -129,6 +129,8 @@ def test_cors_origins_also_take_a_list() -> None:
         ("AGORA_JWT_TTL_SECONDS", "5"),
         ("AGORA_ENVIRONMENT", "staging"),
         ("AGORA_DATABASE_POOL_SIZE", "0"),
+        ("AGORA_REDIS_NAMESPACE", ""),
+        ("AGORA_REDIS_NAMESPACE", "two words"),
     ],
 )
 def test_nonsense_values_are_refused(

@@ -24,7 +24,8 @@ class Platform:
     metrics: Metrics
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, namespace: str = "agora") -> Platform:
+    def from_settings(cls, settings: Settings) -> Platform:
+        namespace = settings.redis_namespace
         db = Database(
             settings.database_url,
             echo=settings.database_echo,
