@@ -17,6 +17,7 @@ from agora import __version__
 from agora.blog.api import router as blog_router
 from agora.identity.api import router as identity_router
 from agora.identity.tokens import TokenCodec
+from agora.platform.allowed_methods import AllowedMethods
 from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
 from agora.platform.health import router as health_router
@@ -100,11 +101,19 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     install_error_handlers(app)
     document_validation_errors(app)
 
-    app.include_router(identity_router)
-    app.include_router(blog_router)
-    app.include_router(health_router)
-    app.include_router(_metrics_route(platform))
-    app.include_router(_ceiling_route())
+    routers = [
+        identity_router,
+        blog_router,
+        health_router,
+        _metrics_route(platform),
+        _ceiling_route(),
+    ]
+    for router in routers:
+        app.include_router(router)
+    # the documentation's own routes (/docs, /openapi.json) are the app router's
+    app.state.allowed_methods = AllowedMethods(
+        [*app.router.routes, *(route for router in routers for route in router.routes)]
+    )
     app.mount(
         settings.media_url,
         StaticFiles(directory=settings.media_dir, check_dir=False),

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agora.platform.allowed_methods import AllowedMethods
 from agora.platform.errors import DomainError, TooManyRequests
 
 log = structlog.get_logger("agora.errors")
@@ -99,7 +100,7 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return JSONResponse({"errors": validation_errors(exc.errors())}, status_code=422)
 
 
-async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
     if exc.status_code == 400:
@@ -111,9 +112,11 @@ async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
     message = {"Not Found": "not found", "Method Not Allowed": "method not allowed"}.get(
         detail, detail
     )
-    return JSONResponse(
-        error_body("body", message), status_code=exc.status_code, headers=exc.headers
-    )
+    headers = exc.headers
+    allowed: AllowedMethods | None = getattr(request.app.state, "allowed_methods", None)
+    if exc.status_code == 405 and allowed is not None:
+        headers = {**(headers or {}), "Allow": allowed.for_path(request.scope["path"])}
+    return JSONResponse(error_body("body", message), status_code=exc.status_code, headers=headers)
 
 
 async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
