@@ -10,7 +10,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from agora import __version__
@@ -22,7 +22,11 @@ from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
 from agora.platform.health import router as health_router
 from agora.platform.http_errors import install_error_handlers
-from agora.platform.observability import RequestObservabilityMiddleware, configure_logging
+from agora.platform.observability import (
+    RequestObservabilityMiddleware,
+    configure_logging,
+    worker_ended,
+)
 from agora.platform.openapi import document_validation_errors
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.settings import Environment, Settings
@@ -51,7 +55,7 @@ def _metrics_route(platform: Platform) -> APIRouter:
         responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
     )
     async def metrics() -> Response:
-        return Response(generate_latest(platform.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(platform.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
@@ -87,6 +91,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             gc.freeze()
         yield
         await platform.close()
+        worker_ended()
 
     app = FastAPI(
         title="Agora",

@@ -199,16 +199,22 @@ def migrate(database_url: str, workdir: Path) -> None:
 
 
 @contextmanager
-def live_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
-    """``agora migrate``, ``agora serve`` on a free port; on exit SIGTERM, and it must exit 0."""
+def live_server(
+    database_url: str, workdir: Path, *, workers: int = 1, settings: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """``agora migrate``, ``agora serve`` on a free port; on exit SIGTERM, and it must exit 0.
+
+    ``settings`` are further ``AGORA_*`` variables for the server.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     migrate(database_url, workdir)
     host, port = "127.0.0.1", free_port()
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
+        command = [*agora_command(), "serve", "--host", host, "--port", str(port)]
         process = subprocess.Popen(
-            [*agora_command(), "serve", "--host", host, "--port", str(port)],
-            env=server_environment(database_url, workdir),
+            [*command, "--workers", str(workers)],
+            env={**server_environment(database_url, workdir), **(settings or {})},
             cwd=workdir,  # no stray .env file from the developer's checkout
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 from httpx import AsyncClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from agora.settings import Settings
 from tests.conftest import register
+from tests.metrics_text import requests_total, samples
 from tests.platform.support import ClientFor
 
 # Nothing listens on port 1 of the loopback interface: connecting is refused at once.
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
-
-
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of a Prometheus text exposition, by name and labels."""
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def requests_total(text: str, *, method: str, route: str, status: str) -> float:
-    labels = frozenset({"method": method, "route": route, "status": status}.items())
-    return samples(text).get(("agora_http_requests_total", labels), 0.0)
 
 
 async def test_healthz_answers(client: AsyncClient) -> None:

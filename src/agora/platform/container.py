@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from agora.platform.cache import Cache, create_cache
 from agora.platform.db import Database
-from agora.platform.observability import Metrics, PoolCollector
+from agora.platform.observability import Metrics
 from agora.platform.ratelimit import RateLimiter, create_rate_limiter
 from agora.platform.storage import FileStorage, LocalFileStorage
 from agora.settings import Settings
@@ -31,8 +31,6 @@ class Platform:
             echo=settings.database_echo,
             pool_size=settings.database_pool_size,
         )
-        registry = CollectorRegistry()
-        registry.register(PoolCollector(db.engine))
         return cls(
             settings=settings,
             db=db,
@@ -43,7 +41,7 @@ class Platform:
             storage=LocalFileStorage(
                 settings.media_dir, url_prefix=settings.media_url, public_url=settings.public_url
             ),
-            metrics=Metrics(registry),
+            metrics=Metrics(CollectorRegistry(), db.engine),
         )
 
     async def close(self) -> None:

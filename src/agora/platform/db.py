@@ -58,9 +58,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _in_memory(url: str) -> bool:
+    database = make_url(url).database
+    return not database or database == ":memory:"
+
+
 def _prepare_sqlite_file(url: str) -> None:
     database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
+    if database and not _in_memory(url) and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -103,7 +108,9 @@ def _ping_if_idle(engine: AsyncEngine) -> Any:
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
-        engine = create_async_engine(url, echo=echo)
+        # a file database is pooled like PostgreSQL; an in-memory one lives in one connection
+        sizes = {} if _in_memory(url) else {"pool_size": pool_size, "max_overflow": pool_size}
+        engine = create_async_engine(url, echo=echo, **sizes)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         return engine
     engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
