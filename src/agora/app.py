@@ -17,7 +17,6 @@ from agora import __version__
 from agora.blog.api import router as blog_router
 from agora.identity.api import router as identity_router
 from agora.identity.tokens import TokenCodec
-from agora.platform.allowed_methods import AllowedMethods
 from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
 from agora.platform.health import router as health_router
@@ -28,6 +27,7 @@ from agora.platform.observability import (
     worker_ended,
 )
 from agora.platform.openapi import document_validation_errors
+from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.settings import Environment, Settings
 
@@ -115,15 +115,16 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     ]
     for router in routers:
         app.include_router(router)
-    # the documentation's own routes (/docs, /openapi.json) are the app router's
-    app.state.allowed_methods = AllowedMethods(
-        [*app.router.routes, *(route for router in routers for route in router.routes)]
-    )
     app.mount(
         settings.media_url,
         StaticFiles(directory=settings.media_dir, check_dir=False),
         name="media",
     )
+    # the app router holds the documentation's routes (/docs, /openapi.json) and the mount
+    routes = RouteIndex(
+        [*app.router.routes, *(route for router in routers for route in router.routes)]
+    )
+    app.state.routes = routes
 
     def body_limit(path: str) -> int:
         if path.startswith(UPLOAD_PATHS):
@@ -144,7 +145,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         max_age=600,
     )
     app.add_middleware(
-        RequestObservabilityMiddleware, metrics=platform.metrics, access_log=settings.access_log
+        RequestObservabilityMiddleware,
+        metrics=platform.metrics,
+        routes=routes,
+        access_log=settings.access_log,
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     return app

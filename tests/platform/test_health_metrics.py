@@ -85,6 +85,19 @@ async def test_metrics_put_unknown_paths_under_one_label(client: AsyncClient) ->
     assert "/wp-admin" not in text
 
 
+async def test_documentation_and_media_are_counted_by_their_routes(client: AsyncClient) -> None:
+    await client.get("/openapi.json")
+    await client.get("/docs")
+    await client.get("/media/avatars/missing.png")
+
+    text = (await client.get("/metrics")).text
+
+    assert requests_total(text, method="GET", route="/openapi.json", status="200") == 1
+    assert requests_total(text, method="GET", route="/docs", status="200") == 1
+    assert requests_total(text, method="GET", route="/media/{path}", status="404") == 1
+    assert 'route="<unmatched>"' not in text
+
+
 async def test_metrics_record_latency_per_route(client: AsyncClient) -> None:
     await client.get("/api/tags")
 

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agora.platform.allowed_methods import AllowedMethods
 from agora.platform.errors import DomainError, TooManyRequests
+from agora.platform.route_index import RouteIndex
 
 log = structlog.get_logger("agora.errors")
 
@@ -113,9 +113,9 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         detail, detail
     )
     headers = exc.headers
-    allowed: AllowedMethods | None = getattr(request.app.state, "allowed_methods", None)
-    if exc.status_code == 405 and allowed is not None:
-        headers = {**(headers or {}), "Allow": allowed.for_path(request.scope["path"])}
+    routes: RouteIndex | None = getattr(request.app.state, "routes", None)
+    if exc.status_code == 405 and routes is not None:
+        headers = {**(headers or {}), "Allow": routes.allowed_methods(request.scope["path"])}
     return JSONResponse(error_body("body", message), status_code=exc.status_code, headers=headers)
 
 

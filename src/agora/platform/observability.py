@@ -16,6 +16,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agora.platform.route_index import RouteIndex
+
 USER_ID_SCOPE_KEY = "agora.user_id"
 
 
@@ -145,9 +147,12 @@ def worker_ended() -> None:
 class RequestObservabilityMiddleware:
     """Times every HTTP request, counts it by route template and logs it once, after it ends."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, routes: RouteIndex, access_log: bool = True
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.routes = routes
         self.access_log = access_log
         self.log = structlog.get_logger("agora.access")
 
@@ -170,8 +175,7 @@ class RequestObservabilityMiddleware:
         finally:
             self.metrics.in_flight.dec()
             duration = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
+            template = self.routes.template(scope) or "<unmatched>"
             method = scope["method"]
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(duration)
