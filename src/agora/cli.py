@@ -32,20 +32,22 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def _share_metrics_between_workers() -> None:
-    """Each worker writes its metrics into files in one directory, so that a scrape answered by
-    any worker reports the whole server (prometheus_client's multiprocess mode)."""
+def _prepare_metrics_directory(workers: int) -> None:
+    """With several workers, each writes its metrics into files in one directory, so that a
+    scrape answered by any worker reports the whole server (prometheus_client's multiprocess
+    mode). The operator may name the directory; otherwise it is a temporary one."""
     from agora.platform.observability import MULTIPROCESS_DIR_VARIABLE
 
     given = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
     if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
         # an earlier run's files would be added to this run's figures
         for stale in Path(given).glob("*.db"):
             stale.unlink()
-        return
-    directory = tempfile.mkdtemp(prefix="agora-metrics-")
-    atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
+    elif workers > 1:
+        directory = tempfile.mkdtemp(prefix="agora-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -62,8 +64,7 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         os.environ["AGORA_READ_CACHE_SECONDS"] = "0"
-    if args.workers > 1:
-        _share_metrics_between_workers()
+    _prepare_metrics_directory(args.workers)
     # uvicorn drains on SIGTERM, then restores the previous handler and raises the signal again;
     # with the default handler that kills the process (status 143) although shutdown went well.
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -200,11 +200,15 @@ def migrate(database_url: str, workdir: Path) -> None:
 
 @contextmanager
 def live_server(
-    database_url: str, workdir: Path, *, workers: int = 1, settings: dict[str, str] | None = None
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """``agora migrate``, ``agora serve`` on a free port; on exit SIGTERM, and it must exit 0.
 
-    ``settings`` are further ``AGORA_*`` variables for the server.
+    ``environment``: further variables for the server (settings, for instance).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     migrate(database_url, workdir)
@@ -214,7 +218,7 @@ def live_server(
         command = [*agora_command(), "serve", "--host", host, "--port", str(port)]
         process = subprocess.Popen(
             [*command, "--workers", str(workers)],
-            env={**server_environment(database_url, workdir), **(settings or {})},
+            env={**server_environment(database_url, workdir), **(environment or {})},
             cwd=workdir,  # no stray .env file from the developer's checkout
             stdout=log,
             stderr=subprocess.STDOUT,
