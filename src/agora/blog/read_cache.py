@@ -14,7 +14,7 @@ everything here goes straight to the database.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 from sqlalchemy import select
@@ -22,11 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.blog import queries
 from agora.blog.models import Favorite
-from agora.blog.queries import ArticleFilter, ArticleJSON, ArticlePreviewJSON, PageJSON
+from agora.blog.queries import ArticleFilter, ArticleJSON, ArticlePreviewJSON, EntryJSON, PageJSON
 from agora.identity.read_cache import PROFILES, followee_ids
 from agora.platform.cache import Cache, cached_ids, generations, start_generation
 
 ARTICLES = "blog:articles"
+# where a miss reads from: a factory of (autocommit) sessions, called only when needed
+Sessions = Callable[[], AsyncSession]
 # a viewer with more favorites than this is answered from the database on every request
 MAX_CACHED_FAVORITES = 5_000
 
@@ -46,11 +48,12 @@ async def favorites_changed(cache: Cache, user_id: int) -> None:
 
 
 async def _favorite_ids(
-    *, session: AsyncSession, cache: Cache, ttl_seconds: int, user_id: int
+    *, sessions: Sessions, cache: Cache, ttl_seconds: int, user_id: int
 ) -> frozenset[int] | None:
     async def load(limit: int) -> list[int]:
         query = select(Favorite.article_id).where(Favorite.user_id == user_id).limit(limit)
-        return list(await session.scalars(query))
+        async with sessions() as session:
+            return list(await session.scalars(query))
 
     return await cached_ids(
         cache,
@@ -76,17 +79,31 @@ class _Marks:
 
 
 async def _marks(
-    *, session: AsyncSession, cache: Cache, ttl_seconds: int, viewer_id: int
+    *, sessions: Sessions, cache: Cache, ttl_seconds: int, viewer_id: int
 ) -> _Marks | None:
     favorites = await _favorite_ids(
-        session=session, cache=cache, ttl_seconds=ttl_seconds, user_id=viewer_id
+        sessions=sessions, cache=cache, ttl_seconds=ttl_seconds, user_id=viewer_id
     )
     followees = await followee_ids(
-        session=session, cache=cache, ttl_seconds=ttl_seconds, user_id=viewer_id
+        sessions=sessions, cache=cache, ttl_seconds=ttl_seconds, user_id=viewer_id
     )
     if favorites is None or followees is None:
         return None
     return _Marks(favorites, followees)
+
+
+async def _query_page(
+    sessions: Sessions, where: ArticleFilter, viewer_id: int | None, *, limit: int, offset: int
+) -> PageJSON:
+    async with sessions() as session:
+        return await queries.list_articles(
+            session, where=where, viewer_id=viewer_id, limit=limit, offset=offset
+        )
+
+
+async def _query_article(sessions: Sessions, slug: str, viewer_id: int | None) -> EntryJSON:
+    async with sessions() as session:
+        return await queries.get_article(session, slug=slug, viewer_id=viewer_id)
 
 
 def _key(kind: str, parts: Iterable[object]) -> str:
@@ -96,7 +113,7 @@ def _key(kind: str, parts: Iterable[object]) -> str:
 
 async def article_page(
     *,
-    session: AsyncSession,
+    sessions: Sessions,
     cache: Cache,
     ttl_seconds: int,
     where: ArticleFilter,
@@ -104,21 +121,20 @@ async def article_page(
     limit: int,
     offset: int,
 ) -> PageJSON:
-    """A page of articles as ``viewer_id`` sees it (see the module's docstring)."""
+    """A page of articles as ``viewer_id`` sees it (see the module's docstring).
+
+    A session is opened (from ``sessions``) only for what the cache cannot answer.
+    """
     if ttl_seconds <= 0:
-        return await queries.list_articles(
-            session, where=where, viewer_id=viewer_id, limit=limit, offset=offset
-        )
+        return await _query_page(sessions, where, viewer_id, limit=limit, offset=offset)
     marks = None
     feed_scope: list[int] = []
     if viewer_id is not None:
         marks = await _marks(
-            session=session, cache=cache, ttl_seconds=ttl_seconds, viewer_id=viewer_id
+            sessions=sessions, cache=cache, ttl_seconds=ttl_seconds, viewer_id=viewer_id
         )
         if marks is None:  # too many to cache: the database marks them
-            return await queries.list_articles(
-                session, where=where, viewer_id=viewer_id, limit=limit, offset=offset
-            )
+            return await _query_page(sessions, where, viewer_id, limit=limit, offset=offset)
         if where.feed_of is not None:
             # a feed page depends on whom the viewer follows: a follow gives another key
             feed_scope = sorted(marks.followees)
@@ -141,9 +157,7 @@ async def article_page(
     if cached is not None:
         page: PageJSON = orjson.loads(cached)
     else:
-        page = await queries.list_articles(
-            session, where=where, viewer_id=None, limit=limit, offset=offset
-        )
+        page = await _query_page(sessions, where, None, limit=limit, offset=offset)
         await cache.set(key, orjson.dumps(page), ttl_seconds=ttl_seconds)
     if marks is not None:
         for article, article_id, author_id in zip(
@@ -154,28 +168,27 @@ async def article_page(
 
 
 async def article(
-    *, session: AsyncSession, cache: Cache, ttl_seconds: int, slug: str, viewer_id: int | None
+    *, sessions: Sessions, cache: Cache, ttl_seconds: int, slug: str, viewer_id: int | None
 ) -> ArticleJSON:
     """One article, with its body, as ``viewer_id`` sees it."""
     if ttl_seconds <= 0:
-        entry = await queries.get_article(session, slug=slug, viewer_id=viewer_id)
-        return entry["article"]
+        return (await _query_article(sessions, slug, viewer_id))["article"]
     marks = None
     if viewer_id is not None:
         marks = await _marks(
-            session=session, cache=cache, ttl_seconds=ttl_seconds, viewer_id=viewer_id
+            sessions=sessions, cache=cache, ttl_seconds=ttl_seconds, viewer_id=viewer_id
         )
         if marks is None:
-            entry = await queries.get_article(session, slug=slug, viewer_id=viewer_id)
-            return entry["article"]
+            return (await _query_article(sessions, slug, viewer_id))["article"]
     articles_generation, profiles_generation = await generations(cache, ARTICLES, PROFILES)
     key = _key("article", (articles_generation, profiles_generation, slug))
     cached = await cache.get(key)
+    entry: EntryJSON
     if cached is not None:
         entry = orjson.loads(cached)
     else:
         # a missing slug raises NotFound and caches nothing
-        entry = await queries.get_article(session, slug=slug, viewer_id=None)
+        entry = await _query_article(sessions, slug, None)
         await cache.set(key, orjson.dumps(entry), ttl_seconds=ttl_seconds)
     if marks is not None:
         marks.apply(entry["article"], entry["id"], entry["author_id"])

@@ -27,13 +27,17 @@ def _followees_key(user_id: int) -> str:
 
 
 async def followee_ids(
-    *, session: AsyncSession, cache: Cache, ttl_seconds: int, user_id: int
+    *, sessions: Callable[[], AsyncSession], cache: Cache, ttl_seconds: int, user_id: int
 ) -> frozenset[int] | None:
-    """Whom the user follows, or None when that is too many to keep in the cache."""
+    """Whom the user follows, or None when that is too many to keep in the cache.
+
+    The database is asked (in a session of its own) only when the cache has no answer.
+    """
 
     async def load(limit: int) -> list[int]:
         query = select(Follow.followee_id).where(Follow.follower_id == user_id).limit(limit)
-        return list(await session.scalars(query))
+        async with sessions() as session:
+            return list(await session.scalars(query))
 
     return await cached_ids(
         cache,
