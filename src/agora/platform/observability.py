@@ -43,8 +43,9 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-# Set by `agora serve --workers N` (N > 1): each worker process writes its metrics into files in
-# this directory, and whichever worker answers a scrape reports the sum over all of them.
+# Set by the operator, or by `agora serve --workers N` (N > 1) to a temporary directory: each
+# worker process writes its metrics into files there, and whichever worker answers a scrape
+# reports the sum over all of them.
 MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 _POOL_FIGURES = (
