@@ -12,7 +12,8 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import URL, make_url
 
-from agora.identity.passwords import hash_password
+from agora.identity.passwords import Passwords
+from agora.settings import Settings
 from bench.dataset import BENCH_PASSWORD, COLUMNS, Dataset, Scale, generate
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/agora_bench"
@@ -97,8 +98,9 @@ async def seed(url: str, scale: Scale) -> Fixture:
     started = time.perf_counter()
     await recreate_database(url)
     migrate(url)
-    # one real Argon2 hash, shared by every user: hashing thousands would take minutes
-    password_hash = await hash_password(BENCH_PASSWORD)
+    # one real Argon2 hash with the server's cost, shared by every user: hashing thousands would
+    # take minutes
+    password_hash = await Passwords.from_settings(Settings(database_url=url)).hash(BENCH_PASSWORD)
     data = generate(scale, password_hash=password_hash)
     await load(url, data)
     return Fixture(

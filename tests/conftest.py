@@ -23,6 +23,13 @@ from agora.settings import Settings
 TEST_DATABASE_URL = os.environ.get("AGORA_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL") or None
 TEST_JWT_SECRET = "test-secret-" + "x" * 32
+# Argon2id at its cheapest: the tests are about what hashing does, not what it costs (the
+# default cost takes ~0.1 s a hash, and the suite registers and logs in hundreds of users)
+CHEAP_PASSWORD_HASHING = {
+    "password_memory_kib": 8,
+    "password_time_cost": 1,
+    "password_parallelism": 1,
+}
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +55,7 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "rate_limits_enabled": False,
             "log_json": True,
             "access_log": False,
+            **CHEAP_PASSWORD_HASHING,
         }
         values.update(overrides)
         return Settings(**values)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from agora import __version__
 from agora.blog.api import router as blog_router
 from agora.identity.api import router as identity_router
+from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.tokens = TokenCodec(
         settings.jwt_secret.get_secret_value(), ttl_seconds=settings.jwt_ttl_seconds
     )
+    app.state.passwords = Passwords.from_settings(settings)
     install_error_handlers(app)
     document_validation_errors(app)
 

@@ -8,6 +8,7 @@ from agora.blog import service as blog
 from agora.blog.schemas import NewArticle
 from agora.identity import service as identity
 from agora.identity.models import User
+from agora.identity.passwords import Passwords
 from agora.identity.schemas import NewUser
 from agora.identity.service import profile_of
 from agora.identity.tokens import TokenCodec
@@ -92,6 +93,7 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
     platform = Platform.from_settings(settings)
     db, cache = platform.db, platform.cache
     tokens = TokenCodec(settings.jwt_secret.get_secret_value(), ttl_seconds=60)
+    passwords = Passwords.from_settings(settings)
     try:
         async with db.sessions() as session:
             if only_if_empty and await session.scalar(select(exists().where(User.id > 0))):
@@ -101,6 +103,7 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                 await identity.register(
                     session=session,
                     tokens=tokens,
+                    passwords=passwords,
                     new_user=NewUser(username=username, email=email, password=DEMO_PASSWORD),
                 )
                 user = await session.scalar(select(User).where(User.username == username))

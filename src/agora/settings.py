@@ -19,6 +19,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+# OWASP's Argon2id configurations trade memory for iterations (47104 KiB × 1 ... 7168 KiB × 5);
+# the cheapest of them, as memory × iterations
+MIN_PRODUCTION_PASSWORD_COST = 7168 * 5
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGORA_", env_file=".env", extra="ignore")
 
@@ -32,6 +37,12 @@ class Settings(BaseSettings):
     # how long cached pages, articles and per-viewer sets may live; writes invalidate them at once
     # (see agora.blog.read_cache); 0 turns the read cache off
     read_cache_seconds: int = Field(default=60, ge=0)
+
+    # Argon2id cost (pwdlib's recommendation by default); production refuses less than OWASP's
+    # minimum. Hashes made with other parameters still verify and are redone at the next login.
+    password_memory_kib: int = Field(default=65536, ge=8)
+    password_time_cost: int = Field(default=3, ge=1)
+    password_parallelism: int = Field(default=4, ge=1)
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
@@ -72,6 +83,22 @@ class Settings(BaseSettings):
                     "AGORA_JWT_SECRET must be set to a random value of at least 32 characters "
                     "in production"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_password_cost(self) -> Self:
+        if self.password_memory_kib < 8 * self.password_parallelism:
+            raise ValueError(
+                "AGORA_PASSWORD_MEMORY_KIB must be at least 8 × AGORA_PASSWORD_PARALLELISM "
+                "(Argon2's own minimum)"
+            )
+        cost = self.password_memory_kib * self.password_time_cost
+        if self.environment is Environment.PRODUCTION and cost < MIN_PRODUCTION_PASSWORD_COST:
+            raise ValueError(
+                "AGORA_PASSWORD_MEMORY_KIB × AGORA_PASSWORD_TIME_COST must be at least "
+                f"{MIN_PRODUCTION_PASSWORD_COST} in production (OWASP's least Argon2id cost; "
+                "19456 × 2, for instance)"
+            )
         return self
 
     @property

@@ -1,8 +1,8 @@
 """Blog test helpers: signed-in users and the API calls the blog tests repeat.
 
-Registering through the API hashes a password with Argon2 (0.1-0.4 s each), and registration is
-identity's business, tested there. Blog tests therefore add their users straight to the database,
-all with one password hash computed once, and sign them in with a token from the app's codec.
+Registration is identity's business, tested there: blog tests add their users straight to the
+database, with a password hashed by the app's own hasher, and sign them in with a token from the
+app's codec.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
-from pwdlib import PasswordHash
 
 from agora.identity.models import User
+from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from tests.conftest import auth
 
@@ -27,7 +27,6 @@ TOKEN_MISSING = {"errors": {"token": ["is missing"]}}
 
 
 PASSWORD = "password123"
-_password_hashes: dict[str, str] = {}
 
 
 # every key of an article in a list; a single article has its body too
@@ -47,13 +46,12 @@ ARTICLE_KEYS = PREVIEW_KEYS | {"body"}
 
 async def new_user(app: FastAPI, username: str) -> str:
     """Adds a user who can log in with ``password123`` and returns their token."""
-    if PASSWORD not in _password_hashes:
-        _password_hashes[PASSWORD] = PasswordHash.recommended().hash(PASSWORD)
+    passwords: Passwords = app.state.passwords
     async with app.state.platform.db.sessions() as session:
         user = User(
             username=username,
             email=f"{username}@example.com",
-            password_hash=_password_hashes[PASSWORD],
+            password_hash=await passwords.hash(PASSWORD),
         )
         session.add(user)
         await session.commit()

@@ -58,6 +58,42 @@ def test_production_accepts_a_long_random_secret() -> None:
     assert settings.jwt_secret.get_secret_value() == STRONG_SECRET
 
 
+@pytest.mark.parametrize(
+    ("memory_kib", "time_cost"),
+    [(8, 1), (19456, 1), (7168, 4)],
+    ids=["cheapest", "owasp-memory-one-pass", "just-under-owasp"],
+)
+def test_production_refuses_a_password_cost_under_owasps_minimum(
+    memory_kib: int, time_cost: int
+) -> None:
+    with pytest.raises(ValidationError, match="AGORA_PASSWORD_MEMORY_KIB"):
+        build(
+            environment="production",
+            jwt_secret=STRONG_SECRET,
+            password_memory_kib=memory_kib,
+            password_time_cost=time_cost,
+        )
+
+
+@pytest.mark.parametrize(
+    ("memory_kib", "time_cost"), [(19456, 2), (47104, 1), (7168, 5), (65536, 3)]
+)
+def test_production_accepts_owasps_configurations(memory_kib: int, time_cost: int) -> None:
+    settings = build(
+        environment="production",
+        jwt_secret=STRONG_SECRET,
+        password_memory_kib=memory_kib,
+        password_time_cost=time_cost,
+    )
+
+    assert settings.password_memory_kib * settings.password_time_cost >= 7168 * 5
+
+
+def test_argon2_needs_8_kib_per_lane() -> None:
+    with pytest.raises(ValidationError, match="8 × AGORA_PASSWORD_PARALLELISM"):
+        build(password_memory_kib=16, password_parallelism=4)
+
+
 def test_the_secret_is_never_shown() -> None:
     settings = build(environment="production", jwt_secret=STRONG_SECRET)
 

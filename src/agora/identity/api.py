@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, UploadFile, status
 
 from agora.identity import service
 from agora.identity.avatars import discard_avatar, set_avatar
-from agora.identity.deps import CurrentUser, OptionalUserId, TokenCodecDep
+from agora.identity.deps import CurrentUser, OptionalUserId, PasswordsDep, TokenCodecDep
 from agora.identity.routing import TokenFirstRoute
 from agora.identity.schemas import (
     LoginUserRequest,
@@ -35,11 +35,14 @@ async def register(
     body: NewUserRequest,
     session: SessionDep,
     tokens: TokenCodecDep,
+    passwords: PasswordsDep,
     platform: PlatformDep,
     client: ClientAddress,
 ) -> UserResponse:
     await platform.rate_limiter.hit(platform.settings.register_rate_limit, "register", client)
-    user = await service.register(session=session, tokens=tokens, new_user=body.user)
+    user = await service.register(
+        session=session, tokens=tokens, passwords=passwords, new_user=body.user
+    )
     return UserResponse(user=user)
 
 
@@ -48,11 +51,14 @@ async def login(
     body: LoginUserRequest,
     session: SessionDep,
     tokens: TokenCodecDep,
+    passwords: PasswordsDep,
     platform: PlatformDep,
     client: ClientAddress,
 ) -> UserResponse:
     await platform.rate_limiter.hit(platform.settings.login_rate_limit, "login", client)
-    user = await service.login(session=session, tokens=tokens, credentials=body.user)
+    user = await service.login(
+        session=session, tokens=tokens, passwords=passwords, credentials=body.user
+    )
     return UserResponse(user=user)
 
 
@@ -67,11 +73,17 @@ async def update_current_user(
     user: CurrentUser,
     session: SessionDep,
     tokens: TokenCodecDep,
+    passwords: PasswordsDep,
     platform: PlatformDep,
 ) -> UserResponse:
     previous_image = user.image
     updated = await service.update_user(
-        session=session, cache=platform.cache, tokens=tokens, user=user, changes=body.user
+        session=session,
+        cache=platform.cache,
+        tokens=tokens,
+        passwords=passwords,
+        user=user,
+        changes=body.user,
     )
     if updated.image != previous_image:
         await discard_avatar(storage=platform.storage, user_id=user.id, url=previous_image)

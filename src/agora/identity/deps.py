@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from agora.identity.models import User
+from agora.identity.passwords import Passwords
 from agora.identity.read_cache import own_profile
 from agora.identity.schemas import Profile
 from agora.identity.service import get_user
@@ -35,6 +36,14 @@ async def get_token_codec(request: Request) -> TokenCodec:
 
 
 TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
+
+
+async def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
 def _user_id_from_header(request: Request, header: str | None, tokens: TokenCodec) -> int | None:

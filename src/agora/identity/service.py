@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.identity.models import Follow, User
-from agora.identity.passwords import hash_password, verify_password
+from agora.identity.passwords import Passwords
 from agora.identity.read_cache import follows_changed, profile_changed
 from agora.identity.schemas import LoginUser, NewUser, Profile, UpdateUser, UserPublic
 from agora.identity.tokens import TokenCodec
@@ -49,24 +49,33 @@ async def _commit_unique(session: AsyncSession) -> None:
         raise Conflict("has already been taken", field=field) from None
 
 
-async def register(*, session: AsyncSession, tokens: TokenCodec, new_user: NewUser) -> UserPublic:
+async def register(
+    *, session: AsyncSession, tokens: TokenCodec, passwords: Passwords, new_user: NewUser
+) -> UserPublic:
     email = new_user.email.lower()
     await _ensure_free(session, username=new_user.username, email=email, except_id=None)
     user = User(
         username=new_user.username,
         email=email,
-        password_hash=await hash_password(new_user.password),
+        password_hash=await passwords.hash(new_user.password),
     )
     session.add(user)
     await _commit_unique(session)
     return user_public(user, tokens.issue(user.id))
 
 
-async def login(*, session: AsyncSession, tokens: TokenCodec, credentials: LoginUser) -> UserPublic:
+async def login(
+    *, session: AsyncSession, tokens: TokenCodec, passwords: Passwords, credentials: LoginUser
+) -> UserPublic:
     user = await session.scalar(select(User).where(User.email == credentials.email.lower()))
     password_hash = user.password_hash if user else None
-    if not await verify_password(credentials.password, password_hash) or user is None:
+    matches, rehashed = await passwords.verify(credentials.password, password_hash)
+    if not matches or user is None:
         raise Unauthorized("invalid", field="credentials")
+    if rehashed is not None:
+        # made with another cost than the configured one: only a login has the password to redo it
+        user.password_hash = rehashed
+        await session.commit()
     return user_public(user, tokens.issue(user.id))
 
 
@@ -79,7 +88,13 @@ async def get_user(*, session: AsyncSession, user_id: int) -> User:
 
 
 async def update_user(
-    *, session: AsyncSession, cache: Cache, tokens: TokenCodec, user: User, changes: UpdateUser
+    *,
+    session: AsyncSession,
+    cache: Cache,
+    tokens: TokenCodec,
+    passwords: Passwords,
+    user: User,
+    changes: UpdateUser,
 ) -> UserPublic:
     sent = changes.model_fields_set
     for required in ("email", "username", "password"):
@@ -92,7 +107,7 @@ async def update_user(
     if changes.username is not None:
         user.username = changes.username
     if changes.password is not None:
-        user.password_hash = await hash_password(changes.password)
+        user.password_hash = await passwords.hash(changes.password)
     if "bio" in sent:
         user.bio = changes.bio or None
     if "image" in sent:
