@@ -40,9 +40,9 @@ class Settings(BaseSettings):
 
     # Argon2id cost (pwdlib's recommendation by default); production refuses less than OWASP's
     # minimum. Hashes made with other parameters still verify and are redone at the next login.
-    password_memory_kib: int = Field(default=65536, ge=8)
-    password_time_cost: int = Field(default=3, ge=1)
-    password_parallelism: int = Field(default=4, ge=1)
+    password_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    password_time_cost: int = Field(default=3, ge=1, le=100)
+    password_parallelism: int = Field(default=4, ge=1, le=64)
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)

@@ -167,6 +167,8 @@ def test_cors_origins_also_take_a_list() -> None:
         ("AGORA_DATABASE_POOL_SIZE", "0"),
         ("AGORA_REDIS_NAMESPACE", ""),
         ("AGORA_REDIS_NAMESPACE", "two words"),
+        ("AGORA_PASSWORD_TIME_COST", "0"),
+        ("AGORA_PASSWORD_MEMORY_KIB", "99999999"),
     ],
 )
 def test_nonsense_values_are_refused(
