@@ -14,21 +14,19 @@ everything here goes straight to the database.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.blog import queries
 from agora.blog.models import Favorite
 from agora.blog.queries import ArticleFilter, ArticleJSON, ArticlePreviewJSON, EntryJSON, PageJSON
 from agora.identity.read_cache import PROFILES, followee_ids
 from agora.platform.cache import Cache, cached_ids, generations, start_generation
+from agora.platform.db import SessionFactory
 
 ARTICLES = "blog:articles"
-# where a miss reads from: a factory of (autocommit) sessions, called only when needed
-Sessions = Callable[[], AsyncSession]
 # a viewer with more favorites than this is answered from the database on every request
 MAX_CACHED_FAVORITES = 5_000
 
@@ -48,7 +46,7 @@ async def favorites_changed(cache: Cache, user_id: int) -> None:
 
 
 async def _favorite_ids(
-    *, sessions: Sessions, cache: Cache, ttl_seconds: int, user_id: int
+    *, sessions: SessionFactory, cache: Cache, ttl_seconds: int, user_id: int
 ) -> frozenset[int] | None:
     async def load(limit: int) -> list[int]:
         query = select(Favorite.article_id).where(Favorite.user_id == user_id).limit(limit)
@@ -79,7 +77,7 @@ class _Marks:
 
 
 async def _marks(
-    *, sessions: Sessions, cache: Cache, ttl_seconds: int, viewer_id: int
+    *, sessions: SessionFactory, cache: Cache, ttl_seconds: int, viewer_id: int
 ) -> _Marks | None:
     favorites = await _favorite_ids(
         sessions=sessions, cache=cache, ttl_seconds=ttl_seconds, user_id=viewer_id
@@ -93,7 +91,12 @@ async def _marks(
 
 
 async def _query_page(
-    sessions: Sessions, where: ArticleFilter, viewer_id: int | None, *, limit: int, offset: int
+    sessions: SessionFactory,
+    where: ArticleFilter,
+    viewer_id: int | None,
+    *,
+    limit: int,
+    offset: int,
 ) -> PageJSON:
     async with sessions() as session:
         return await queries.list_articles(
@@ -101,7 +104,7 @@ async def _query_page(
         )
 
 
-async def _query_article(sessions: Sessions, slug: str, viewer_id: int | None) -> EntryJSON:
+async def _query_article(sessions: SessionFactory, slug: str, viewer_id: int | None) -> EntryJSON:
     async with sessions() as session:
         return await queries.get_article(session, slug=slug, viewer_id=viewer_id)
 
@@ -113,7 +116,7 @@ def _key(kind: str, parts: Iterable[object]) -> str:
 
 async def article_page(
     *,
-    sessions: Sessions,
+    sessions: SessionFactory,
     cache: Cache,
     ttl_seconds: int,
     where: ArticleFilter,
@@ -168,7 +171,7 @@ async def article_page(
 
 
 async def article(
-    *, sessions: Sessions, cache: Cache, ttl_seconds: int, slug: str, viewer_id: int | None
+    *, sessions: SessionFactory, cache: Cache, ttl_seconds: int, slug: str, viewer_id: int | None
 ) -> ArticleJSON:
     """One article, with its body, as ``viewer_id`` sees it."""
     if ttl_seconds <= 0:

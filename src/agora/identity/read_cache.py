@@ -8,14 +8,12 @@ after a follow or unfollow. Identity never needs to know who caches what.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.identity.models import Follow, User
 from agora.identity.schemas import Profile
 from agora.platform.cache import Cache, cached_ids, start_generation
+from agora.platform.db import SessionFactory
 
 PROFILES = "identity:profiles"
 # a viewer following more than this is answered from the database on every request
@@ -27,7 +25,7 @@ def _followees_key(user_id: int) -> str:
 
 
 async def followee_ids(
-    *, sessions: Callable[[], AsyncSession], cache: Cache, ttl_seconds: int, user_id: int
+    *, sessions: SessionFactory, cache: Cache, ttl_seconds: int, user_id: int
 ) -> frozenset[int] | None:
     """Whom the user follows, or None when that is too many to keep in the cache.
 
@@ -57,7 +55,7 @@ def _profile_key(user_id: int) -> str:
 
 
 async def own_profile(
-    *, sessions: Callable[[], AsyncSession], cache: Cache, ttl_seconds: int, user_id: int
+    *, sessions: SessionFactory, cache: Cache, ttl_seconds: int, user_id: int
 ) -> Profile | None:
     """The user's public profile as they see it themselves, or None if there is no such user.
 
