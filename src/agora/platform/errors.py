@@ -11,6 +11,8 @@ class DomainError(Exception):
     """Base of every error a service may raise on purpose."""
 
     status_code = 400
+    # seconds after which trying again makes sense (``Retry-After``), where the error says so
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, field: str = "body") -> None:
         super().__init__(message)
@@ -48,6 +50,16 @@ class UnsupportedMediaType(DomainError):
 
 class TooManyRequests(DomainError):
     status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    """Not the request's fault: a dependency is down or the server is saturated for a moment."""
+
+    status_code = 503
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)

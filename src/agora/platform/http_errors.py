@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agora.platform.errors import DomainError, TooManyRequests
+from agora.platform.errors import DomainError
 from agora.platform.route_index import RouteIndex
 
 log = structlog.get_logger("agora.errors")
@@ -89,7 +89,7 @@ def validation_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str
 
 async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
     return JSONResponse(
         error_body(exc.field, exc.message), status_code=exc.status_code, headers=headers
     )

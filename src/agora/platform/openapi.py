@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     415: "The uploaded file is not of an accepted type",
     422: "The request is malformed or a field is invalid",
     429: "Too many attempts; see Retry-After",
+    503: "Temporarily unavailable: a dependency is down or the server is busy; see Retry-After",
 }
 
 
