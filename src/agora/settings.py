@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/agora.db"
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
+    # SQLite: how long a write waits for another process's write before it gets 503
+    database_busy_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
     redis_url: str | None = None
     # prefix of every Redis key (cache, rate limits): deployments sharing one Redis need their own
     redis_namespace: str = Field(default="agora", pattern=r"^[A-Za-z0-9_.-]{1,64}$")

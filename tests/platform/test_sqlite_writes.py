@@ -1,0 +1,109 @@
+"""SQLite's one writer: a burst of concurrent writes queues and succeeds; a database another
+process keeps locked is a 503 with ``Retry-After``, never a 500.
+
+These run on a SQLite file of their own whatever database the rest of the suite uses: SQLite is
+the embedded default, and its locking is what is tested here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient, Response
+
+from agora.migrations.runner import upgrade
+from tests.conftest import auth, create_article, register
+from tests.platform.support import clients_for
+
+# short, so a writer left polling SQLite's lock gives up quickly (it never should)
+BUSY_TIMEOUT_SECONDS = 0.05
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Path:
+    path = tmp_path / "agora.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+async def client(make_app: Callable[..., FastAPI], sqlite_file: Path) -> AsyncIterator[AsyncClient]:
+    async for client_for in clients_for(make_app):
+        yield await client_for(
+            clean=False,
+            database_url=f"sqlite+aiosqlite:///{sqlite_file}",
+            database_busy_timeout_seconds=BUSY_TIMEOUT_SECONDS,
+            redis_url=None,
+        )
+
+
+def writes(client: AsyncClient, number: int, token: str, slug: str) -> list[Awaitable[Response]]:
+    """One of each write a user makes, all aimed at the same article and the same author."""
+    article = {
+        "title": f"Burst {number}",
+        "description": "d",
+        "body": "b",
+        "tagList": ["burst", f"t{number}"],
+    }
+    return [
+        client.post("/api/articles", json={"article": article}, headers=auth(token)),
+        client.post(f"/api/articles/{slug}/favorite", headers=auth(token)),
+        client.post(
+            f"/api/articles/{slug}/comments",
+            json={"comment": {"body": f"comment {number}"}},
+            headers=auth(token),
+        ),
+        client.put("/api/user", json={"user": {"bio": f"bio {number}"}}, headers=auth(token)),
+        client.post("/api/profiles/author/follow", headers=auth(token)),
+    ]
+
+
+async def test_a_burst_of_concurrent_writes_all_succeed(client: AsyncClient) -> None:
+    author = await register(client, "author")
+    slug = (await create_article(client, author))["slug"]
+    tokens = [await register(client, f"writer{number}") for number in range(10)]
+
+    answers = await asyncio.gather(
+        *(
+            write
+            for number, token in enumerate(tokens)
+            for write in writes(client, number, token, slug)
+        )
+    )
+
+    assert [answer.text for answer in answers if answer.status_code >= 300] == []
+    listed = (await client.get("/api/articles", params={"tag": "burst"})).json()
+    assert listed["articlesCount"] == len(tokens)
+    article = (await client.get(f"/api/articles/{slug}")).json()["article"]
+    assert article["favoritesCount"] == len(tokens)
+    comments = (await client.get(f"/api/articles/{slug}/comments")).json()["comments"]
+    assert len(comments) == len(tokens)
+
+
+async def test_a_database_another_process_keeps_locked_is_a_503_to_retry(
+    client: AsyncClient, sqlite_file: Path
+) -> None:
+    token = await register(client, "writer")
+    slug = (await create_article(client, token))["slug"]
+    comment = {"comment": {"body": "Hello"}}
+    other_process = sqlite3.connect(sqlite_file, isolation_level=None)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")  # holds the write lock until it ends
+
+        locked = await client.post(
+            f"/api/articles/{slug}/comments", json=comment, headers=auth(token)
+        )
+        other_process.execute("ROLLBACK")
+    finally:
+        other_process.close()
+    again = await client.post(f"/api/articles/{slug}/comments", json=comment, headers=auth(token))
+
+    assert locked.status_code == 503
+    assert locked.headers["Retry-After"] == "1"
+    assert locked.json() == {"errors": {"body": ["the database is busy, try again"]}}
+    assert again.status_code == 201
