@@ -53,6 +53,8 @@ class Fixture:
     user_ids: list[int]
     slugs: list[str]
     counts: dict[str, int]
+    # (user id, slug) of every favorite in the database, for requests that take one back
+    favorites: list[tuple[int, str]]
     # how long creating, migrating, generating and loading took; None when reused
     seed_seconds: float | None = None
 
@@ -111,6 +113,7 @@ async def seed(url: str, scale: Scale) -> Fixture:
         user_ids=data.user_ids,
         slugs=data.slugs,
         counts=data.counts(),
+        favorites=[(user_id, data.slugs[article_id - 1]) for user_id, article_id in data.favorites],
         seed_seconds=time.perf_counter() - started,
     )
 
@@ -128,6 +131,12 @@ async def existing(url: str) -> Fixture:
                 row[0] for row in await connection.fetch("SELECT slug FROM articles ORDER BY id")
             ],
             counts=counts,
+            favorites=[
+                (row[0], row[1])
+                for row in await connection.fetch(
+                    "SELECT user_id, slug FROM favorites JOIN articles ON articles.id = article_id"
+                )
+            ],
         )
     finally:
         await connection.close()
