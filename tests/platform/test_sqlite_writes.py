@@ -1,5 +1,6 @@
-"""SQLite's one writer: a burst of concurrent writes queues and succeeds; a database another
-process keeps locked is a 503 with ``Retry-After``, never a 500.
+"""SQLite's one writer: a burst of concurrent writes queues and succeeds, reads never wait for a
+write, and a write that cannot have the database in time (another process keeps it locked, or
+its turn does not come) is a 503 with ``Retry-After``, never a 500.
 
 These run on a SQLite file of their own whatever database the rest of the suite uses: SQLite is
 the embedded default, and its locking is what is tested here.
@@ -15,10 +16,14 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
+from sqlalchemy import delete
 
+from agora.blog.models import Tag
 from agora.migrations.runner import upgrade
+from agora.platform.db import create_engine
+from agora.platform.errors import Unavailable
+from agora.platform.sqlite_writes import WriteQueue
 from tests.conftest import auth, create_article, register
-from tests.platform.support import clients_for
 
 # short, so a writer left polling SQLite's lock gives up quickly (it never should)
 BUSY_TIMEOUT_SECONDS = 0.05
@@ -32,14 +37,15 @@ def sqlite_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def client(make_app: Callable[..., FastAPI], sqlite_file: Path) -> AsyncIterator[AsyncClient]:
-    async for client_for in clients_for(make_app):
-        yield await client_for(
-            clean=False,
-            database_url=f"sqlite+aiosqlite:///{sqlite_file}",
-            database_busy_timeout_seconds=BUSY_TIMEOUT_SECONDS,
-            redis_url=None,
-        )
+async def app(make_app: Callable[..., FastAPI], sqlite_file: Path) -> AsyncIterator[FastAPI]:
+    """The app on that file (the shared ``client`` fixture uses it)."""
+    application = make_app(
+        database_url=f"sqlite+aiosqlite:///{sqlite_file}",
+        database_busy_timeout_seconds=BUSY_TIMEOUT_SECONDS,
+        redis_url=None,
+    )
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 def writes(client: AsyncClient, number: int, token: str, slug: str) -> list[Awaitable[Response]]:
@@ -107,3 +113,38 @@ async def test_a_database_another_process_keeps_locked_is_a_503_to_retry(
     assert locked.headers["Retry-After"] == "1"
     assert locked.json() == {"errors": {"body": ["the database is busy, try again"]}}
     assert again.status_code == 201
+
+
+async def test_reads_do_not_wait_for_a_write_in_progress(app: FastAPI, client: AsyncClient) -> None:
+    token = await register(client, "writer")
+    await create_article(client, token)
+    async with app.state.platform.db.engine.connect() as writing:
+        # holds this process's write turn (and SQLite's write lock) until it ends
+        await writing.execute(delete(Tag))
+
+        reads = [
+            await asyncio.wait_for(client.get(path, headers=auth(token)), timeout=5)
+            for path in ("/api/articles", "/api/user", "/api/profiles/writer")
+        ]
+        await writing.rollback()
+
+    assert [read.status_code for read in reads] == [200, 200, 200]
+
+
+async def test_a_write_that_waits_too_long_for_its_turn_is_a_503(sqlite_file: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{sqlite_file}")
+    WriteQueue(wait_seconds=0.05).install(engine)
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            await first.execute(delete(Tag))  # first's turn, until it commits or rolls back
+
+            with pytest.raises(Unavailable) as refused:
+                await second.execute(delete(Tag))
+            await first.rollback()
+            await second.rollback()
+            await second.execute(delete(Tag))  # its turn now
+    finally:
+        await engine.dispose()
+
+    assert refused.value.status_code == 503
+    assert refused.value.retry_after == 1
