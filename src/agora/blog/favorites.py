@@ -1,15 +1,15 @@
 """Favorites: one statement writes the favorite and reads the article back as the viewer sees it.
 
-A favorite used to be a transaction of six statements (the user's row, the article, the insert,
-the count, BEGIN and COMMIT) plus a read-back on a second connection. Now it is what a comment is:
-one prebuilt statement on an autocommit connection. ``articles.favorites_count`` follows the
+A favorite used to be a transaction (BEGIN, the user's row, the article, the insert, the count,
+COMMIT) and then a read of the article on a second pooled connection. Now it is what a comment
+is: one prebuilt statement on an autocommit connection. ``articles.favorites_count`` follows the
 ``favorites`` rows through a trigger (migration ``7c2f0e4d9b1a``), so the count can never drift
 from the rows, however they change.
 
-On PostgreSQL the write is a data-modifying CTE and the SELECT around it returns the article. That
-SELECT sees the database as it was when the statement began, so the favorite's own effect is laid
-over it: ``favorited`` as the request made it, the count plus (or minus) the rows the CTE changed.
-SQLite has no data-modifying CTEs: there the write and the read are two statements.
+On PostgreSQL the statement locks the article's row, writes the favorite in a data-modifying CTE
+and returns the article around it. Its SELECT sees the database as it was when the statement
+began, so the write's effect is laid over it (see `_after`). SQLite has no data-modifying CTEs:
+there the write and the read are two statements.
 
 Races are settled by the database, never by a read before the write: favoriting twice inserts
 once (``ON CONFLICT DO NOTHING``), an unfavorite deletes what is there, and an article deleted
