@@ -171,22 +171,23 @@ async def update_article(
     *, session: AsyncSession, cache: Cache, user_id: int, slug: str, changes: UpdateArticle
 ) -> str:
     """Applies the fields sent and returns the (possibly new) slug."""
-    for attempt in range(1, SLUG_ATTEMPTS + 1):
+    attempt = 1
+    while True:
         try:
             new_slug = await _update(
                 session, user_id=user_id, slug=slug, changes=changes, suffixed=attempt > 1
             )
             await session.commit()
+            break
         except IntegrityError:
             # the only unique value an edit writes is the slug: another request took it between
             # our look and our write; try again with a suffixed one
             await session.rollback()
             if attempt == SLUG_ATTEMPTS:
                 raise
-            continue
-        await articles_changed(cache)
-        return new_slug
-    raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
+    await articles_changed(cache)
+    return new_slug
 
 
 async def delete_article(*, session: AsyncSession, cache: Cache, user_id: int, slug: str) -> None:
