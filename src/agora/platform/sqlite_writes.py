@@ -67,7 +67,8 @@ class WriteQueue:
 
     async def _acquire(self) -> None:
         try:
-            await asyncio.wait_for(self._lock.acquire(), self._wait_seconds)
+            async with asyncio.timeout(self._wait_seconds):
+                await self._lock.acquire()
         except TimeoutError:
             raise database_busy() from None
 
