@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
-from agora.identity.models import USERNAME_MAX
-from agora.platform.wire import NoNul
+from agora.identity.models import EMAIL_MAX, USERNAME_MAX
+from agora.platform.wire import NoNul, omittable
 
 Username = Annotated[
     str,
@@ -17,7 +19,37 @@ Username = Annotated[
 # NIST 800-63B: at least 8 characters, long passphrases welcome, no composition rules
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Email = Annotated[EmailStr, Field(examples=["jake@jake.jake"])]
+
+
+def _email_address(value: str) -> str:
+    # email-validator's rules: RFC 5322 syntax, internationalized addresses too, and no
+    # special-use domain (RFC 6761: .test, .localhost, ...), which can never receive mail. Not
+    # pydantic EmailStr's extras: a display name ("Jake <jake@example.com>") or surrounding
+    # spaces are refused, not silently dropped, so that the schema below is the whole rule.
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise PydanticCustomError("email", "is invalid") from None
+
+
+def _any_case(word: str) -> str:
+    # JSON Schema patterns have no case-insensitive flag
+    return "".join(f"[{letter.lower()}{letter.upper()}]" for letter in word)
+
+
+_SPECIAL_USE_DOMAIN = "[.@](?:{})$".format("|".join(map(_any_case, SPECIAL_USE_DOMAIN_NAMES)))
+
+Email = Annotated[
+    str,
+    StringConstraints(max_length=EMAIL_MAX),
+    AfterValidator(_email_address),
+    Field(
+        json_schema_extra={"format": "idn-email", "not": {"pattern": _SPECIAL_USE_DOMAIN}},
+        examples=["jake@jake.jake"],
+        description="Compared case-insensitively; stored lower-cased. Not at a special-use "
+        "domain (.test, .localhost, ...).",
+    ),
+]
 Bio = Annotated[str, StringConstraints(max_length=10_000), NoNul]
 ImageUrl = Annotated[str, StringConstraints(max_length=2048), NoNul]
 
@@ -45,12 +77,19 @@ class LoginUserRequest(Request):
     user: LoginUser
 
 
-class UpdateUser(Request):
-    """Only the fields sent are changed; ``bio`` and ``image`` may be cleared with ``null``."""
+def _or_empty(schema: dict[str, Any]) -> None:
+    # many forms send every field: "" keeps the value as it is, like leaving the field out
+    value = {key: schema.pop(key) for key in list(schema) if key != "title"}
+    schema["anyOf"] = [value, {"const": "", "description": "unchanged, as if left out"}]
 
-    email: Email | None = None
-    username: Username | None = None
-    password: NewPassword | None = None
+
+class UpdateUser(Request):
+    """Only the fields sent are changed; ``bio`` and ``image`` may be cleared with ``null`` or "".
+    ``email``, ``username`` and ``password`` cannot be null; "" leaves them unchanged."""
+
+    email: Email | None = omittable(also=_or_empty)
+    username: Username | None = omittable(also=_or_empty)
+    password: NewPassword | None = omittable(also=_or_empty)
     bio: Bio | None = None
     image: ImageUrl | None = None
 
