@@ -16,6 +16,7 @@ from starlette.responses import Response
 from agora import __version__
 from agora.blog.api import router as blog_router
 from agora.identity.api import router as identity_router
+from agora.identity.deps import required_user_id
 from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.body_limit import BodyLimitMiddleware
@@ -27,7 +28,7 @@ from agora.platform.observability import (
     configure_logging,
     worker_ended,
 )
-from agora.platform.openapi import document_validation_errors
+from agora.platform.openapi import document_api
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.settings import Environment, Settings
@@ -106,7 +107,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     app.state.passwords = Passwords.from_settings(settings)
     install_error_handlers(app)
-    document_validation_errors(app)
 
     routers = [
         identity_router,
@@ -123,15 +123,16 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         name="media",
     )
     # the app router holds the documentation's routes (/docs, /openapi.json) and the mount
-    routes = RouteIndex(
-        [*app.router.routes, *(route for router in routers for route in router.routes)]
-    )
+    every_route = [*app.router.routes, *(route for router in routers for route in router.routes)]
+    routes = RouteIndex(every_route)
     app.state.routes = routes
 
     def body_limit(path: str) -> int:
         if path.startswith(UPLOAD_PATHS):
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
+
+    document_api(app, routes=every_route, signed_in=required_user_id, body_limit=body_limit)
 
     # Outermost last: request id → metrics and log → CORS → headers → body limit → routes.
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)

@@ -1,11 +1,18 @@
-"""OpenAPI descriptions of the error responses, so /docs shows every status a route can give."""
+"""What /openapi.json says beyond FastAPI's own document, so that it describes what the server does:
+every error status a route can give, in the shape it is really sent, and which routes welcome
+anonymous readers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.routing import BaseRoute
+
+from agora.platform.deps import depends_on
 
 _DESCRIPTIONS = {
     401: "Missing, invalid or expired token, or wrong credentials",
@@ -50,14 +57,56 @@ def _generic_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def document_validation_errors(app: FastAPI) -> None:
-    """FastAPI documents its own 422 body, ``{"detail": [...]}``, on every route with parameters
-    that declares none; the error handler answers ``{"errors": {...}}``, so the document says so."""
+def _anonymous_welcome(
+    schema: dict[str, Any], routes: Iterable[BaseRoute], signed_in: Callable[..., Any]
+) -> dict[str, Any]:
+    # FastAPI documents every security dependency as required, even one with auto_error=False;
+    # a route that reads the token when it is sent but does not need it answers anonymous
+    # readers too, which OpenAPI says with an empty requirement beside the scheme's
+    for route in routes:
+        if not isinstance(route, APIRoute) or depends_on(route.dependant, signed_in):
+            continue
+        for method in route.methods or ():
+            operation = schema["paths"].get(route.path_format, {}).get(method.lower(), {})
+            if operation.get("security"):
+                operation["security"] = [{}, *operation["security"]]
+    return schema
+
+
+def _too_large(schema: dict[str, Any], body_limit: Callable[[str], int]) -> dict[str, Any]:
+    # every request body is size-limited before a route sees it (platform/body_limit.py)
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation["responses"]["413"] = {
+                    "description": f"The request body is larger than {body_limit(path)} bytes",
+                    "content": {"application/json": {"schema": dict(_GENERIC_ERROR)}},
+                }
+    return schema
+
+
+def document_api(
+    app: FastAPI,
+    *,
+    routes: Iterable[BaseRoute],
+    signed_in: Callable[..., Any],
+    body_limit: Callable[[str], int],
+) -> None:
+    """Completes the app's OpenAPI document. ``routes`` are the app's routes, ``signed_in`` the
+    dependency that refuses anonymous requests, ``body_limit(path)`` a path's request body limit.
+
+    * FastAPI documents its own 422 body, ``{"detail": [...]}``, on every route with parameters
+      that declares none; the error handler answers ``{"errors": {...}}``, so the document says so.
+    * Routes that read a token without needing one: ``security: [{}, {"Token": []}]``.
+    * Every operation with a request body can answer 413.
+    """
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _generic_validation_errors(generate())
+            schema = _generic_validation_errors(generate())
+            schema = _anonymous_welcome(schema, routes, signed_in)
+            app.openapi_schema = _too_large(schema, body_limit)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
