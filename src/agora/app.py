@@ -77,10 +77,16 @@ def _ceiling_route() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    platform: Platform | None = None,
+    passwords: Passwords | None = None,
+) -> FastAPI:
     settings = settings or Settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
     platform = platform or Platform.from_settings(settings)
+    passwords = passwords or Passwords.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -91,6 +97,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             gc.collect()
             gc.freeze()
         yield
+        passwords.close()
         await platform.close()
         worker_ended()
 
@@ -104,7 +111,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.tokens = TokenCodec(
         settings.jwt_secret.get_secret_value(), ttl_seconds=settings.jwt_ttl_seconds
     )
-    app.state.passwords = Passwords.from_settings(settings)
+    app.state.passwords = passwords
     install_error_handlers(app)
     document_validation_errors(app)
 
