@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from agora.identity.models import USERNAME_MAX
 from agora.platform.wire import NoNul
+
+# A URL path segment of "." or ".." is removed by every browser and HTTP client (RFC 3986's dot
+# segments): /api/profiles/.. is sent as /api. The pattern lets nothing else through that a URL
+# would change: other characters are percent-encoded on the way and decoded on arrival.
+_DOT_SEGMENTS = {".", ".."}
+
+
+def _survives_a_url_path(username: str) -> str:
+    if username in _DOT_SEGMENTS:
+        raise PydanticCustomError(
+            "username_dot_segment",
+            "can't be '.' or '..': a browser would drop it from the profile's address",
+        )
+    return username
+
 
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=USERNAME_MAX),
     Field(pattern=r"^[\w.\-]+$", examples=["jake"]),
+    AfterValidator(_survives_a_url_path),
 ]
 # NIST 800-63B: at least 8 characters, long passphrases welcome, no composition rules
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
