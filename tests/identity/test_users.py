@@ -350,12 +350,11 @@ async def test_update_clears_bio_and_image_to_null(
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
-        ({"email": ""}, "email"),
         ({"email": None}, "email"),
         ({"email": "not-an-email"}, "email"),
-        ({"username": ""}, "username"),
+        ({"email": " "}, "email"),
         ({"username": None}, "username"),
-        ({"password": ""}, "password"),
+        ({"username": "  "}, "username"),
         ({"password": None}, "password"),
         ({"password": "short7c"}, "password"),
         ({"bio": 42}, "bio"),
@@ -372,6 +371,37 @@ async def test_update_refuses_an_invalid_field_and_changes_nothing(
     assert field in response.json()["errors"]
     me = (await client.get("/api/user", headers=auth(token))).json()["user"]
     assert (me["username"], me["email"], me["bio"]) == ("jake", "jake@example.com", None)
+
+
+async def test_update_takes_empty_email_username_and_password_as_not_sent(
+    client: AsyncClient,
+) -> None:
+    # what the Angular front end's settings page sends when only the bio was changed
+    token = await register(client, "jake")
+
+    response = await update(
+        client, token, image="", username="", bio="I like to skateboard", email="", password=""
+    )
+
+    assert response.status_code == 200
+    user = response.json()["user"]
+    assert (user["username"], user["email"], user["bio"], user["image"]) == (
+        "jake",
+        "jake@example.com",
+        "I like to skateboard",
+        None,
+    )
+    assert (await login(client, "jake@example.com")).status_code == 200
+    assert (await client.get("/api/profiles/jake")).status_code == 200
+
+
+async def test_the_documentation_says_an_empty_string_is_not_sent(client: AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["UpdateUser"]
+
+    for field in ("email", "username", "password"):
+        documented = schema["properties"][field]
+        assert "empty string" in documented["description"]
+        assert {"type": "string", "const": ""} in documented["anyOf"]
 
 
 async def test_a_refused_password_change_keeps_the_old_password(client: AsyncClient) -> None:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from agora.identity.models import USERNAME_MAX
@@ -62,14 +70,43 @@ class LoginUserRequest(Request):
     user: LoginUser
 
 
-class UpdateUser(Request):
-    """Only the fields sent are changed; ``bio`` and ``image`` may be cleared with ``null``."""
+# Settings forms (the RealWorld Angular front end's, for one) send every field, "" for those the
+# user left alone; the spec's reference implementation takes "" there as not sent, and so do we.
+_EMPTY_MEANS_NOT_SENT = ("email", "username", "password")
 
-    email: Email | None = None
-    username: Username | None = None
-    password: NewPassword | None = None
-    bio: Bio | None = None
-    image: ImageUrl | None = None
+
+def _or_empty_string(schema: dict[str, Any]) -> None:
+    # "" is accepted, so the documented schema accepts it too
+    schema["anyOf"].insert(-1, {"type": "string", "const": ""})
+
+
+_LEFT_ALONE = Field(
+    description="Not changed when absent or an empty string.", json_schema_extra=_or_empty_string
+)
+
+
+class UpdateUser(Request):
+    """Only the fields sent are changed. ``email``, ``username`` and ``password`` sent as ``""``
+    count as not sent; ``bio`` and ``image`` are cleared with ``null`` or ``""``."""
+
+    email: Annotated[Email | None, _LEFT_ALONE] = None
+    username: Annotated[Username | None, _LEFT_ALONE] = None
+    password: Annotated[NewPassword | None, _LEFT_ALONE] = None
+    bio: Annotated[Bio | None, Field(description="Cleared with null or an empty string.")] = None
+    image: Annotated[
+        ImageUrl | None, Field(description="Cleared with null or an empty string.")
+    ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_empty_strings(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        return {
+            field: value
+            for field, value in data.items()
+            if not (field in _EMPTY_MEANS_NOT_SENT and value == "")
+        }
 
 
 class UpdateUserRequest(Request):
