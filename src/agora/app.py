@@ -30,6 +30,7 @@ from agora.platform.observability import (
 from agora.platform.openapi import document_validation_errors
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
+from agora.platform.trailing_slash import TrailingSlashMiddleware
 from agora.settings import Environment, Settings
 
 UPLOAD_PATHS = ("/api/user/image",)
@@ -140,7 +141,9 @@ def create_app(
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
 
-    # Outermost last: request id → metrics and log → CORS → headers → body limit → routes.
+    # Outermost last: request id → metrics and log → CORS → headers → body limit → one route
+    # for both spellings of a path → routes.
+    app.add_middleware(TrailingSlashMiddleware, routes=routes)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
