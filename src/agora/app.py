@@ -20,6 +20,7 @@ from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
+from agora.platform.forwarded import ForwardedHeadersMiddleware
 from agora.platform.health import router as health_router
 from agora.platform.http_errors import install_error_handlers
 from agora.platform.observability import (
@@ -163,4 +164,6 @@ def create_app(
         access_log=settings.access_log,
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    # outermost: everything inside sees the client and the URL it used, not the proxy's
+    app.add_middleware(ForwardedHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

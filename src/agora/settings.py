@@ -76,7 +76,12 @@ class Settings(BaseSettings):
     access_log: bool = True
 
     site_title: str = "Agora"
-    public_url: str = "http://127.0.0.1:8000"
+    # the absolute base of links the server hands out (avatars, feeds), such as
+    # "https://blog.example"; unset, each link is built from the request that asks for it
+    public_url: str | None = None
+    # peers whose X-Forwarded-For/-Proto/-Host are believed: comma-separated addresses or
+    # networks, "*" for any (`agora serve --forwarded-allow-ips` sets it)
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @model_validator(mode="before")
     @classmethod

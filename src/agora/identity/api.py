@@ -22,7 +22,7 @@ from agora.identity.schemas import (
     UpdateUserRequest,
     UserResponse,
 )
-from agora.platform.deps import ClientAddress, PlatformDep, SessionDep
+from agora.platform.deps import ClientAddress, PlatformDep, PublicUrl, SessionDep
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
 
@@ -107,6 +107,7 @@ async def upload_avatar(
     session: SessionDep,
     tokens: TokenCodecDep,
     platform: PlatformDep,
+    public_url: PublicUrl,
 ) -> UserResponse:
     limit = platform.settings.avatar_max_bytes
     updated = await service.set_avatar(
@@ -117,6 +118,7 @@ async def upload_avatar(
         user_id=user_id,
         data=await image.read(limit + 1),
         max_bytes=limit,
+        base_url=public_url,
     )
     return UserResponse(user=updated)
 

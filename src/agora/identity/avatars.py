@@ -39,7 +39,7 @@ def sniff_image_format(data: bytes) -> str:
 
 
 async def store_avatar(
-    *, storage: FileStorage, user_id: int, data: bytes, max_bytes: int
+    *, storage: FileStorage, user_id: int, data: bytes, max_bytes: int, base_url: str
 ) -> tuple[str, str]:
     """Check and store an uploaded avatar; its storage key and the URL that serves it."""
     if len(data) > max_bytes:
@@ -47,7 +47,7 @@ async def store_avatar(
     extension = ACCEPTED_FORMATS[sniff_image_format(data)]
     # a fresh name each time, so caches and CDNs never serve the previous picture
     key = f"{AVATAR_PREFIX}{user_id}-{secrets.token_hex(8)}.{extension}"
-    return key, await storage.save(key, data)
+    return key, await storage.save(key, data, base_url=base_url)
 
 
 def _own_avatar_key(user_id: int, url: str | None) -> str | None:

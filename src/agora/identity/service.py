@@ -142,9 +142,12 @@ async def set_avatar(
     user_id: int,
     data: bytes,
     max_bytes: int,
+    base_url: str,
 ) -> UserPublic:
     # the file first: the session takes a connection only for the short write after it
-    key, url = await store_avatar(storage=storage, user_id=user_id, data=data, max_bytes=max_bytes)
+    key, url = await store_avatar(
+        storage=storage, user_id=user_id, data=data, max_bytes=max_bytes, base_url=base_url
+    )
     try:
         user = await get_user(session=session, user_id=user_id)
         previous_image = user.image

@@ -38,9 +38,7 @@ class Platform:
             rate_limiter=create_rate_limiter(
                 settings.redis_url, enabled=settings.rate_limits_enabled, prefix=namespace
             ),
-            storage=LocalFileStorage(
-                settings.media_dir, url_prefix=settings.media_url, public_url=settings.public_url
-            ),
+            storage=LocalFileStorage(settings.media_dir, url_prefix=settings.media_url),
             metrics=Metrics(CollectorRegistry(), db.engine),
         )
 

@@ -10,8 +10,11 @@ from typing import Protocol
 
 
 class FileStorage(Protocol):
-    async def save(self, key: str, data: bytes) -> str:
-        """Store ``data`` under ``key`` (a relative path) and return the public URL."""
+    async def save(self, key: str, data: bytes, *, base_url: str) -> str:
+        """Store ``data`` under ``key`` (a relative path) and return the public URL.
+
+        ``base_url`` is where clients reach this server, for a storage the server itself serves.
+        """
         ...
 
     async def delete(self, key: str) -> None: ...
@@ -20,10 +23,9 @@ class FileStorage(Protocol):
 class LocalFileStorage:
     """A directory on disk, served by the app under ``url_prefix``."""
 
-    def __init__(self, root: Path, *, url_prefix: str, public_url: str = "") -> None:
+    def __init__(self, root: Path, *, url_prefix: str) -> None:
         self.root = root
         self.url_prefix = url_prefix.rstrip("/")
-        self.public_url = public_url.rstrip("/")
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
@@ -32,9 +34,9 @@ class LocalFileStorage:
             raise ValueError(f"storage key escapes the storage root: {key!r}")
         return path
 
-    async def save(self, key: str, data: bytes) -> str:
+    async def save(self, key: str, data: bytes, *, base_url: str) -> str:
         await asyncio.to_thread(self._write, self._path(key), data)
-        return f"{self.public_url}{self.url_prefix}/{key}"
+        return f"{base_url.rstrip('/')}{self.url_prefix}/{key}"
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
