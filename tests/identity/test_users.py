@@ -395,6 +395,29 @@ async def test_update_takes_empty_email_username_and_password_as_not_sent(
     assert (await client.get("/api/profiles/jake")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "blanks",
+    [
+        {"email": ""},
+        {"username": ""},
+        {"password": ""},
+        {"email": "", "username": "", "password": ""},
+    ],
+    ids=["email", "username", "password", "all-three"],
+)
+async def test_an_update_of_nothing_but_blanks_is_refused(
+    client: AsyncClient, blanks: dict[str, str]
+) -> None:
+    # no form sends only these: it asks to blank the field (RealWorld's suite wants a 422)
+    token = await register(client, "jake")
+
+    response = await update(client, token, **blanks)
+
+    assert response.status_code == 422
+    assert response.json() == {"errors": dict.fromkeys(blanks, ["can't be blank"])}
+    assert (await login(client, "jake@example.com")).status_code == 200
+
+
 async def test_the_documentation_says_an_empty_string_is_not_sent(client: AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["UpdateUser"]
 

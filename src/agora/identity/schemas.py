@@ -70,9 +70,11 @@ class LoginUserRequest(Request):
     user: LoginUser
 
 
-# Settings forms (the RealWorld Angular front end's, for one) send every field, "" for those the
-# user left alone; the spec's reference implementation takes "" there as not sent, and so do we.
-_EMPTY_MEANS_NOT_SENT = ("email", "username", "password")
+# A settings form (the RealWorld Angular front end's, for one) sends every field, "" for those the
+# user left alone, as the spec's reference implementation reads them. A request of nothing but
+# such blanks cannot come from a form: it asks to blank the field, and is refused (RealWorld's
+# suite checks that `{"email": ""}` is a 422).
+_EMPTY_MEANS_NOT_SENT = frozenset({"email", "username", "password"})
 
 
 def _or_empty_string(schema: dict[str, Any]) -> None:
@@ -81,32 +83,31 @@ def _or_empty_string(schema: dict[str, Any]) -> None:
 
 
 _LEFT_ALONE = Field(
-    description="Not changed when absent or an empty string.", json_schema_extra=_or_empty_string
+    description="Not changed when absent, or when an empty string beside other fields (as a "
+    "settings form sends it); an empty string alone is refused.",
+    json_schema_extra=_or_empty_string,
 )
+_CLEARABLE = Field(description="Cleared with null or an empty string.")
 
 
 class UpdateUser(Request):
-    """Only the fields sent are changed. ``email``, ``username`` and ``password`` sent as ``""``
-    count as not sent; ``bio`` and ``image`` are cleared with ``null`` or ``""``."""
+    """Only the fields sent are changed; see each field for what an empty string means."""
 
     email: Annotated[Email | None, _LEFT_ALONE] = None
     username: Annotated[Username | None, _LEFT_ALONE] = None
     password: Annotated[NewPassword | None, _LEFT_ALONE] = None
-    bio: Annotated[Bio | None, Field(description="Cleared with null or an empty string.")] = None
-    image: Annotated[
-        ImageUrl | None, Field(description="Cleared with null or an empty string.")
-    ] = None
+    bio: Annotated[Bio | None, _CLEARABLE] = None
+    image: Annotated[ImageUrl | None, _CLEARABLE] = None
 
     @model_validator(mode="before")
     @classmethod
-    def _drop_empty_strings(cls, data: object) -> object:
+    def _drop_fields_left_alone(cls, data: object) -> object:
         if not isinstance(data, dict):
             return data
-        return {
-            field: value
-            for field, value in data.items()
-            if not (field in _EMPTY_MEANS_NOT_SENT and value == "")
-        }
+        blank = {field for field in _EMPTY_MEANS_NOT_SENT if data.get(field) == ""}
+        if not blank or not (data.keys() & cls.model_fields.keys()) - blank:
+            return data  # nothing else was sent: the blanks are refused as such
+        return {field: value for field, value in data.items() if field not in blank}
 
 
 class UpdateUserRequest(Request):
