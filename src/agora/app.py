@@ -20,6 +20,7 @@ from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
+from agora.platform.error_boundary import ErrorBoundaryMiddleware
 from agora.platform.health import router as health_router
 from agora.platform.http_errors import install_error_handlers
 from agora.platform.observability import (
@@ -133,8 +134,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
 
-    # Outermost last: request id → metrics and log → CORS → headers → body limit → routes.
+    # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
+    # limit → routes.
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
     )

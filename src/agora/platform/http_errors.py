@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agora.platform.error_boundary import internal_error, log_unexpected
 from agora.platform.errors import DomainError
 from agora.platform.route_index import RouteIndex
 
@@ -129,8 +130,10 @@ async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", path=request.url.path, exc_info=exc)
-    return JSONResponse(error_body("body", "internal error"), status_code=500)
+    # only for a bug outside the error boundary (in an outer middleware): Starlette raises the
+    # exception again after this answer and the server closes the connection, so it says so
+    log_unexpected(request.url.path, exc)
+    return internal_error(closing=True)
 
 
 def install_error_handlers(app: FastAPI) -> None:
