@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/agora.db"
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
+    # how long a request waits for a database connection (a free one in the pool, or a new one)
+    # before it is answered 503
+    database_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     redis_url: str | None = None
     # prefix of every Redis key (cache, rate limits): deployments sharing one Redis need their own
     redis_namespace: str = Field(default="agora", pattern=r"^[A-Za-z0-9_.-]{1,64}$")

@@ -30,6 +30,7 @@ class Platform:
             settings.database_url,
             echo=settings.database_echo,
             pool_size=settings.database_pool_size,
+            timeout_seconds=settings.database_timeout_seconds,
         )
         return cls(
             settings=settings,
