@@ -127,6 +127,25 @@ async def test_a_killed_redis_bypasses_the_cache_then_serves_again_after_a_resta
     assert log_events(capsys).count("redis available again") == 1
 
 
+async def test_after_a_quick_restart_no_call_fails_on_a_connection_pooled_before(
+    client_for: ClientFor, redis: RedisServer
+) -> None:
+    client = await client_on(client_for, redis)
+    token = await register(client, "jake")
+    await create_article(client, token)
+    await asyncio.gather(*(titles(client, token) for _ in range(4)))  # a few pooled connections
+
+    redis.kill()
+    redis.start()  # before any request noticed: every pooled connection is to a dead process
+    after = await asyncio.gather(*(titles(client, token) for _ in range(4)))
+    metrics = (await client.get("/metrics")).text
+
+    assert after == [["How to train your dragon"]] * 4
+    # each call got through on a new connection: none failed, nothing fell back
+    assert metric(metrics, "agora_redis_errors_total", operation="cache") == 0
+    assert metric(metrics, "agora_redis_up") == 1
+
+
 async def test_writes_made_while_redis_was_paused_are_seen_when_it_resumes(
     client_for: ClientFor, redis: RedisServer
 ) -> None:
