@@ -17,7 +17,10 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient, Response
+from redis.asyncio import Redis
 
+from agora.platform.cache import RedisCache
+from agora.platform.redis_breaker import RedisBreaker, connect_redis
 from tests.conftest import auth, create_article, register
 from tests.metrics_text import samples
 from tests.own_servers import RedisServer, redis_server
@@ -227,6 +230,31 @@ async def body_becomes(client: AsyncClient, slug: str, body: str) -> bool:
             return True
         await asyncio.sleep(0.05)  # polling a condition, bounded by the deadline
     return False
+
+
+async def test_too_many_invalidations_to_remember_drop_the_whole_namespace(
+    redis: RedisServer,
+) -> None:
+    cache = RedisCache(
+        connect_redis(redis.url, timeout_seconds=TIMEOUT_SECONDS),
+        namespace="mine:",
+        breaker=RedisBreaker(retry_seconds=BREAKER_SECONDS),
+        max_unreplayed=2,
+    )
+    async with Redis.from_url(redis.url) as direct:
+        for key in ("a", "b", "c", "untouched"):
+            await cache.set(key, b"old", ttl_seconds=60)
+        await direct.set("theirs:a", b"another app's")
+
+        redis.pause()
+        assert await cache.get("a") is None  # finds Redis down: left alone from now on
+        await cache.delete("a", "b", "c")  # one more than it keeps
+        redis.resume()
+        await cache.ping()
+
+        assert await cache.get_many("a", "b", "c", "untouched") == [None] * 4
+        assert await direct.get("theirs:a") == b"another app's"
+    await cache.close()
 
 
 LOGIN = {"user": {"email": "jake@example.com", "password": "password123"}}

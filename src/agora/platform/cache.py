@@ -19,9 +19,6 @@ log = structlog.get_logger("agora.cache")
 
 T = TypeVar("T")
 
-# invalidations that could not reach Redis, kept to replay; past this many, the whole namespace
-# is dropped instead when Redis answers again
-MAX_UNREPLAYED = 10_000
 # how often a process with invalidations to replay tries Redis, whether requests come or not
 REPLAY_INTERVAL_SECONDS = 1.0
 
@@ -105,10 +102,14 @@ class RedisCache:
         *,
         namespace: str = "agora:cache:",
         breaker: RedisBreaker | None = None,
+        max_unreplayed: int = 10_000,
     ) -> None:
+        """``max_unreplayed``: invalidations kept to replay; past this many, the whole namespace
+        is dropped instead when Redis answers again."""
         self._redis = redis  # owned: closed with the cache, though the rate limiter borrows it
         self._namespace = namespace
         self._breaker = breaker if breaker is not None else RedisBreaker()
+        self._max_unreplayed = max_unreplayed
         self._unreplayed: set[str] = set()
         self._forget_everything = False  # too many to remember: drop the namespace instead
         self._replayer: asyncio.Task[None] | None = None
@@ -157,7 +158,7 @@ class RedisCache:
 
     def _remember(self, keys: Iterable[str]) -> None:
         self._unreplayed.update(keys)
-        if len(self._unreplayed) > MAX_UNREPLAYED:
+        if len(self._unreplayed) > self._max_unreplayed:
             self._unreplayed.clear()
             self._forget_everything = True
         if self._replayer is None or self._replayer.done():
