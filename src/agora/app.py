@@ -28,7 +28,7 @@ from agora.platform.observability import (
     configure_logging,
     worker_ended,
 )
-from agora.platform.openapi import document_validation_errors
+from agora.platform.openapi import document_error_responses
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.settings import Environment, Settings
@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     app.state.passwords = Passwords.from_settings(settings)
     install_error_handlers(app)
-    document_validation_errors(app)
+    document_error_responses(app)
 
     routers = [
         identity_router,
