@@ -26,8 +26,8 @@ from tests.metrics_text import samples
 from tests.own_servers import RedisServer, redis_server
 from tests.platform.support import ClientFor
 
-# Long enough that no test sees the breaker try Redis again on its own: recovery is seen through
-# /readyz, which always asks Redis, or the background replay, never through the passage of time.
+# Long enough that no test sees the breaker let a request try Redis again: recovery comes through
+# /readyz, which always asks Redis, or through the background replay of invalidations.
 BREAKER_SECONDS = 600
 # a paused Redis answers nothing: each attempt costs this long
 TIMEOUT_SECONDS = 0.2
@@ -42,13 +42,11 @@ def own_redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def redis(own_redis: RedisServer) -> Iterator[RedisServer]:
-    """The module's Redis, running (and not paused) at the start and at the end of each test."""
+def redis(own_redis: RedisServer) -> RedisServer:
+    """The module's Redis, restarted empty (and running, not paused) for each test."""
     own_redis.kill()
     own_redis.start()
-    yield own_redis
-    own_redis.kill()
-    own_redis.start()
+    return own_redis
 
 
 async def client_on(client_for: ClientFor, redis: RedisServer, **settings: Any) -> AsyncClient:
