@@ -20,6 +20,7 @@ from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
+from agora.platform.error_boundary import ErrorBoundaryMiddleware
 from agora.platform.health import router as health_router
 from agora.platform.http_errors import install_error_handlers
 from agora.platform.observability import (
@@ -27,7 +28,7 @@ from agora.platform.observability import (
     configure_logging,
     worker_ended,
 )
-from agora.platform.openapi import document_validation_errors
+from agora.platform.openapi import document_error_responses
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.settings import Environment, Settings
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     app.state.passwords = Passwords.from_settings(settings)
     install_error_handlers(app)
-    document_validation_errors(app)
+    document_error_responses(app)
 
     routers = [
         identity_router,
@@ -133,8 +134,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
 
-    # Outermost last: request id → metrics and log → CORS → headers → body limit → routes.
+    # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
+    # limit → routes.
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
     )
