@@ -20,6 +20,7 @@ from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
+from agora.platform.error_boundary import ErrorBoundaryMiddleware
 from agora.platform.forwarded import ForwardedHeadersMiddleware
 from agora.platform.health import router as health_router
 from agora.platform.http_errors import install_error_handlers
@@ -28,7 +29,7 @@ from agora.platform.observability import (
     configure_logging,
     worker_ended,
 )
-from agora.platform.openapi import document_validation_errors
+from agora.platform.openapi import document_error_responses
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.platform.trailing_slash import TrailingSlashMiddleware
@@ -115,7 +116,7 @@ def create_app(
     )
     app.state.passwords = passwords
     install_error_handlers(app)
-    document_validation_errors(app)
+    document_error_responses(app)
 
     routers = [
         identity_router,
@@ -142,10 +143,11 @@ def create_app(
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
 
-    # Outermost last: request id → metrics and log → CORS → headers → body limit → one route
-    # for both spellings of a path → routes.
+    # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
+    # limit → one route for both spellings of a path → routes.
     app.add_middleware(TrailingSlashMiddleware, routes=routes)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
     )

@@ -20,6 +20,12 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class RateLimitFallback(StrEnum):
+    MEMORY = "memory"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 # OWASP's Argon2id configurations trade memory for iterations (47104 KiB × 1 ... 7168 KiB × 5);
 # the cheapest of them, as memory × iterations
 MIN_PRODUCTION_PASSWORD_COST = 7168 * 5
@@ -39,9 +45,17 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/agora.db"
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
+    # how long a request waits for a database connection (a free one in the pool, or a new one)
+    # before it is answered 503
+    database_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     redis_url: str | None = None
     # prefix of every Redis key (cache, rate limits): deployments sharing one Redis need their own
     redis_namespace: str = Field(default="agora", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # a Redis that does not answer within this is taken for down (connecting, and each command)
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    # after a Redis failure, how long this process leaves Redis alone (the cache is bypassed, rate
+    # limits use their fallback) before trying it again
+    redis_breaker_seconds: float = Field(default=2.0, gt=0, le=3600)
     # how long cached pages, articles and per-viewer sets may live; writes invalidate them at once
     # (see agora.blog.read_cache); 0 turns the read cache off
     read_cache_seconds: int = Field(default=60, ge=0)
@@ -70,6 +84,9 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"
     register_rate_limit: str = "10/minute"
     rate_limits_enabled: bool = True
+    # while the rate-limit storage (Redis) is unreachable: "memory" counts in each process,
+    # "open" lets every attempt through, "closed" refuses them with 503
+    rate_limits_fallback: RateLimitFallback = RateLimitFallback.MEMORY
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -34,7 +34,7 @@ router = APIRouter(prefix="/api", tags=["identity"], route_class=TokenFirstRoute
     "/users",
     status_code=status.HTTP_201_CREATED,
     summary="Register",
-    responses=errors(409, 422, 429, 503),
+    responses=errors(409, 422, 429),
 )
 async def register(
     body: NewUserRequest,
@@ -51,7 +51,7 @@ async def register(
     return UserResponse(user=user)
 
 
-@router.post("/users/login", summary="Log in", responses=errors(401, 422, 429, 503))
+@router.post("/users/login", summary="Log in", responses=errors(401, 422, 429))
 async def login(
     body: LoginUserRequest,
     tokens: TokenCodecDep,
@@ -75,7 +75,7 @@ async def current_user(user: CurrentUser, tokens: TokenCodecDep) -> UserResponse
 # hold a pooled connection while the password is hashed or the file is stored.
 
 
-@router.put("/user", summary="Update the current user", responses=errors(401, 409, 422, 503))
+@router.put("/user", summary="Update the current user", responses=errors(401, 409, 422))
 async def update_current_user(
     body: UpdateUserRequest,
     user_id: CurrentUserId,

@@ -50,14 +50,35 @@ def _generic_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def document_validation_errors(app: FastAPI) -> None:
+def _errors_of_the_platform(schema: dict[str, Any]) -> dict[str, Any]:
+    """What any API route may answer, whatever it declares: 413 where it takes a body (the body
+    limit), 503 when the database cannot serve for a moment (``platform/db_outages.py``)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if "operations" in operation.get("tags", []):
+                continue  # health, metrics, ping: their own answers
+            responses = operation.setdefault("responses", {})
+            codes = (413, 503) if "requestBody" in operation else (503,)
+            for code in codes:
+                responses.setdefault(
+                    str(code),
+                    {
+                        "description": _DESCRIPTIONS[code],
+                        "content": {"application/json": {"schema": dict(_GENERIC_ERROR)}},
+                    },
+                )
+    return schema
+
+
+def document_error_responses(app: FastAPI) -> None:
     """FastAPI documents its own 422 body, ``{"detail": [...]}``, on every route with parameters
-    that declares none; the error handler answers ``{"errors": {...}}``, so the document says so."""
+    that declares none; the error handler answers ``{"errors": {...}}``, so the document says so.
+    And the statuses every route may give (413, 503) are documented on each."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _generic_validation_errors(generate())
+            app.openapi_schema = _errors_of_the_platform(_generic_validation_errors(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
