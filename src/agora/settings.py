@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
@@ -28,6 +29,13 @@ class RateLimitFallback(StrEnum):
 # OWASP's Argon2id configurations trade memory for iterations (47104 KiB × 1 ... 7168 KiB × 5);
 # the cheapest of them, as memory × iterations
 MIN_PRODUCTION_PASSWORD_COST = 7168 * 5
+
+
+def _usable_cpus() -> int:
+    # the CPUs this process may run on, which a container or taskset may make fewer than the host's
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -57,6 +65,10 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
     password_time_cost: int = Field(default=3, ge=1, le=100)
     password_parallelism: int = Field(default=4, ge=1, le=64)
+    # hashes that run at once (per worker process), and how many more may wait for a thread
+    # before a request is refused with 503 (see agora.identity.passwords)
+    password_hashing_threads: int = Field(default_factory=_usable_cpus, ge=1, le=256)
+    password_hashing_queue: int = Field(default=64, ge=0, le=100_000)
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
@@ -81,7 +93,12 @@ class Settings(BaseSettings):
     access_log: bool = True
 
     site_title: str = "Agora"
-    public_url: str = "http://127.0.0.1:8000"
+    # the absolute base of links the server hands out (avatars, feeds), such as
+    # "https://blog.example"; unset, each link is built from the request that asks for it
+    public_url: str | None = None
+    # peers whose X-Forwarded-For/-Proto/-Host are believed: comma-separated addresses or
+    # networks, "*" for any (`agora serve --forwarded-allow-ips` sets it)
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @model_validator(mode="before")
     @classmethod

@@ -53,9 +53,7 @@ class Platform:
                 enabled=settings.rate_limits_enabled,
                 prefix=namespace,
             ),
-            storage=LocalFileStorage(
-                settings.media_dir, url_prefix=settings.media_url, public_url=settings.public_url
-            ),
+            storage=LocalFileStorage(settings.media_dir, url_prefix=settings.media_url),
             metrics=metrics,
         )
 

@@ -3,6 +3,7 @@
 - A 405's ``Allow`` header: Starlette names the methods of the *first* route whose path matches,
   but one path is often served by several routes (``GET`` and ``POST /api/articles``), and
   RFC 9110 (section 15.5.6) wants every method the resource supports.
+- Whether a path is a route's, for answering it with a trailing slash too (``trailing_slash``).
 - The route template of a request, for metrics and logs: FastAPI puts its own routes into the
   request's scope, but not Starlette's (``/docs``, ``/openapi.json``) or a mount (``/media``).
 """
@@ -27,6 +28,10 @@ class RouteIndex:
                 self._templates[id(route.endpoint)] = route.path
             elif isinstance(route, Mount):
                 self._templates[id(route.app)] = f"{route.path}/{{path}}"
+
+    def serves(self, path: str) -> bool:
+        """Whether a route (not a mount) answers ``path``, with one method or another."""
+        return any(regex.match(path) for regex, _methods in self._methods)
 
     def allowed_methods(self, path: str) -> str:
         """The ``Allow`` value for ``path``: the methods of every route that matches it."""

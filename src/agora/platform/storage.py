@@ -25,8 +25,11 @@ RETRY_AFTER_SECONDS = 30
 
 
 class FileStorage(Protocol):
-    async def save(self, key: str, data: bytes) -> str:
-        """Store ``data`` under ``key`` (a relative path) and return the public URL."""
+    async def save(self, key: str, data: bytes, *, base_url: str) -> str:
+        """Store ``data`` under ``key`` (a relative path) and return the public URL.
+
+        ``base_url`` is where clients reach this server, for a storage the server itself serves.
+        """
         ...
 
     async def delete(self, key: str) -> None: ...
@@ -35,10 +38,9 @@ class FileStorage(Protocol):
 class LocalFileStorage:
     """A directory on disk, served by the app under ``url_prefix``."""
 
-    def __init__(self, root: Path, *, url_prefix: str, public_url: str = "") -> None:
+    def __init__(self, root: Path, *, url_prefix: str) -> None:
         self.root = root
         self.url_prefix = url_prefix.rstrip("/")
-        self.public_url = public_url.rstrip("/")
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
@@ -47,7 +49,7 @@ class LocalFileStorage:
             raise ValueError(f"storage key escapes the storage root: {key!r}")
         return path
 
-    async def save(self, key: str, data: bytes) -> str:
+    async def save(self, key: str, data: bytes, *, base_url: str) -> str:
         try:
             await asyncio.to_thread(self._write, self._path(key), data)
         except OSError as exc:
@@ -56,7 +58,7 @@ class LocalFileStorage:
                 "the file could not be stored for now; try again later",
                 retry_after=RETRY_AFTER_SECONDS,
             ) from exc
-        return f"{self.public_url}{self.url_prefix}/{key}"
+        return f"{base_url.rstrip('/')}{self.url_prefix}/{key}"
 
     async def delete(self, key: str) -> None:
         try:
