@@ -109,15 +109,29 @@ def _ping_if_idle(engine: AsyncEngine) -> Any:
     return on_checkout
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, timeout_seconds: float = 10.0
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
         # a file database is pooled like PostgreSQL; an in-memory one lives in one connection
-        sizes = {} if _in_memory(url) else {"pool_size": pool_size, "max_overflow": pool_size}
-        engine = create_async_engine(url, echo=echo, **sizes)
+        pooling: dict[str, Any] = {}
+        if not _in_memory(url):
+            pooling = {"pool_size": pool_size, "max_overflow": pool_size}
+            pooling["pool_timeout"] = timeout_seconds
+        engine = create_async_engine(url, echo=echo, **pooling)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # waiting for a free connection, and opening a new one (asyncpg waits 60 s by default
+        # for a server that does not answer)
+        pool_timeout=timeout_seconds,
+        connect_args={"timeout": timeout_seconds},
+    )
     event.listen(engine.sync_engine, "checkin", _note_return)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle(engine))
     return engine
@@ -126,9 +140,13 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
 class Database:
     """Owns the engine; hands out one session (one unit of work) per request."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, timeout_seconds: float = 10.0
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo, pool_size=pool_size)
+        self.engine = create_engine(
+            url, echo=echo, pool_size=pool_size, timeout_seconds=timeout_seconds
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # For requests that only read, or write with one statement: each statement runs on its
         # own (autocommit), which saves the BEGIN and COMMIT/ROLLBACK round trips. A statement is

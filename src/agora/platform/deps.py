@@ -39,6 +39,16 @@ async def get_read_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 
+async def public_url(request: Request, platform: PlatformDep) -> str:
+    """Where clients reach this server, without a trailing slash: the configured public URL, or
+    the scheme and host the request came to (behind a trusted proxy, those it forwarded)."""
+    configured = platform.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+PublicUrl = Annotated[str, Depends(public_url)]
+
+
 async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 

@@ -73,40 +73,43 @@ def _anonymous_welcome(
     return schema
 
 
-def _too_large(schema: dict[str, Any], body_limit: Callable[[str], int]) -> dict[str, Any]:
-    # every request body is size-limited before a route sees it (platform/body_limit.py)
-    for path, operations in schema.get("paths", {}).items():
+def _errors_of_the_platform(schema: dict[str, Any]) -> dict[str, Any]:
+    """What any API route may answer, whatever it declares: 413 where it takes a body (the body
+    limit), 503 when the database cannot serve for a moment (``platform/db_outages.py``)."""
+    for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            if "requestBody" in operation:
-                operation["responses"]["413"] = {
-                    "description": f"The request body is larger than {body_limit(path)} bytes",
-                    "content": {"application/json": {"schema": dict(_GENERIC_ERROR)}},
-                }
+            if "operations" in operation.get("tags", []):
+                continue  # health, metrics, ping: their own answers
+            responses = operation.setdefault("responses", {})
+            codes = (413, 503) if "requestBody" in operation else (503,)
+            for code in codes:
+                responses.setdefault(
+                    str(code),
+                    {
+                        "description": _DESCRIPTIONS[code],
+                        "content": {"application/json": {"schema": dict(_GENERIC_ERROR)}},
+                    },
+                )
     return schema
 
 
 def document_api(
-    app: FastAPI,
-    *,
-    routes: Iterable[BaseRoute],
-    signed_in: Callable[..., Any],
-    body_limit: Callable[[str], int],
+    app: FastAPI, *, routes: Iterable[BaseRoute], signed_in: Callable[..., Any]
 ) -> None:
     """Completes the app's OpenAPI document. ``routes`` are the app's routes, ``signed_in`` the
-    dependency that refuses anonymous requests, ``body_limit(path)`` a path's request body limit.
+    dependency that refuses anonymous requests.
 
     * FastAPI documents its own 422 body, ``{"detail": [...]}``, on every route with parameters
       that declares none; the error handler answers ``{"errors": {...}}``, so the document says so.
+    * The statuses every route may give (413, 503) are documented on each.
     * Routes that read a token without needing one: ``security: [{}, {"Token": []}]``.
-    * Every operation with a request body can answer 413.
     """
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = _generic_validation_errors(generate())
-            schema = _anonymous_welcome(schema, routes, signed_in)
-            app.openapi_schema = _too_large(schema, body_limit)
+            schema = _errors_of_the_platform(_generic_validation_errors(generate()))
+            app.openapi_schema = _anonymous_welcome(schema, routes, signed_in)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

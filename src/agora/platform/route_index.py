@@ -5,6 +5,7 @@
   RFC 9110 (section 15.5.6) wants every method the resource supports. A fixed path names a
   resource of its own: ``/api/articles/feed`` is the feed, not an article slugged "feed" (the blog
   never gives that slug), so the ``{slug}`` routes' methods are not the feed's.
+- Whether a path is a route's, for answering it with a trailing slash too (``trailing_slash``).
 - The route template of a request, for metrics and logs: FastAPI puts its own routes into the
   request's scope, but not Starlette's (``/docs``, ``/openapi.json``) or a mount (``/media``).
 """
@@ -31,6 +32,10 @@ class RouteIndex:
                 self._templates[id(route.endpoint)] = route.path
             elif isinstance(route, Mount):
                 self._templates[id(route.app)] = f"{route.path}/{{path}}"
+
+    def serves(self, path: str) -> bool:
+        """Whether a route (not a mount) answers ``path``, with one method or another."""
+        return any(regex.match(path) for regex, _methods, _fixed in self._methods)
 
     def allowed_methods(self, path: str) -> str:
         """The ``Allow`` value for ``path``: the methods of every route that matches it, or of the
