@@ -215,12 +215,11 @@ EXAMPLES_PER_OPERATION = 20  # per phase and generation mode; the seed makes run
 SEED = 20260101
 # Every check this schemathesis version registers, and all of them run. (Its `max_response_time`,
 # which only runs when given a limit, is left off: speed is measured in bench/, not asserted with
-# a clock.) Two find nothing to do in RealWorld, by design:
-# `object_level_authorization` replays one user's reads of their own objects as another user, but
-# every object here is public to read (articles, comments, profiles) and the private reads
-# (`/api/user`, `/api/articles/feed`) name no object; `missing_required_header` only looks at
-# required headers, and the only header is the optional-or-required token, which `ignored_auth`
-# covers. A new schemathesis with a new check fails the test below until it is looked at.
+# a clock.) One finds nothing to examine in RealWorld, by design: `object_level_authorization`
+# replays one user's reads of their own objects as another user, but every object here is public
+# to read (articles, comments, profiles), and the private reads (`/api/user`,
+# `/api/articles/feed`) name no object. A new schemathesis with a new check fails the test below
+# until someone looks at it.
 CHECKS = {
     "not_a_server_error",
     "status_code_conformance",
