@@ -16,6 +16,7 @@ from starlette.responses import Response
 from agora import __version__
 from agora.blog.api import router as blog_router
 from agora.identity.api import router as identity_router
+from agora.identity.deps import required_user_id
 from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.body_limit import BodyLimitMiddleware
@@ -29,7 +30,7 @@ from agora.platform.observability import (
     configure_logging,
     worker_ended,
 )
-from agora.platform.openapi import document_error_responses
+from agora.platform.openapi import document_api
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.platform.trailing_slash import TrailingSlashMiddleware
@@ -116,7 +117,6 @@ def create_app(
     )
     app.state.passwords = passwords
     install_error_handlers(app)
-    document_error_responses(app)
 
     routers = [
         identity_router,
@@ -133,15 +133,16 @@ def create_app(
         name="media",
     )
     # the app router holds the documentation's routes (/docs, /openapi.json) and the mount
-    routes = RouteIndex(
-        [*app.router.routes, *(route for router in routers for route in router.routes)]
-    )
+    every_route = [*app.router.routes, *(route for router in routers for route in router.routes)]
+    routes = RouteIndex(every_route)
     app.state.routes = routes
 
     def body_limit(path: str) -> int:
         if path.startswith(UPLOAD_PATHS):
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
+
+    document_api(app, routes=every_route, signed_in=required_user_id)
 
     # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
     # limit → one route for both spellings of a path → routes.

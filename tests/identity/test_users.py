@@ -112,6 +112,16 @@ async def test_register_refuses_a_taken_username_or_email(
         ({"email": ""}, "email", "can't be blank"),
         ({"email": None}, "email", "can't be blank"),
         ({"email": "not-an-email"}, "email", "is invalid"),
+        # one rule, the document's: an address alone (not "Name <address>", not padded), and
+        # at a domain that can receive mail
+        ({"email": "Jake <jake@example.com>"}, "email", "is invalid"),
+        ({"email": " jake@example.com"}, "email", "is invalid"),
+        ({"email": "jake@example.test"}, "email", "is invalid"),
+        (
+            {"email": "jake@" + "a" * 250 + ".com"},
+            "email",
+            "is too long (maximum is 254 characters)",
+        ),
         ({"email": ["jake@example.com"]}, "email", "must be a string"),
         ({"password": ""}, "password", "can't be blank"),
         ({"password": None}, "password", "can't be blank"),
@@ -233,6 +243,13 @@ async def test_login_returns_the_user_with_a_working_token(client: AsyncClient) 
     assert_no_secrets(response, PASSWORD)
     me = await client.get("/api/user", headers=auth(user["token"]))
     assert me.json()["user"]["username"] == "jake"
+
+
+async def test_an_internationalized_email_is_accepted(client: AsyncClient) -> None:
+    response = await client.post("/api/users", json=new_user("jose", email="josé@exämple.com"))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["email"] == "josé@exämple.com"
 
 
 async def test_email_ignores_case_for_login_and_uniqueness(client: AsyncClient) -> None:

@@ -96,13 +96,26 @@ async def update_current_user(
     return UserResponse(user=updated)
 
 
+# the bytes decide, not the part's Content-Type or file name: anything else is a 415
+_AVATAR_TYPES = {"image": {"contentType": "image/png, image/jpeg, image/webp"}}
+
+
 @router.post(
     "/user/image",
     summary="Upload your avatar (PNG, JPEG or WebP)",
     responses=errors(401, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"encoding": _AVATAR_TYPES}}}
+    },
 )
 async def upload_avatar(
-    image: Annotated[UploadFile, File(description="A PNG, JPEG or WebP image")],
+    image: Annotated[
+        UploadFile,
+        File(
+            description="A PNG, JPEG or WebP image (what its bytes are, whatever its name or type "
+            "says), of at most AGORA_AVATAR_MAX_BYTES (2 MiB unless configured)"
+        ),
+    ],
     user_id: CurrentUserId,
     session: SessionDep,
     tokens: TokenCodecDep,

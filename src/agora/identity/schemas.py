@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from agora.identity.models import USERNAME_MAX
-from agora.platform.wire import NoNul
+from agora.identity.models import EMAIL_MAX, USERNAME_MAX
+from agora.platform.wire import NoNul, omittable
 
 # A URL path segment of "." or ".." is removed by every browser and HTTP client (RFC 3986's dot
 # segments): /api/profiles/.. is sent as /api. The pattern lets nothing else through that a URL
@@ -36,13 +36,47 @@ def _survives_a_url_path(username: str) -> str:
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=USERNAME_MAX),
-    Field(pattern=r"^[\w.\-]+$", examples=["jake"]),
+    Field(
+        pattern=r"^[\w.\-]+$",
+        examples=["jake"],
+        json_schema_extra={"not": {"enum": sorted(_DOT_SEGMENTS)}},
+    ),
     AfterValidator(_survives_a_url_path),
 ]
 # NIST 800-63B: at least 8 characters, long passphrases welcome, no composition rules
 NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Email = Annotated[EmailStr, Field(examples=["jake@jake.jake"])]
+
+
+def _email_address(value: str) -> str:
+    # email-validator's rules: RFC 5322 syntax, internationalized addresses too, and no
+    # special-use domain (RFC 6761: .test, .localhost, ...), which can never receive mail. Not
+    # pydantic EmailStr's extras: a display name ("Jake <jake@example.com>") or surrounding
+    # spaces are refused, not silently dropped, so that the schema below is the whole rule.
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise PydanticCustomError("email", "is invalid") from None
+
+
+def _any_case(word: str) -> str:
+    # JSON Schema patterns have no case-insensitive flag
+    return "".join(f"[{letter.lower()}{letter.upper()}]" for letter in word)
+
+
+_SPECIAL_USE_DOMAIN = "[.@](?:{})$".format("|".join(map(_any_case, SPECIAL_USE_DOMAIN_NAMES)))
+
+Email = Annotated[
+    str,
+    StringConstraints(max_length=EMAIL_MAX),
+    AfterValidator(_email_address),
+    Field(
+        json_schema_extra={"format": "idn-email", "not": {"pattern": _SPECIAL_USE_DOMAIN}},
+        examples=["jake@jake.jake"],
+        description="Compared case-insensitively; stored lower-cased. Not at a special-use "
+        "domain (.test, .localhost, ...).",
+    ),
+]
 Bio = Annotated[str, StringConstraints(max_length=10_000), NoNul]
 ImageUrl = Annotated[str, StringConstraints(max_length=2048), NoNul]
 
@@ -78,14 +112,27 @@ _EMPTY_MEANS_NOT_SENT = frozenset({"email", "username", "password"})
 
 
 def _or_empty_string(schema: dict[str, Any]) -> None:
-    # "" is accepted, so the documented schema accepts it too
-    schema["anyOf"].insert(-1, {"type": "string", "const": ""})
+    # "" is accepted beside other fields, so the documented field accepts it too
+    value = {key: schema.pop(key) for key in list(schema) if key not in {"title", "description"}}
+    schema["anyOf"] = [value, {"type": "string", "const": ""}]
+    schema["description"] = " ".join(filter(None, [schema.get("description"), _LEFT_ALONE]))
 
 
-_LEFT_ALONE = Field(
-    description="Not changed when absent, or when an empty string beside other fields (as a "
-    "settings form sends it); an empty string alone is refused.",
-    json_schema_extra=_or_empty_string,
+def _blanks_alone_refused(schema: dict[str, Any]) -> None:
+    # ... and the object says when it does not: only blanks among the fields it knows
+    schema["not"] = {
+        "properties": {
+            **{name: {"const": ""} for name in sorted(_EMPTY_MEANS_NOT_SENT)},
+            "bio": False,
+            "image": False,
+        },
+        "anyOf": [{"required": [name]} for name in sorted(_EMPTY_MEANS_NOT_SENT)],
+    }
+
+
+_LEFT_ALONE = (
+    "Not changed when absent, or when an empty string beside other fields (as a settings form "
+    "sends it); an empty string alone is refused, and so is null."
 )
 _CLEARABLE = Field(description="Cleared with null or an empty string.")
 
@@ -93,9 +140,11 @@ _CLEARABLE = Field(description="Cleared with null or an empty string.")
 class UpdateUser(Request):
     """Only the fields sent are changed; see each field for what an empty string means."""
 
-    email: Annotated[Email | None, _LEFT_ALONE] = None
-    username: Annotated[Username | None, _LEFT_ALONE] = None
-    password: Annotated[NewPassword | None, _LEFT_ALONE] = None
+    model_config = ConfigDict(json_schema_extra=_blanks_alone_refused)
+
+    email: Email | None = omittable(also=_or_empty_string)
+    username: Username | None = omittable(also=_or_empty_string)
+    password: NewPassword | None = omittable(also=_or_empty_string)
     bio: Annotated[Bio | None, _CLEARABLE] = None
     image: Annotated[ImageUrl | None, _CLEARABLE] = None
 

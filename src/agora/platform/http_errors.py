@@ -60,6 +60,8 @@ def _message_of(error: Mapping[str, Any]) -> str:
         "string_too_short": "is too short (minimum is {min_length} characters)",
         "string_too_long": "is too long (maximum is {max_length} characters)",
         "string_type": "must be a string",
+        # a lone surrogate ("\ud800" in JSON), which no UTF-8 store or response can carry
+        "string_unicode": "must be valid Unicode text",
         "int_parsing": "must be an integer",
         "int_type": "must be an integer",
         "bool_type": "must be true or false",

@@ -1,11 +1,18 @@
-"""OpenAPI descriptions of the error responses, so /docs shows every status a route can give."""
+"""What /openapi.json says beyond FastAPI's own document, so that it describes what the server does:
+every error status a route can give, in the shape it is really sent, and which routes welcome
+anonymous readers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.routing import BaseRoute
+
+from agora.platform.deps import depends_on
 
 _DESCRIPTIONS = {
     401: "Missing, invalid or expired token, or wrong credentials",
@@ -50,6 +57,22 @@ def _generic_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _anonymous_welcome(
+    schema: dict[str, Any], routes: Iterable[BaseRoute], signed_in: Callable[..., Any]
+) -> dict[str, Any]:
+    # FastAPI documents every security dependency as required, even one with auto_error=False;
+    # a route that reads the token when it is sent but does not need it answers anonymous
+    # readers too, which OpenAPI says with an empty requirement beside the scheme's
+    for route in routes:
+        if not isinstance(route, APIRoute) or depends_on(route.dependant, signed_in):
+            continue
+        for method in route.methods or ():
+            operation = schema["paths"].get(route.path_format, {}).get(method.lower(), {})
+            if operation.get("security"):
+                operation["security"] = [{}, *operation["security"]]
+    return schema
+
+
 def _errors_of_the_platform(schema: dict[str, Any]) -> dict[str, Any]:
     """What any API route may answer, whatever it declares: 413 where it takes a body (the body
     limit), 503 when the database cannot serve for a moment (``platform/db_outages.py``)."""
@@ -70,15 +93,23 @@ def _errors_of_the_platform(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def document_error_responses(app: FastAPI) -> None:
-    """FastAPI documents its own 422 body, ``{"detail": [...]}``, on every route with parameters
-    that declares none; the error handler answers ``{"errors": {...}}``, so the document says so.
-    And the statuses every route may give (413, 503) are documented on each."""
+def document_api(
+    app: FastAPI, *, routes: Iterable[BaseRoute], signed_in: Callable[..., Any]
+) -> None:
+    """Completes the app's OpenAPI document. ``routes`` are the app's routes, ``signed_in`` the
+    dependency that refuses anonymous requests.
+
+    * FastAPI documents its own 422 body, ``{"detail": [...]}``, on every route with parameters
+      that declares none; the error handler answers ``{"errors": {...}}``, so the document says so.
+    * The statuses every route may give (413, 503) are documented on each.
+    * Routes that read a token without needing one: ``security: [{}, {"Token": []}]``.
+    """
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _errors_of_the_platform(_generic_validation_errors(generate()))
+            schema = _errors_of_the_platform(_generic_validation_errors(generate()))
+            app.openapi_schema = _anonymous_welcome(schema, routes, signed_in)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
