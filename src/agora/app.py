@@ -16,10 +16,13 @@ from starlette.responses import Response
 from agora import __version__
 from agora.blog.api import router as blog_router
 from agora.identity.api import router as identity_router
+from agora.identity.deps import required_user_id
 from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.container import Platform
+from agora.platform.error_boundary import ErrorBoundaryMiddleware
+from agora.platform.forwarded import ForwardedHeadersMiddleware
 from agora.platform.health import router as health_router
 from agora.platform.http_errors import install_error_handlers
 from agora.platform.observability import (
@@ -27,9 +30,10 @@ from agora.platform.observability import (
     configure_logging,
     worker_ended,
 )
-from agora.platform.openapi import document_validation_errors
+from agora.platform.openapi import document_api
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
+from agora.platform.trailing_slash import TrailingSlashMiddleware
 from agora.settings import Environment, Settings
 
 UPLOAD_PATHS = ("/api/user/image",)
@@ -77,10 +81,16 @@ def _ceiling_route() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    platform: Platform | None = None,
+    passwords: Passwords | None = None,
+) -> FastAPI:
     settings = settings or Settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
     platform = platform or Platform.from_settings(settings)
+    passwords = passwords or Passwords.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -91,6 +101,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             gc.collect()
             gc.freeze()
         yield
+        passwords.close()
         await platform.close()
         worker_ended()
 
@@ -104,9 +115,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.tokens = TokenCodec(
         settings.jwt_secret.get_secret_value(), ttl_seconds=settings.jwt_ttl_seconds
     )
-    app.state.passwords = Passwords.from_settings(settings)
+    app.state.passwords = passwords
     install_error_handlers(app)
-    document_validation_errors(app)
 
     routers = [
         identity_router,
@@ -123,9 +133,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         name="media",
     )
     # the app router holds the documentation's routes (/docs, /openapi.json) and the mount
-    routes = RouteIndex(
-        [*app.router.routes, *(route for router in routers for route in router.routes)]
-    )
+    every_route = [*app.router.routes, *(route for router in routers for route in router.routes)]
+    routes = RouteIndex(every_route)
     app.state.routes = routes
 
     def body_limit(path: str) -> int:
@@ -133,8 +142,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
 
-    # Outermost last: request id → metrics and log → CORS → headers → body limit → routes.
+    document_api(app, routes=every_route, signed_in=required_user_id)
+
+    # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
+    # limit → one route for both spellings of a path → routes.
+    app.add_middleware(TrailingSlashMiddleware, routes=routes)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
     )
@@ -153,4 +167,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         access_log=settings.access_log,
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    # outermost: everything inside sees the client and the URL it used, not the proxy's
+    app.add_middleware(ForwardedHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

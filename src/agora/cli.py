@@ -64,6 +64,9 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         os.environ["AGORA_READ_CACHE_SECONDS"] = "0"
+    if args.forwarded_allow_ips is not None:
+        # the app applies the proxy headers itself (agora.platform.forwarded), in every worker
+        os.environ["AGORA_FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
     _prepare_metrics_directory(args.workers)
     # uvicorn drains on SIGTERM, then restores the previous handler and raises the signal again;
     # with the default handler that kills the process (status 143) although shutdown went well.
@@ -74,8 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
+        proxy_headers=False,  # the app's own ForwardedHeadersMiddleware does it, Host included
         # SIGTERM: stop accepting, let in-flight requests finish for this long, then exit
         timeout_graceful_shutdown=args.graceful_timeout,
         log_level=settings.log_level.lower(),
@@ -137,8 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--forwarded-allow-ips",
-        default="127.0.0.1",
-        help="proxies trusted for X-Forwarded-For / -Proto (default 127.0.0.1)",
+        default=None,
+        help="proxies trusted for X-Forwarded-For / -Proto / -Host: comma-separated addresses or "
+        "networks, '*' for any (default AGORA_FORWARDED_ALLOW_IPS, else 127.0.0.1)",
     )
     serve.set_defaults(handler=_serve)
 

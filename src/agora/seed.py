@@ -146,4 +146,5 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                 )
         return True
     finally:
+        passwords.close()
         await platform.close()

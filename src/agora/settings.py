@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Self
@@ -19,9 +20,22 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class RateLimitFallback(StrEnum):
+    MEMORY = "memory"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 # OWASP's Argon2id configurations trade memory for iterations (47104 KiB × 1 ... 7168 KiB × 5);
 # the cheapest of them, as memory × iterations
 MIN_PRODUCTION_PASSWORD_COST = 7168 * 5
+
+
+def _usable_cpus() -> int:
+    # the CPUs this process may run on, which a container or taskset may make fewer than the host's
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -31,11 +45,19 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/agora.db"
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
+    # how long a request waits for a database connection (a free one in the pool, or a new one)
+    # before it is answered 503
+    database_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # SQLite: how long a write waits for another process's write before it gets 503
     database_busy_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
     redis_url: str | None = None
     # prefix of every Redis key (cache, rate limits): deployments sharing one Redis need their own
     redis_namespace: str = Field(default="agora", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # a Redis that does not answer within this is taken for down (connecting, and each command)
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    # after a Redis failure, how long this process leaves Redis alone (the cache is bypassed, rate
+    # limits use their fallback) before trying it again
+    redis_breaker_seconds: float = Field(default=2.0, gt=0, le=3600)
     # how long cached pages, articles and per-viewer sets may live; writes invalidate them at once
     # (see agora.blog.read_cache); 0 turns the read cache off
     read_cache_seconds: int = Field(default=60, ge=0)
@@ -45,6 +67,10 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
     password_time_cost: int = Field(default=3, ge=1, le=100)
     password_parallelism: int = Field(default=4, ge=1, le=64)
+    # hashes that run at once (per worker process), and how many more may wait for a thread
+    # before a request is refused with 503 (see agora.identity.passwords)
+    password_hashing_threads: int = Field(default_factory=_usable_cpus, ge=1, le=256)
+    password_hashing_queue: int = Field(default=64, ge=0, le=100_000)
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
@@ -60,13 +86,21 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"
     register_rate_limit: str = "10/minute"
     rate_limits_enabled: bool = True
+    # while the rate-limit storage (Redis) is unreachable: "memory" counts in each process,
+    # "open" lets every attempt through, "closed" refuses them with 503
+    rate_limits_fallback: RateLimitFallback = RateLimitFallback.MEMORY
 
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = True
 
     site_title: str = "Agora"
-    public_url: str = "http://127.0.0.1:8000"
+    # the absolute base of links the server hands out (avatars, feeds), such as
+    # "https://blog.example"; unset, each link is built from the request that asks for it
+    public_url: str | None = None
+    # peers whose X-Forwarded-For/-Proto/-Host are believed: comma-separated addresses or
+    # networks, "*" for any (`agora serve --forwarded-allow-ips` sets it)
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @model_validator(mode="before")
     @classmethod

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from httpx import AsyncClient
+from sqlalchemy import update
 
+from agora.blog.models import Tag
+from agora.blog.read_cache import articles_changed
 from tests.conftest import auth, create_article
 
 
@@ -100,8 +104,16 @@ async def test_tags_are_case_sensitive_and_returned_as_written(
     assert response.json()["articlesCount"] == 1
 
 
-async def test_a_tag_with_a_line_break_survives_the_cache(client: AsyncClient, alice: str) -> None:
-    await create_article(client, alice, tags=["two\nlines", "plain"])
+async def test_a_tag_with_a_line_break_survives_the_cache(
+    app: FastAPI, client: AsyncClient, alice: str
+) -> None:
+    # a line break in a tag is refused now, but rows written before may still hold one
+    await create_article(client, alice, tags=["two lines", "plain"])
+    async with app.state.platform.db.engine.begin() as connection:
+        await connection.execute(
+            update(Tag).values(name="two\nlines").where(Tag.name == "two lines")
+        )
+    await articles_changed(app.state.platform.cache)
 
     first = await tags(client)
     cached = await tags(client)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,10 +205,12 @@ def live_server(
     *,
     workers: int = 1,
     environment: dict[str, str] | None = None,
+    arguments: Sequence[str] = (),
 ) -> Iterator[LiveServer]:
     """``agora migrate``, ``agora serve`` on a free port; on exit SIGTERM, and it must exit 0.
 
-    ``environment``: further variables for the server (settings, for instance).
+    ``environment``: further variables for the server (settings, for instance);
+    ``arguments``: further options of ``agora serve``.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     migrate(database_url, workdir)
@@ -217,7 +219,7 @@ def live_server(
     with log_path.open("wb") as log:
         command = [*agora_command(), "serve", "--host", host, "--port", str(port)]
         process = subprocess.Popen(
-            [*command, "--workers", str(workers)],
+            [*command, "--workers", str(workers), *arguments],
             env={**server_environment(database_url, workdir), **(environment or {})},
             cwd=workdir,  # no stray .env file from the developer's checkout
             stdout=log,

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from agora.identity.models import User
-from agora.identity.passwords import Passwords
+from agora.identity.passwords import Passwords, argon2id
 from tests.conftest import register
 
-CHEAP = Passwords(memory_kib=8, time_cost=1, parallelism=1)
+CHEAP = Passwords(argon2id(memory_kib=8, time_cost=1, parallelism=1), threads=1, queue=100)
 # another cost, as if the operator had changed the settings since these hashes were made
-OTHER_COST = Passwords(memory_kib=16, time_cost=2, parallelism=1)
+OTHER_COST = Passwords(argon2id(memory_kib=16, time_cost=2, parallelism=1), threads=1, queue=100)
 
 
 async def test_hashes_are_argon2id_salted_and_carry_their_cost() -> None:

@@ -129,6 +129,81 @@ async def test_a_well_signed_token_with_wrong_claims_is_invalid(
     assert response.json() == {"errors": {"token": ["is invalid"]}}
 
 
+def signed(**claims: object) -> str:
+    """A token signed with the server's own secret, with whatever claims the test wants."""
+    payload = {"iss": "agora", "exp": datetime.now(UTC) + timedelta(hours=1), **claims}
+    return jwt.encode(payload, TEST_JWT_SECRET, algorithm="HS256")
+
+
+ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "0{user_id}",
+        "+{user_id}",
+        " {user_id}",
+        "{user_id} ",
+        "{user_id}\n",
+        "{user_id}.0",
+        "arabic-indic {user_id}",
+        "0",
+        "-1",
+        "",
+        str(2**31),
+        str(2**63),
+        "9" * 40,
+    ],
+    ids=[
+        "leading-zero",
+        "plus-sign",
+        "leading-space",
+        "trailing-space",
+        "trailing-newline",
+        "decimal-point",
+        "other-digits",
+        "zero",
+        "negative",
+        "empty",
+        "past-int32",
+        "past-int64",
+        "forty-digits",
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/user", "/api/articles"])
+async def test_a_signed_subject_that_is_not_a_user_id_as_we_write_it_is_invalid(
+    client: AsyncClient, subject: str, path: str
+) -> None:
+    user_id = user_id_of(await register(client, "jake"))
+    if subject.startswith("arabic-indic "):
+        subject = str(user_id).translate(ARABIC_INDIC_DIGITS)
+    token = signed(sub=subject.format(user_id=user_id))
+
+    response = await client.get(path, headers=auth(token))
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"token": ["is invalid"]}}
+    # the id itself, as we write it, is let in
+    assert (await client.get(path, headers=auth(signed(sub=str(user_id))))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "expiry",
+    [float("nan"), float("inf"), 10**400, "2100-01-01", True],
+    ids=["nan", "infinity", "past-any-float", "a-string", "a-boolean"],
+)
+async def test_a_signed_expiry_that_is_not_a_finite_time_is_invalid(
+    client: AsyncClient, expiry: object
+) -> None:
+    user_id = user_id_of(await register(client, "jake"))
+
+    response = await client.get("/api/user", headers=auth(signed(sub=str(user_id), exp=expiry)))
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"token": ["is invalid"]}}
+
+
 async def test_an_expired_token_is_reported_as_expired(client: AsyncClient) -> None:
     token = await register(client, "jake")
     expired = CODEC.issue(user_id_of(token), now=datetime.now(UTC) - timedelta(hours=2))

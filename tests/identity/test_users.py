@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+import httpx
+import hypothesis
 import pytest
 from httpx import AsyncClient, Response
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
+from agora.identity.schemas import Username
 from tests.conftest import auth, register
+
+USERNAME: TypeAdapter[str] = TypeAdapter(Username)
 
 PASSWORD = "password123"
 
@@ -104,6 +112,16 @@ async def test_register_refuses_a_taken_username_or_email(
         ({"email": ""}, "email", "can't be blank"),
         ({"email": None}, "email", "can't be blank"),
         ({"email": "not-an-email"}, "email", "is invalid"),
+        # one rule, the document's: an address alone (not "Name <address>", not padded), and
+        # at a domain that can receive mail
+        ({"email": "Jake <jake@example.com>"}, "email", "is invalid"),
+        ({"email": " jake@example.com"}, "email", "is invalid"),
+        ({"email": "jake@example.test"}, "email", "is invalid"),
+        (
+            {"email": "jake@" + "a" * 250 + ".com"},
+            "email",
+            "is too long (maximum is 254 characters)",
+        ),
         ({"email": ["jake@example.com"]}, "email", "must be a string"),
         ({"password": ""}, "password", "can't be blank"),
         ({"password": None}, "password", "can't be blank"),
@@ -119,6 +137,50 @@ async def test_register_refuses_an_invalid_field(
     assert response.status_code == 422
     assert response.json()["errors"][field] == [message]
     assert (await client.get("/api/profiles/jake")).status_code == 404
+
+
+DOT_SEGMENT_MESSAGE = "can't be '.' or '..': a browser would drop it from the profile's address"
+
+
+@pytest.mark.parametrize("username", [".", "..", " .. "])
+async def test_a_username_that_a_url_cannot_carry_is_refused(
+    client: AsyncClient, username: str
+) -> None:
+    response = await client.post("/api/users", json=new_user("dots", username=username))
+
+    assert response.status_code == 422
+    assert response.json() == {"errors": {"username": [DOT_SEGMENT_MESSAGE]}}
+    token = await register(client, "jake")
+    changed = await update(client, token, username=username)
+    assert changed.status_code == 422
+    assert changed.json() == {"errors": {"username": [DOT_SEGMENT_MESSAGE]}}
+    assert (await client.get("/api/profiles/jake")).status_code == 200
+
+
+@pytest.mark.parametrize("username", ["...", ".jake", "jake.", "a..b", "jäke", "ｊａｋｅ", "李"])
+async def test_a_username_with_dots_or_any_script_reaches_its_profile(
+    client: AsyncClient, username: str
+) -> None:
+    await client.post("/api/users", json=new_user("x", username=username))
+
+    response = await client.get(f"/api/profiles/{quote(username, safe='')}")
+
+    assert response.status_code == 200
+    assert response.json()["profile"]["username"] == username
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.from_regex(r"\A[\w.\-]{1,64}\Z").map(str.strip))
+@hypothesis.example(".")
+@hypothesis.example("..")
+def test_every_accepted_username_survives_a_trip_through_a_url(username: str) -> None:
+    try:
+        USERNAME.validate_python(username)
+    except ValidationError:
+        return
+    # an RFC 3986 client (httpx here, a browser alike) sends the path it is given, unaltered
+    path = httpx.URL(f"http://agora.test/api/profiles/{quote(username, safe='')}").path
+    assert path == f"/api/profiles/{username}"
 
 
 @pytest.mark.parametrize("missing", ["username", "email", "password"])
@@ -181,6 +243,13 @@ async def test_login_returns_the_user_with_a_working_token(client: AsyncClient) 
     assert_no_secrets(response, PASSWORD)
     me = await client.get("/api/user", headers=auth(user["token"]))
     assert me.json()["user"]["username"] == "jake"
+
+
+async def test_an_internationalized_email_is_accepted(client: AsyncClient) -> None:
+    response = await client.post("/api/users", json=new_user("jose", email="josé@exämple.com"))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["email"] == "josé@exämple.com"
 
 
 async def test_email_ignores_case_for_login_and_uniqueness(client: AsyncClient) -> None:
@@ -298,12 +367,11 @@ async def test_update_clears_bio_and_image_to_null(
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
-        ({"email": ""}, "email"),
         ({"email": None}, "email"),
         ({"email": "not-an-email"}, "email"),
-        ({"username": ""}, "username"),
+        ({"email": " "}, "email"),
         ({"username": None}, "username"),
-        ({"password": ""}, "password"),
+        ({"username": "  "}, "username"),
         ({"password": None}, "password"),
         ({"password": "short7c"}, "password"),
         ({"bio": 42}, "bio"),
@@ -320,6 +388,60 @@ async def test_update_refuses_an_invalid_field_and_changes_nothing(
     assert field in response.json()["errors"]
     me = (await client.get("/api/user", headers=auth(token))).json()["user"]
     assert (me["username"], me["email"], me["bio"]) == ("jake", "jake@example.com", None)
+
+
+async def test_update_takes_empty_email_username_and_password_as_not_sent(
+    client: AsyncClient,
+) -> None:
+    # what the Angular front end's settings page sends when only the bio was changed
+    token = await register(client, "jake")
+
+    response = await update(
+        client, token, image="", username="", bio="I like to skateboard", email="", password=""
+    )
+
+    assert response.status_code == 200
+    user = response.json()["user"]
+    assert (user["username"], user["email"], user["bio"], user["image"]) == (
+        "jake",
+        "jake@example.com",
+        "I like to skateboard",
+        None,
+    )
+    assert (await login(client, "jake@example.com")).status_code == 200
+    assert (await client.get("/api/profiles/jake")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "blanks",
+    [
+        {"email": ""},
+        {"username": ""},
+        {"password": ""},
+        {"email": "", "username": "", "password": ""},
+    ],
+    ids=["email", "username", "password", "all-three"],
+)
+async def test_an_update_of_nothing_but_blanks_is_refused(
+    client: AsyncClient, blanks: dict[str, str]
+) -> None:
+    # no form sends only these: it asks to blank the field (RealWorld's suite wants a 422)
+    token = await register(client, "jake")
+
+    response = await update(client, token, **blanks)
+
+    assert response.status_code == 422
+    assert response.json() == {"errors": {field: ["can't be blank"] for field in blanks}}
+    assert (await login(client, "jake@example.com")).status_code == 200
+
+
+async def test_the_documentation_says_an_empty_string_is_not_sent(client: AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["UpdateUser"]
+
+    for field in ("email", "username", "password"):
+        documented = schema["properties"][field]
+        assert "empty string" in documented["description"]
+        assert {"type": "string", "const": ""} in documented["anyOf"]
 
 
 async def test_a_refused_password_change_keeps_the_old_password(client: AsyncClient) -> None:

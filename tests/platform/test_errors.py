@@ -241,6 +241,8 @@ async def test_an_unknown_route_is_a_json_404(client: AsyncClient, path: str) ->
         ("DELETE", "/api/articles", {"GET", "POST"}),
         ("PATCH", "/api/articles/some-slug", {"GET", "PUT", "DELETE"}),
         ("PUT", "/api/articles/some-slug/favorite", {"POST", "DELETE"}),
+        # the feed is a resource of its own, not an article slugged "feed" (none can be)
+        ("PATCH", "/api/articles/feed", {"GET"}),
         ("POST", "/docs", {"GET", "HEAD"}),
     ],
 )

@@ -22,7 +22,7 @@ from agora.blog.schemas import (
 from agora.identity.deps import CurrentProfile, CurrentUser, CurrentUserId, OptionalUserId
 from agora.identity.routing import TokenFirstRoute
 from agora.platform.container import Platform
-from agora.platform.deps import PlatformDep, ReadSessionDep, SessionDep
+from agora.platform.deps import PlatformDep, PublicUrl, ReadSessionDep, SessionDep
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
 
@@ -273,9 +273,11 @@ async def list_tags(session: ReadSessionDep, platform: PlatformDep) -> TagsRespo
     response_class=Response,
     responses={200: {"content": {"application/atom+xml": {}}, "description": "Atom 1.0"}},
 )
-async def site_feed(session: ReadSessionDep, platform: PlatformDep) -> Response:
+async def site_feed(
+    session: ReadSessionDep, platform: PlatformDep, public_url: PublicUrl
+) -> Response:
     xml = await feeds.site_feed(
-        session=session, base_url=platform.settings.public_url, title=platform.settings.site_title
+        session=session, base_url=public_url, title=platform.settings.site_title
     )
     return Response(xml, media_type=feeds.ATOM_MEDIA_TYPE)
 
@@ -290,11 +292,11 @@ async def site_feed(session: ReadSessionDep, platform: PlatformDep) -> Response:
     },
 )
 async def profile_feed(
-    username: SafeStr, session: ReadSessionDep, platform: PlatformDep
+    username: SafeStr, session: ReadSessionDep, platform: PlatformDep, public_url: PublicUrl
 ) -> Response:
     xml = await feeds.profile_feed(
         session=session,
-        base_url=platform.settings.public_url,
+        base_url=public_url,
         title=platform.settings.site_title,
         username=username,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from feedgen.feed import FeedGenerator
 from sqlalchemy import exists, select
@@ -17,12 +18,24 @@ from agora.platform.errors import NotFound
 
 FEED_SIZE = 20
 ATOM_MEDIA_TYPE = "application/atom+xml; charset=utf-8"
-# characters XML 1.0 forbids (most C0 controls, U+FFFE/FFFF), which JSON strings may still hold
+# Stand-ins for text that has nothing left to show: Atom requires an entry's title and author name.
+UNTITLED = "Untitled"
+UNNAMED = "unnamed"
+# characters XML 1.0 forbids (most C0 controls, U+FFFE/FFFF, surrogates), which JSON strings may
+# hold; the API refuses them in titles, descriptions and tags now, but not in bodies, and rows
+# written before the rule may hold them anywhere: whatever is stored, the feed must stay valid
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _xml(text: str) -> str:
-    return _NOT_XML.sub("", text)
+def _xml(text: str, fallback: str = "") -> str:
+    """``text`` as XML 1.0 can carry it, or ``fallback`` if no visible character is left."""
+    cleaned = _NOT_XML.sub("", text)
+    return cleaned if cleaned.strip() else fallback
+
+
+def _url_segment(value: str) -> str:
+    # percent-encoded: an IRI cannot carry spaces or controls either
+    return quote(value, safe="")
 
 
 def _atom(
@@ -30,7 +43,7 @@ def _atom(
 ) -> bytes:
     feed = FeedGenerator()
     feed.id(feed_id)
-    feed.title(_xml(title))
+    feed.title(_xml(title, UNTITLED))
     feed.link(href=self_url, rel="self", type="application/atom+xml")
     feed.link(href=base_url, rel="alternate")
     feed.generator("Agora")
@@ -40,17 +53,19 @@ def _atom(
     feed.updated(newest)
     for article in articles:
         entry = feed.add_entry(order="append")
-        url = f"{base_url}/api/articles/{article.slug}"
+        url = f"{base_url}/api/articles/{_url_segment(article.slug)}"
         entry.id(url)
-        entry.title(_xml(article.title))
+        entry.title(_xml(article.title, UNTITLED))
         entry.link(href=url, rel="alternate")
-        entry.author({"name": _xml(article.author.username)})
+        entry.author({"name": _xml(article.author.username, UNNAMED)})
         entry.published(article.created_at)
         entry.updated(article.updated_at)
-        entry.summary(_xml(article.description))
+        if summary := _xml(article.description):
+            entry.summary(summary)
         entry.content(_xml(render_markdown(article.body)), type="html")
         for tag in article.tag_list:
-            entry.category(term=_xml(tag))
+            if term := _xml(tag):
+                entry.category(term=term)
     xml: bytes = feed.atom_str(pretty=True)
     return xml
 
@@ -70,7 +85,7 @@ async def profile_feed(*, session: AsyncSession, base_url: str, title: str, user
     if not await session.scalar(select(exists().where(User.username == username))):
         raise NotFound("not found", field="profile")
     articles = await latest_articles(session, where=ArticleFilter(author=username), limit=FEED_SIZE)
-    url = f"{base_url}/api/feeds/profiles/{username}.atom"
+    url = f"{base_url}/api/feeds/profiles/{_url_segment(username)}.atom"
     return _atom(
         articles,
         feed_id=url,

@@ -8,22 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from agora.blog.models import TAG_MAX, TITLE_MAX
 from agora.identity.schemas import Profile
-from agora.platform.wire import NoNul, Timestamp
+from agora.platform.wire import NotBlank, SingleLine, Timestamp, omittable
 
 MAX_TAGS = 20
 MAX_BODY = 100_000
 
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), NoNul
-]
-Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), NoNul
-]
-# not stripped (leading spaces matter in Markdown), but whitespace alone is still blank
-Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY, pattern=r"\S"), NoNul]
-TagName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX), NoNul
-]
+# lengths count what the client sent; title, description and tags are stored stripped
+Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX), SingleLine]
+Description = Annotated[str, StringConstraints(min_length=1, max_length=1000), SingleLine]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY), NotBlank]
+TagName = Annotated[str, StringConstraints(min_length=1, max_length=TAG_MAX), SingleLine]
 TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS)]
 
 
@@ -47,9 +41,9 @@ class UpdateArticle(Request):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    title: Title | None = None
-    description: Description | None = None
-    body: Body | None = None
+    title: Title | None = omittable()
+    description: Description | None = omittable()
+    body: Body | None = omittable()
     # absent: tags unchanged (see model_fields_set); a list, even [], replaces them; null is a 422
     tag_list: TagList = Field(default_factory=list, alias="tagList")
 

@@ -7,8 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile, status
 
 from agora.identity import service
-from agora.identity.avatars import discard_avatar, set_avatar
-from agora.identity.deps import CurrentUser, OptionalUserId, PasswordsDep, TokenCodecDep
+from agora.identity.deps import (
+    CurrentUser,
+    CurrentUserId,
+    OptionalUserId,
+    PasswordsDep,
+    TokenCodecDep,
+)
 from agora.identity.routing import TokenFirstRoute
 from agora.identity.schemas import (
     LoginUserRequest,
@@ -17,7 +22,7 @@ from agora.identity.schemas import (
     UpdateUserRequest,
     UserResponse,
 )
-from agora.platform.deps import ClientAddress, PlatformDep, SessionDep
+from agora.platform.deps import ClientAddress, PlatformDep, PublicUrl, SessionDep
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
 
@@ -49,7 +54,6 @@ async def register(
 @router.post("/users/login", summary="Log in", responses=errors(401, 422, 429))
 async def login(
     body: LoginUserRequest,
-    session: SessionDep,
     tokens: TokenCodecDep,
     passwords: PasswordsDep,
     platform: PlatformDep,
@@ -57,7 +61,7 @@ async def login(
 ) -> UserResponse:
     await platform.rate_limiter.hit(platform.settings.login_rate_limit, "login", client)
     user = await service.login(
-        session=session, tokens=tokens, passwords=passwords, credentials=body.user
+        db=platform.db, tokens=tokens, passwords=passwords, credentials=body.user
     )
     return UserResponse(user=user)
 
@@ -67,52 +71,69 @@ async def current_user(user: CurrentUser, tokens: TokenCodecDep) -> UserResponse
     return UserResponse(user=service.user_public(user, tokens.issue(user.id)))
 
 
+# The two writes below take the user's id, not the loaded user (CurrentUser): loading it would
+# hold a pooled connection while the password is hashed or the file is stored.
+
+
 @router.put("/user", summary="Update the current user", responses=errors(401, 409, 422))
 async def update_current_user(
     body: UpdateUserRequest,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     session: SessionDep,
     tokens: TokenCodecDep,
     passwords: PasswordsDep,
     platform: PlatformDep,
 ) -> UserResponse:
-    previous_image = user.image
     updated = await service.update_user(
         session=session,
         cache=platform.cache,
+        storage=platform.storage,
         tokens=tokens,
         passwords=passwords,
-        user=user,
+        user_id=user_id,
         changes=body.user,
     )
-    if updated.image != previous_image:
-        await discard_avatar(storage=platform.storage, user_id=user.id, url=previous_image)
     return UserResponse(user=updated)
+
+
+# the bytes decide, not the part's Content-Type or file name: anything else is a 415
+_AVATAR_TYPES = {"image": {"contentType": "image/png, image/jpeg, image/webp"}}
 
 
 @router.post(
     "/user/image",
     summary="Upload your avatar (PNG, JPEG or WebP)",
     responses=errors(401, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"encoding": _AVATAR_TYPES}}}
+    },
 )
 async def upload_avatar(
-    image: Annotated[UploadFile, File(description="A PNG, JPEG or WebP image")],
-    user: CurrentUser,
+    image: Annotated[
+        UploadFile,
+        File(
+            description="A PNG, JPEG or WebP image (what its bytes are, whatever its name or type "
+            "says), of at most AGORA_AVATAR_MAX_BYTES (2 MiB unless configured)"
+        ),
+    ],
+    user_id: CurrentUserId,
     session: SessionDep,
     tokens: TokenCodecDep,
     platform: PlatformDep,
+    public_url: PublicUrl,
 ) -> UserResponse:
     limit = platform.settings.avatar_max_bytes
-    data = await image.read(limit + 1)
-    updated = await set_avatar(
+    updated = await service.set_avatar(
         session=session,
         cache=platform.cache,
         storage=platform.storage,
-        user=user,
-        data=data,
+        tokens=tokens,
+        user_id=user_id,
+        data=await image.read(limit + 1),
         max_bytes=limit,
+        base_url=public_url,
     )
-    return UserResponse(user=service.user_public(updated, tokens.issue(updated.id)))
+    return UserResponse(user=updated)
 
 
 @router.get("/profiles/{username}", summary="A profile", responses=errors(401, 404))

@@ -7,11 +7,7 @@ import secrets
 import warnings
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.identity.models import User
-from agora.identity.read_cache import profile_changed
-from agora.platform.cache import Cache
 from agora.platform.errors import Invalid, PayloadTooLarge, UnsupportedMediaType
 from agora.platform.storage import FileStorage
 
@@ -42,31 +38,16 @@ def sniff_image_format(data: bytes) -> str:
     return image_format
 
 
-async def set_avatar(
-    *,
-    session: AsyncSession,
-    cache: Cache,
-    storage: FileStorage,
-    user: User,
-    data: bytes,
-    max_bytes: int,
-) -> User:
+async def store_avatar(
+    *, storage: FileStorage, user_id: int, data: bytes, max_bytes: int, base_url: str
+) -> tuple[str, str]:
+    """Check and store an uploaded avatar; its storage key and the URL that serves it."""
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"is too large (the limit is {max_bytes} bytes)", field="image")
     extension = ACCEPTED_FORMATS[sniff_image_format(data)]
     # a fresh name each time, so caches and CDNs never serve the previous picture
-    key = f"{AVATAR_PREFIX}{user.id}-{secrets.token_hex(8)}.{extension}"
-    url = await storage.save(key, data)
-    previous = user.image
-    user.image = url
-    try:
-        await session.commit()
-    except Exception:
-        await storage.delete(key)
-        raise
-    await profile_changed(cache, user.id)
-    await discard_avatar(storage=storage, user_id=user.id, url=previous)
-    return user
+    key = f"{AVATAR_PREFIX}{user_id}-{secrets.token_hex(8)}.{extension}"
+    return key, await storage.save(key, data, base_url=base_url)
 
 
 def _own_avatar_key(user_id: int, url: str | None) -> str | None:

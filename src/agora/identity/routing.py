@@ -12,21 +12,17 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from agora.identity.deps import required_user_id
+from agora.platform.deps import depends_on
 from agora.platform.errors import Unauthorized
-
-
-def _needs_user(dependant: Dependant) -> bool:
-    return any(sub.call is required_user_id or _needs_user(sub) for sub in dependant.dependencies)
 
 
 class TokenFirstRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        if not _needs_user(self.dependant):
+        if not depends_on(self.dependant, required_user_id):
             return handler
 
         async def token_first(request: Request) -> Response:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora.identity.avatars import discard_avatar, store_avatar
 from agora.identity.models import Follow, User
 from agora.identity.passwords import Passwords
 from agora.identity.read_cache import follows_changed, profile_changed
 from agora.identity.schemas import LoginUser, NewUser, Profile, UpdateUser, UserPublic
 from agora.identity.tokens import TokenCodec
 from agora.platform.cache import Cache
-from agora.platform.db import dialect_insert, utcnow
+from agora.platform.db import Database, dialect_insert, utcnow
 from agora.platform.errors import Conflict, Invalid, NotFound, Unauthorized
+from agora.platform.storage import FileStorage
 
 
 def user_public(user: User, token: str) -> UserPublic:
@@ -53,30 +55,36 @@ async def _commit_unique(session: AsyncSession) -> None:
 async def register(
     *, session: AsyncSession, tokens: TokenCodec, passwords: Passwords, new_user: NewUser
 ) -> UserPublic:
+    # hashed before the session takes a connection: the pool is never held while Argon2 runs
+    password_hash = await passwords.hash(new_user.password)
     email = new_user.email.lower()
     await _ensure_free(session, username=new_user.username, email=email, except_id=None)
-    user = User(
-        username=new_user.username,
-        email=email,
-        password_hash=await passwords.hash(new_user.password),
-    )
+    user = User(username=new_user.username, email=email, password_hash=password_hash)
     session.add(user)
     await _commit_unique(session)
     return user_public(user, tokens.issue(user.id))
 
 
 async def login(
-    *, session: AsyncSession, tokens: TokenCodec, passwords: Passwords, credentials: LoginUser
+    *, db: Database, tokens: TokenCodec, passwords: Passwords, credentials: LoginUser
 ) -> UserPublic:
-    user = await session.scalar(select(User).where(User.email == credentials.email.lower()))
+    # read outside any transaction, and the connection back in the pool before Argon2 runs
+    async with db.autocommit_sessions() as session:
+        user = await session.scalar(select(User).where(User.email == credentials.email.lower()))
     password_hash = user.password_hash if user else None
     matches, rehashed = await passwords.verify(credentials.password, password_hash)
     if not matches or user is None:
         raise Unauthorized("invalid", field="credentials")
     if rehashed is not None:
-        # made with another cost than the configured one: only a login has the password to redo it
-        user.password_hash = rehashed
-        await session.commit()
+        # made with another cost than the configured one: only a login has the password to redo
+        # it. One statement of its own, and only over the hash just verified: a password change
+        # that landed meanwhile wins.
+        async with db.autocommit_connection() as connection:
+            await connection.execute(
+                update(User)
+                .where(User.id == user.id, User.password_hash == password_hash)
+                .values(password_hash=rehashed)
+            )
     return user_public(user, tokens.issue(user.id))
 
 
@@ -92,30 +100,65 @@ async def update_user(
     *,
     session: AsyncSession,
     cache: Cache,
+    storage: FileStorage,
     tokens: TokenCodec,
     passwords: Passwords,
-    user: User,
+    user_id: int,
     changes: UpdateUser,
 ) -> UserPublic:
     sent = changes.model_fields_set
     for required in ("email", "username", "password"):
         if required in sent and getattr(changes, required) is None:
             raise Invalid("can't be blank", field=required)
+    # hashed before the session takes a connection: the pool is never held while Argon2 runs
+    password_hash = None if changes.password is None else await passwords.hash(changes.password)
+    user = await get_user(session=session, user_id=user_id)
+    previous_image = user.image
     email = changes.email.lower() if changes.email is not None else None
     await _ensure_free(session, username=changes.username, email=email, except_id=user.id)
     if email is not None:
         user.email = email
     if changes.username is not None:
         user.username = changes.username
-    if changes.password is not None:
-        user.password_hash = await passwords.hash(changes.password)
+    if password_hash is not None:
+        user.password_hash = password_hash
     if "bio" in sent:
         user.bio = changes.bio or None
     if "image" in sent:
         user.image = changes.image or None
     await _commit_unique(session)
     await profile_changed(cache, user.id)
+    if user.image != previous_image:
+        await discard_avatar(storage=storage, user_id=user.id, url=previous_image)
     return user_public(user, tokens.issue(user.id))
+
+
+async def set_avatar(
+    *,
+    session: AsyncSession,
+    cache: Cache,
+    storage: FileStorage,
+    tokens: TokenCodec,
+    user_id: int,
+    data: bytes,
+    max_bytes: int,
+    base_url: str,
+) -> UserPublic:
+    # the file first: the session takes a connection only for the short write after it
+    key, url = await store_avatar(
+        storage=storage, user_id=user_id, data=data, max_bytes=max_bytes, base_url=base_url
+    )
+    try:
+        user = await get_user(session=session, user_id=user_id)
+        previous_image = user.image
+        user.image = url
+        await session.commit()
+    except Exception:
+        await storage.delete(key)
+        raise
+    await profile_changed(cache, user_id)
+    await discard_avatar(storage=storage, user_id=user_id, url=previous_image)
+    return user_public(user, tokens.issue(user_id))
 
 
 async def _user_by_username(session: AsyncSession, username: str) -> User:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from agora.identity.models import USER_ID_MAX
 from agora.platform.errors import Unauthorized
 
 ALGORITHM = "HS256"
 ISSUER = "agora"
 
+
+# the subject as we issue it: a user id in decimal, without sign, spaces or leading zeros
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
 
 # verified tokens remembered per process: a client sends the same token with every request
 VERIFIED_CACHE_SIZE = 4096
@@ -61,6 +67,29 @@ class TokenCodec:
                 issuer=ISSUER,
                 options={"require": ["exp", "sub", "iss"], "verify_exp": False},
             )
-            return int(claims["sub"]), float(claims["exp"])
-        except (jwt.InvalidTokenError, ValueError, TypeError):
+        except jwt.InvalidTokenError:
             raise Unauthorized("is invalid", field="token") from None
+        user_id, expires_at = _user_id(claims["sub"]), _expiry(claims["exp"])
+        # even a token signed with our key is trusted only as far as the claims we would write:
+        # an id the users table can hold (a bigger one would reach the database and fail there)
+        # and a finite expiry (NaN would never expire)
+        if user_id is None or expires_at is None:
+            raise Unauthorized("is invalid", field="token")
+        return user_id, expires_at
+
+
+def _user_id(subject: object) -> int | None:
+    if not isinstance(subject, str) or not _CANONICAL_ID.fullmatch(subject):
+        return None
+    user_id = int(subject)
+    return user_id if user_id <= USER_ID_MAX else None
+
+
+def _expiry(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        expiry = float(value)
+    except OverflowError:  # an integer past any float
+        return None
+    return expiry if math.isfinite(expiry) else None

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 import orjson
+import structlog
 from redis.asyncio import Redis
+
+from agora.platform.redis_breaker import RedisBreaker, RedisUnavailable
+
+log = structlog.get_logger("agora.cache")
+
+T = TypeVar("T")
+
+# how often a process with invalidations to replay tries Redis, whether requests come or not
+REPLAY_INTERVAL_SECONDS = 1.0
 
 
 class Cache(Protocol):
@@ -74,45 +86,129 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Shared by every node; keys are namespaced so one Redis can serve several apps."""
+    """Shared by every node; keys are namespaced so one Redis can serve several apps.
 
-    def __init__(self, redis: Redis, *, namespace: str = "agora:cache:") -> None:
-        self._redis = redis
+    Redis failing is a cache miss, never an error: reads go to the database, writes are dropped.
+    A ``delete`` is an invalidation (see the generations below), so one that cannot reach Redis
+    is remembered and replayed before this process uses the cache again, and in the background
+    until Redis takes it: a paused Redis keeps its keys, and the entries it invalidates must not
+    be read when it answers again. Other nodes may serve them until the replay lands (about
+    ``REPLAY_INTERVAL_SECONDS``), and never longer than the entries' own lifetime.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        namespace: str = "agora:cache:",
+        breaker: RedisBreaker | None = None,
+        max_unreplayed: int = 10_000,
+    ) -> None:
+        """``max_unreplayed``: invalidations kept to replay; past this many, the whole namespace
+        is dropped instead when Redis answers again."""
+        self._redis = redis  # owned: closed with the cache, though the rate limiter borrows it
         self._namespace = namespace
+        self._breaker = breaker if breaker is not None else RedisBreaker()
+        self._max_unreplayed = max_unreplayed
+        self._unreplayed: set[str] = set()
+        self._forget_everything = False  # too many to remember: drop the namespace instead
+        self._replayer: asyncio.Task[None] | None = None
+
+    async def _use(self, action: Callable[[], Awaitable[T]]) -> T:
+        async def replay_then_act() -> T:
+            await self._replay()
+            return await action()
+
+        return await self._breaker.call("cache", replay_then_act)
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._redis.get(self._namespace + key)
-        return value if isinstance(value, bytes) or value is None else value.encode()
+        return (await self.get_many(key))[0]
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
-        values = await self._redis.mget([self._namespace + key for key in keys])
+        try:
+            values = await self._use(lambda: self._redis.mget([self._namespace + k for k in keys]))
+        except RedisUnavailable:
+            return [None] * len(keys)
         return [v if isinstance(v, bytes) or v is None else v.encode() for v in values]
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
-        await self._redis.set(self._namespace + key, value, ex=ttl_seconds)
+        with contextlib.suppress(RedisUnavailable):
+            await self._use(lambda: self._redis.set(self._namespace + key, value, ex=ttl_seconds))
 
     async def delete(self, *keys: str) -> None:
-        if keys:
-            await self._redis.delete(*(self._namespace + key for key in keys))
+        if not keys:
+            return
+        try:
+            await self._use(lambda: self._redis.delete(*(self._namespace + key for key in keys)))
+        except RedisUnavailable:
+            self._remember(keys)
 
     async def ping(self) -> None:
-        await self._redis.ping()
+        """Asks Redis even while the breaker leaves it alone; an answer replays what waits."""
+        try:
+            await self._breaker.probe("ping", self._redis.ping)
+            await self._breaker.probe("cache", self._replay)
+        except RedisUnavailable as exc:
+            raise ConnectionError("Redis does not answer") from exc.__cause__
 
     async def close(self) -> None:
+        if self._replayer is not None:
+            self._replayer.cancel()
         await self._redis.aclose()
 
+    def _remember(self, keys: Iterable[str]) -> None:
+        self._unreplayed.update(keys)
+        if len(self._unreplayed) > self._max_unreplayed:
+            self._unreplayed.clear()
+            self._forget_everything = True
+        if self._replayer is None or self._replayer.done():
+            self._replayer = asyncio.create_task(self._replay_when_back())
 
-def create_cache(redis_url: str | None, *, namespace: str = "agora:cache:") -> Cache:
-    if redis_url is None:
+    async def _replay(self) -> None:
+        if self._forget_everything:
+            async for batch in self._batches(self._redis.scan_iter(match=self._namespace + "*")):
+                await self._redis.unlink(*batch)
+            self._forget_everything = False
+        if self._unreplayed:
+            keys = list(self._unreplayed)
+            await self._redis.delete(*(self._namespace + key for key in keys))
+            # what was remembered meanwhile stays for the next replay
+            self._unreplayed.difference_update(keys)
+            log.info("cache invalidations replayed", keys=len(keys))
+
+    @staticmethod
+    async def _batches(keys: AsyncIterator[Any], size: int = 1000) -> AsyncIterator[list[Any]]:
+        batch = []
+        async for key in keys:
+            batch.append(key)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    async def _replay_when_back(self) -> None:
+        while self._unreplayed or self._forget_everything:
+            await asyncio.sleep(REPLAY_INTERVAL_SECONDS)
+            with contextlib.suppress(RedisUnavailable):
+                await self._breaker.probe("cache", self._replay)
+
+
+def create_cache(
+    redis: Redis | None, *, namespace: str = "agora:cache:", breaker: RedisBreaker | None = None
+) -> Cache:
+    if redis is None:
         return MemoryCache()
-    return RedisCache(Redis.from_url(redis_url), namespace=namespace)
+    return RedisCache(redis, namespace=namespace, breaker=breaker)
 
 
 # --- generations: invalidating every entry derived from some data with one write ----------------
 #
 # A read model keys its entries by the current generation of the data it was computed from;
-# a write starts a new generation after its commit, and entries of older generations are never
-# read again (they expire on their own). Correct across nodes when the cache is shared (Redis).
+# a write ends the generation after its commit (the next read starts a new one), and entries of
+# older generations are never read again (they expire on their own). Correct across nodes when
+# the cache is shared (Redis). Ending is a delete, like every other invalidation, so a cache that
+# could not be told replays deletes and nothing else (RedisCache).
 
 GENERATION_TTL_SECONDS = 24 * 3600
 
@@ -139,8 +235,11 @@ async def generations(cache: Cache, *names: str) -> list[str]:
 
 
 async def start_generation(cache: Cache, name: str) -> None:
-    """Call after the commit that changed the data: entries computed before are left behind."""
-    await cache.set(_generation_key(name), _new_token(), ttl_seconds=GENERATION_TTL_SECONDS)
+    """Call after the commit that changed the data: entries computed before are left behind.
+
+    The generation is ended, and the next read starts the new one.
+    """
+    await cache.delete(_generation_key(name))
 
 
 async def cached_ids(

@@ -10,6 +10,7 @@ from agora.platform.cache import Cache, create_cache
 from agora.platform.db import Database
 from agora.platform.observability import Metrics
 from agora.platform.ratelimit import RateLimiter, create_rate_limiter
+from agora.platform.redis_breaker import RedisBreaker, connect_redis
 from agora.platform.storage import FileStorage, LocalFileStorage
 from agora.settings import Settings
 
@@ -30,22 +31,34 @@ class Platform:
             settings.database_url,
             echo=settings.database_echo,
             pool_size=settings.database_pool_size,
+            timeout_seconds=settings.database_timeout_seconds,
             busy_timeout_seconds=settings.database_busy_timeout_seconds,
         )
+        metrics = Metrics(CollectorRegistry(), db.engine)
+        # one client and one breaker for the cache and the rate limits: one Redis, one verdict
+        redis, breaker = None, None
+        if url := settings.redis_url:
+            redis = connect_redis(url, timeout_seconds=settings.redis_timeout_seconds)
+            breaker = RedisBreaker(
+                retry_seconds=settings.redis_breaker_seconds, registry=metrics.registry
+            )
         return cls(
             settings=settings,
             db=db,
-            cache=create_cache(settings.redis_url, namespace=f"{namespace}:cache:"),
+            cache=create_cache(redis, namespace=f"{namespace}:cache:", breaker=breaker),
             rate_limiter=create_rate_limiter(
-                settings.redis_url, enabled=settings.rate_limits_enabled, prefix=namespace
+                settings.redis_url,
+                redis=redis,
+                breaker=breaker,
+                fallback=settings.rate_limits_fallback,
+                enabled=settings.rate_limits_enabled,
+                prefix=namespace,
             ),
-            storage=LocalFileStorage(
-                settings.media_dir, url_prefix=settings.media_url, public_url=settings.public_url
-            ),
-            metrics=Metrics(CollectorRegistry(), db.engine),
+            storage=LocalFileStorage(settings.media_dir, url_prefix=settings.media_url),
+            metrics=metrics,
         )
 
     async def close(self) -> None:
-        await self.cache.close()
         await self.rate_limiter.close()
+        await self.cache.close()  # and the Redis client the rate limiter borrowed
         await self.db.dispose()

@@ -105,8 +105,6 @@ def _on_sqlite_connect(busy_timeout_seconds: float) -> Callable[[Any, Any], None
 PING_AFTER_IDLE_SECONDS = 5.0
 # SQLite: how long a write waits for another process's write to end before it gets 503
 DEFAULT_BUSY_TIMEOUT_SECONDS = 5.0
-# SQLite: how long a write waits for this process's earlier writes (a burst queues this long)
-WRITE_QUEUE_SECONDS = 30.0
 _RETURNED_AT = "agora_returned_at"
 
 
@@ -133,16 +131,29 @@ def create_engine(
     *,
     echo: bool = False,
     pool_size: int = 10,
+    timeout_seconds: float = 10.0,
     busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
         # a file database is pooled like PostgreSQL; an in-memory one lives in one connection
-        sizes = {} if _in_memory(url) else {"pool_size": pool_size, "max_overflow": pool_size}
-        engine = create_async_engine(url, echo=echo, **sizes)
+        pooling: dict[str, Any] = {}
+        if not _in_memory(url):
+            pooling = {"pool_size": pool_size, "max_overflow": pool_size}
+            pooling["pool_timeout"] = timeout_seconds
+        engine = create_async_engine(url, echo=echo, **pooling)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect(busy_timeout_seconds))
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # waiting for a free connection, and opening a new one (asyncpg waits 60 s by default
+        # for a server that does not answer)
+        pool_timeout=timeout_seconds,
+        connect_args={"timeout": timeout_seconds},
+    )
     event.listen(engine.sync_engine, "checkin", _note_return)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle(engine))
     return engine
@@ -157,16 +168,21 @@ class Database:
         *,
         echo: bool = False,
         pool_size: int = 10,
+        timeout_seconds: float = 10.0,
         busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
     ) -> None:
         self.url = url
         self.engine = create_engine(
-            url, echo=echo, pool_size=pool_size, busy_timeout_seconds=busy_timeout_seconds
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            timeout_seconds=timeout_seconds,
+            busy_timeout_seconds=busy_timeout_seconds,
         )
         if url.startswith("sqlite") and not _in_memory(url):
             # one writer at a time, queued in the event loop (an in-memory database has one
-            # connection, so nothing to queue)
-            WriteQueue(wait_seconds=WRITE_QUEUE_SECONDS).install(self.engine)
+            # connection, so nothing to queue); waiting for its turn is waiting for the database
+            WriteQueue(wait_seconds=timeout_seconds).install(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # For requests that only read, or write with one statement: each statement runs on its
         # own (autocommit), which saves the BEGIN and COMMIT/ROLLBACK round trips. A statement is

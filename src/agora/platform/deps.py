@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.container import Platform
@@ -38,8 +39,23 @@ async def get_read_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 
+async def public_url(request: Request, platform: PlatformDep) -> str:
+    """Where clients reach this server, without a trailing slash: the configured public URL, or
+    the scheme and host the request came to (behind a trusted proxy, those it forwarded)."""
+    configured = platform.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+PublicUrl = Annotated[str, Depends(public_url)]
+
+
 async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
+    """Whether a route (its ``dependant``) depends on ``call``, however deep."""
+    return any(sub.call is call or depends_on(sub, call) for sub in dependant.dependencies)

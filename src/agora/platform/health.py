@@ -1,4 +1,9 @@
-"""Liveness (``/healthz``: the process answers) and readiness (``/readyz``: its dependencies do)."""
+"""Liveness (``/healthz``: the process answers) and readiness (``/readyz``: its dependencies do).
+
+Without the database the node cannot serve: 503, and a load balancer sends traffic elsewhere.
+Without Redis it serves, slower (no read cache) and with rate limits on their fallback: 200 with
+``"status": "degraded"`` and the failing check named, so it stays in rotation and is seen.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database (and Redis, when configured) answer")
+@router.get("/readyz", summary="The database answers (and Redis, when configured: else degraded)")
 async def readyz(request: Request) -> JSONResponse:
     platform: Platform = request.app.state.platform
     checks: dict[str, Any] = {}
@@ -30,8 +35,10 @@ async def readyz(request: Request) -> JSONResponse:
             checks[name] = "ok"
         except Exception as exc:
             checks[name] = f"unavailable: {type(exc).__name__}"
-    ready = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    if checks["database"] != "ok":
+        status, code = "unavailable", 503
+    elif all(value == "ok" for value in checks.values()):
+        status, code = "ready", 200
+    else:
+        status, code = "degraded", 200
+    return JSONResponse({"status": status, "checks": checks}, status_code=code)

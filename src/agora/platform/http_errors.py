@@ -1,4 +1,5 @@
-"""Maps every failure to a clear 4xx in RealWorld's error shape: ``{"errors": {field: [message]}}``.
+"""Maps every failure to a clear 4xx in RealWorld's error shape: ``{"errors": {field: [message]}}``,
+or to a 503 with ``Retry-After`` when the database cannot serve for a moment.
 
 Services raise domain errors; request parsing raises validation errors; both end here, so no route
 formats an error by hand and nothing reaches the client as a bare 500.
@@ -13,10 +14,13 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agora.platform.errors import DomainError
+from agora.platform.db_outages import RETRY_AFTER_SECONDS, UNREACHABLE_ERRORS, database_unavailable
+from agora.platform.error_boundary import internal_error, log_unexpected
+from agora.platform.errors import DomainError, Unavailable
 from agora.platform.route_index import RouteIndex
 
 log = structlog.get_logger("agora.errors")
@@ -56,6 +60,8 @@ def _message_of(error: Mapping[str, Any]) -> str:
         "string_too_short": "is too short (minimum is {min_length} characters)",
         "string_too_long": "is too long (maximum is {max_length} characters)",
         "string_type": "must be a string",
+        # a lone surrogate ("\ud800" in JSON), which no UTF-8 store or response can carry
+        "string_unicode": "must be valid Unicode text",
         "int_parsing": "must be an integer",
         "int_type": "must be an integer",
         "bool_type": "must be true or false",
@@ -128,9 +134,24 @@ async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not database_unavailable(exc):
+        log_unexpected(request.url.path, exc)
+        return internal_error()
+    # not the request's fault: the database restarts, or is out of connections for a moment
+    log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+    unavailable = Unavailable(
+        f"the service is unavailable for a moment; try again in {RETRY_AFTER_SECONDS} seconds",
+        retry_after=RETRY_AFTER_SECONDS,
+    )
+    return await _on_domain_error(request, unavailable)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", path=request.url.path, exc_info=exc)
-    return JSONResponse(error_body("body", "internal error"), status_code=500)
+    # only for a bug outside the error boundary (in an outer middleware): Starlette raises the
+    # exception again after this answer and the server closes the connection, so it says so
+    log_unexpected(request.url.path, exc)
+    return internal_error(closing=True)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -138,4 +159,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(DataError, _on_data_error)
+    for outage in (DBAPIError, PoolTimeout, *UNREACHABLE_ERRORS):
+        app.add_exception_handler(outage, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
