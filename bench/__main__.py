@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -77,7 +78,29 @@ def _request(scenario: Scenario, workdir: Path) -> Request:
         tokens_file=workdir / "tokens.txt" if scenario.signed_in else None,
         slugs_file=workdir / "slugs.txt" if scenario.rotates_slugs else None,
         body=scenario.body,
+        pairs_file=workdir / f"pairs-{scenario.pairs}.txt" if scenario.pairs else None,
     )
+
+
+# more (user, article) pairs of each kind than a scenario can use up: none repeats
+PAIRS_WANTED = 200_000
+
+
+def _pairs(fixture: Fixture) -> dict[str, list[tuple[int, str]]]:
+    """(line of the tokens file, slug) pairs, shuffled: the ``favorited`` ones of the database,
+    and as many ``new`` ones, drawn at random among those that are not."""
+    rng = random.Random(len(fixture.favorites))
+    line_of = {user_id: line for line, user_id in enumerate(fixture.user_ids, start=1)}
+    favorited = [(line_of[user_id], slug) for user_id, slug in fixture.favorites]
+    rng.shuffle(favorited)
+    taken = set(fixture.favorites)
+    new: list[tuple[int, str]] = []
+    while len(new) < min(PAIRS_WANTED, len(fixture.user_ids) * len(fixture.slugs) - len(taken)):
+        pair = (rng.choice(fixture.user_ids), rng.choice(fixture.slugs))
+        if pair not in taken:
+            taken.add(pair)
+            new.append((line_of[pair[0]], pair[1]))
+    return {"favorited": favorited, "new": new}
 
 
 def _preflight(server: Server, scenario: Scenario, token: str, slug: str) -> None:
@@ -196,12 +219,20 @@ def main(argv: list[str] | None = None) -> int:
         tokens = [codec.issue(user_id) for user_id in fixture.user_ids]
         (workdir / "tokens.txt").write_text("\n".join(tokens) + "\n")
         (workdir / "slugs.txt").write_text("\n".join(fixture.slugs) + "\n")
+        pairs = _pairs(fixture)
+        for kind, chosen in pairs.items():
+            lines = "".join(f"{line} {slug}\n" for line, slug in chosen)
+            (workdir / f"pairs-{kind}.txt").write_text(lines)
         print(
             f"bench: server at {server.base_url} (log: {server.log_path}); load by {generator.name}"
         )
 
         for scenario in scenarios:
-            _preflight(server, scenario, tokens[0], fixture.slugs[0])
+            token, slug = tokens[0], fixture.slugs[0]
+            if scenario.pairs:  # the last pair: the load reaches it last, if ever
+                line, slug = pairs[scenario.pairs][-1]
+                token = tokens[line - 1]
+            _preflight(server, scenario, token, slug)
             result = _measure(generator, server, _request(scenario, workdir), args)
             if scenario.ceiling:
                 ceiling = result

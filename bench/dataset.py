@@ -151,6 +151,8 @@ class Dataset:
     rows: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)
     slugs: list[str] = field(default_factory=list)
     user_ids: list[int] = field(default_factory=list)
+    # (user id, article id) of each favorite, typed (the rows are plain tuples for COPY)
+    favorites: list[tuple[int, int]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {table: len(rows) for table, rows in self.rows.items()}
@@ -298,6 +300,7 @@ def generate(scale: Scale, *, password_hash: str, seed: int = 20261122) -> Datas
         for article_id in appeal.distinct(rng, count):
             created = max(article_created[article_id - 1], user_created[user_id])
             favorites.append((user_id, article_id, _after(rng, created, now)))
+            data.favorites.append((user_id, article_id))
             favorites_count[article_id - 1] += 1
 
     # --- comments: popular articles get the conversation --------------------------------------

@@ -8,6 +8,7 @@ duration. Latency is per request, as the client sees it; errors are socket error
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import re
@@ -24,13 +25,16 @@ WRK_INSTALL_TIMEOUT = 300
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """What one scenario sends; ``{slug}`` in the path and the token rotate per request."""
+    """What one scenario sends; ``{slug}`` in the path and the token rotate per request: drawn
+    at random, or the next line of ``pairs_file`` (``<line of tokens_file> <slug>``), so that no
+    pair repeats."""
 
     method: str
     path: str
     tokens_file: Path | None = None
     slugs_file: Path | None = None
     body: str | None = None
+    pairs_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,8 @@ class Wrk(LoadGenerator):
             str(request.tokens_file or "-"),
             str(request.slugs_file or "-"),
             request.body or "-",
+            str(request.pairs_file or "-"),
+            str(threads),
         ]
         completed = subprocess.run(
             command, capture_output=True, text=True, check=False, timeout=seconds + 60
@@ -184,18 +190,26 @@ class AsyncioLoad(LoadGenerator):
         url = urlsplit(base_url)
         host, port = url.hostname or "127.0.0.1", url.port or 80
         tokens, slugs = _lines(request.tokens_file), _lines(request.slugs_file)
+        pairs = itertools.cycle(
+            (tokens[int(user) - 1], slug)
+            for user, slug in (line.split(" ", 1) for line in _lines(request.pairs_file))
+        )
+        has_pairs = request.pairs_file is not None
         body = (request.body or "").encode()
         latencies: list[float] = []
         errors = {"socket": 0, "status": 0}
         deadline = time.perf_counter() + seconds
 
         def encode() -> bytes:
-            path = request.path
-            if slugs:
+            path, token = request.path, random.choice(tokens) if tokens else None
+            if has_pairs:
+                token, slug = next(pairs)
+                path = path.replace("{slug}", slug)
+            elif slugs:
                 path = path.replace("{slug}", random.choice(slugs))
             head = [f"{request.method} {path} HTTP/1.1", f"Host: {host}:{port}"]
-            if tokens:
-                head.append(f"Authorization: Token {random.choice(tokens)}")
+            if token:
+                head.append(f"Authorization: Token {token}")
             if body:
                 head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
             return ("\r\n".join(head) + "\r\n\r\n").encode() + body

@@ -8,6 +8,7 @@ endpoint's own work costs, on whatever machine runs them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 COMMENT_BODY = (
     '{"comment":{"body":"Thanks for writing this up: the part about measuring before '
@@ -28,10 +29,13 @@ class Scenario:
     # targets: requests/s as a share of the ceiling's, and a bound on the 99th percentile
     min_share: float | None = None
     max_p99_ms: float | None = None
+    # each request a (user, article) pair of its own, never repeated: "new" ones the user has
+    # not favorited, or "favorited" ones (so a favorite or an unfavorite always changes a row)
+    pairs: Literal["new", "favorited"] | None = None
 
     @property
     def rotates_slugs(self) -> bool:
-        return "{slug}" in self.path
+        return "{slug}" in self.path and self.pairs is None
 
 
 SCENARIOS = (
@@ -75,6 +79,24 @@ SCENARIOS = (
         signed_in=True,
         body=COMMENT_BODY,
         expected_status=201,
+        min_share=0.25,
+    ),
+    Scenario(
+        "favorite",
+        "POST /api/articles/{slug}/favorite, signed in",
+        "POST",
+        "/api/articles/{slug}/favorite",
+        signed_in=True,
+        pairs="new",
+        min_share=0.25,
+    ),
+    Scenario(
+        "unfavorite",
+        "DELETE /api/articles/{slug}/favorite, signed in",
+        "DELETE",
+        "/api/articles/{slug}/favorite",
+        signed_in=True,
+        pairs="favorited",
         min_share=0.25,
     ),
 )

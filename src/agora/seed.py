@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import exists, select
 
+from agora.blog import favorites
 from agora.blog import service as blog
 from agora.blog.schemas import NewArticle
 from agora.identity import service as identity
@@ -132,9 +133,13 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                 )
             await session.commit()
             for username, title in FAVORITES:
-                await blog.favorite(
-                    session=session, cache=cache, user_id=users[username].id, slug=slugs[title]
+                await favorites.favorite(
+                    connection=await session.connection(),
+                    cache=cache,
+                    user_id=users[username].id,
+                    slug=slugs[title],
                 )
+            await session.commit()
             for follower, followee in FOLLOWS:
                 await identity.follow(
                     session=session, cache=cache, username=followee, follower_id=users[follower].id

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # how long a request waits for a database connection (a free one in the pool, or a new one)
     # before it is answered 503
     database_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # SQLite: how long a write waits for another process's write before it gets 503
+    database_busy_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
     redis_url: str | None = None
     # prefix of every Redis key (cache, rate limits): deployments sharing one Redis need their own
     redis_namespace: str = Field(default="agora", pattern=r"^[A-Za-z0-9_.-]{1,64}$")

@@ -7,7 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import delete
 
+from agora.identity.models import User
 from tests.blog.conftest import (
     NOT_FOUND_ARTICLE,
     TOKEN_MISSING,
@@ -203,3 +205,34 @@ async def test_one_user_favoriting_in_several_requests_at_once_counts_once(
     assert {response.json()["article"]["favoritesCount"] for response in responses} == {1}
     article = (await get_article(client, slug, bob)).json()["article"]
     assert (article["favorited"], article["favoritesCount"]) == (True, 1)
+
+
+async def test_favorites_of_a_deleted_account_no_longer_count(
+    app: FastAPI, client: AsyncClient, alice: str, bob: str
+) -> None:
+    # the count follows the favorites however they go: here by cascade, with no request at all
+    slug = (await create_article(client, alice))["slug"]
+    await favorite(client, alice, slug)
+    await favorite(client, bob, slug)
+    async with app.state.platform.db.engine.begin() as connection:
+        await connection.execute(delete(User).where(User.username == "bob"))
+    await favorite(client, alice, slug)  # a favorite changed nothing: the cache must move on
+
+    article = (await get_article(client, slug)).json()["article"]
+
+    assert article["favoritesCount"] == 1
+
+
+async def test_a_token_of_a_deleted_account_cannot_favorite(
+    app: FastAPI, client: AsyncClient, alice: str, bob: str
+) -> None:
+    slug = (await create_article(client, alice))["slug"]
+    await favorite(client, bob, slug)
+    async with app.state.platform.db.engine.begin() as connection:
+        await connection.execute(delete(User).where(User.username == "bob"))
+
+    for method in ("POST", "DELETE"):
+        response = await client.request(method, f"/api/articles/{slug}/favorite", headers=auth(bob))
+        assert response.status_code == 401, method
+        assert response.json() == {"errors": {"token": ["is invalid"]}}
+    assert (await get_article(client, slug)).json()["article"]["favoritesCount"] == 0

@@ -173,3 +173,22 @@ async def test_one_article_costs_a_few_statements(
     assert payload["article"]["tagList"] == ["python", "rust", "sql"]
     assert payload["article"]["favorited"] is True
     assert used <= MAX_STATEMENTS, statements.statements
+
+
+async def test_a_favorite_and_an_unfavorite_cost_one_statement_each(
+    app: FastAPI, client: AsyncClient, blog: Blog, statements: StatementLog
+) -> None:
+    # the write and the article as the viewer then sees it, in one statement (two on SQLite,
+    # which has no data-modifying CTEs); no user row, no transaction around it
+    expected = 1 if app.state.platform.db.engine.dialect.name == "postgresql" else 2
+    slug = blog.slugs[0]
+    token = blog.tokens["linus"]
+
+    for method in ("POST", "DELETE"):
+        statements.statements.clear()
+        response = await client.request(
+            method, f"/api/articles/{slug}/favorite", headers=auth(token)
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["article"]["favorited"] is (method == "POST")
+        assert len(statements.statements) == expected, statements.statements

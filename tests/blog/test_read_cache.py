@@ -23,6 +23,7 @@ from tests.blog.conftest import (
     list_articles,
     new_user,
 )
+from tests.blog.conftest import slugs as slugs_of
 from tests.conftest import auth, create_article
 
 
@@ -103,6 +104,36 @@ async def test_writes_are_seen_by_the_next_read(app: FastAPI, client: AsyncClien
     assert (await list_articles(client, reader))["articles"] == []
     assert (await get_article(client, slug, reader)).status_code == 404
     assert (await client.get("/api/tags")).json() == {"tags": []}
+
+
+async def test_a_favorite_keeps_cached_pages_and_refreshes_only_their_counts(
+    app: FastAPI, client: AsyncClient, statements: list[str]
+) -> None:
+    # favorites are the most frequent write: each one must not cost every page its cache
+    author = await new_user(app, "author")
+    reader = await new_user(app, "reader")
+    slug = (await create_article(client, author, tags=["python"]))["slug"]
+    await list_articles(client)
+    await get_article(client, slug)
+    assert (await list_articles(client, favorited="reader"))["articlesCount"] == 0
+
+    await favorite(client, reader, slug)
+
+    reads = {}
+    for name, read in (
+        ("page", lambda: list_articles(client)),
+        ("article", lambda: get_article(client, slug)),
+    ):
+        statements.clear()
+        reads[name] = await read()
+        # one small statement for the counts, not the page's or the article's own
+        assert len(statements) == 1, statements
+        assert "favorites_count" in statements[0]
+        assert "tags" not in statements[0]
+    assert reads["page"]["articles"][0]["favoritesCount"] == 1
+    assert reads["article"].json()["article"]["favoritesCount"] == 1
+    # a page filtered by favorites changes members: it is read again
+    assert slugs_of(await list_articles(client, favorited="reader")) == [slug]
 
 
 async def test_a_comment_shows_its_authors_current_profile(

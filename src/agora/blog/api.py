@@ -7,7 +7,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Path, Query, Response, status
 
-from agora.blog import feeds, read_cache, service
+from agora.blog import favorites, feeds, read_cache, service
 from agora.blog.queries import ArticleFilter
 from agora.blog.schemas import (
     MultipleArticlesResponse,
@@ -155,10 +155,12 @@ async def update_article(
     user: CurrentUser,
     platform: PlatformDep,
 ) -> Response:
+    # read before the service runs: a retry there rolls the session back, which expires `user`
+    user_id = user.id
     new_slug = await service.update_article(
-        session=session, cache=platform.cache, user_id=user.id, slug=slug, changes=body.article
+        session=session, cache=platform.cache, user_id=user_id, slug=slug, changes=body.article
     )
-    return await _article(platform, new_slug, user.id)
+    return await _article(platform, new_slug, user_id)
 
 
 @router.delete(
@@ -180,11 +182,12 @@ async def delete_article(
     summary="Favorite an article",
     responses=errors(401, 404),
 )
-async def favorite(
-    slug: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
-) -> Response:
-    await service.favorite(session=session, cache=platform.cache, user_id=user.id, slug=slug)
-    return await _article(platform, slug, user.id)
+async def favorite(slug: SafeStr, platform: PlatformDep, user_id: CurrentUserId) -> Response:
+    async with platform.db.autocommit_connection() as connection:
+        article = await favorites.favorite(
+            connection=connection, cache=platform.cache, user_id=user_id, slug=slug
+        )
+    return _json({"article": article})
 
 
 @router.delete(
@@ -193,11 +196,12 @@ async def favorite(
     summary="Unfavorite an article",
     responses=errors(401, 404),
 )
-async def unfavorite(
-    slug: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
-) -> Response:
-    await service.unfavorite(session=session, cache=platform.cache, user_id=user.id, slug=slug)
-    return await _article(platform, slug, user.id)
+async def unfavorite(slug: SafeStr, platform: PlatformDep, user_id: CurrentUserId) -> Response:
+    async with platform.db.autocommit_connection() as connection:
+        article = await favorites.unfavorite(
+            connection=connection, cache=platform.cache, user_id=user_id, slug=slug
+        )
+    return _json({"article": article})
 
 
 @router.get(

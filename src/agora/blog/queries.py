@@ -144,13 +144,25 @@ def _tag_names_default(element: tag_names, compiler: SQLCompiler, **kw: Any) -> 
 _NEWEST_FIRST = (Article.created_at.desc(), Article.id.desc())
 
 
-def _select_articles(*, signed_in: bool, with_body: bool) -> Select[*tuple[Any, ...]]:
-    """Articles as the API shows them; ``:viewer_id`` is bound when ``signed_in``."""
-    favorited: ColumnElement[bool]
+def _select_articles(
+    *,
+    signed_in: bool,
+    with_body: bool,
+    favorited: ColumnElement[bool] | None = None,
+    favorites_count: ColumnElement[int] | None = None,
+) -> Select[*tuple[Any, ...]]:
+    """Articles as the API shows them; ``:viewer_id`` is bound when ``signed_in``.
+
+    ``favorited`` and ``favorites_count`` replace the columns of those names: a favorite knows
+    better than its statement's snapshot (see `article_after_favorite`).
+    """
     following: ColumnElement[bool]
     if signed_in:
         viewer_id = bindparam("viewer_id", type_=Integer)
-        favorited = exists().where(Favorite.article_id == Article.id, Favorite.user_id == viewer_id)
+        if favorited is None:
+            favorited = exists().where(
+                Favorite.article_id == Article.id, Favorite.user_id == viewer_id
+            )
         following = exists().where(
             Follow.follower_id == viewer_id, Follow.followee_id == Article.author_id
         )
@@ -170,7 +182,9 @@ def _select_articles(*, signed_in: bool, with_body: bool) -> Select[*tuple[Any, 
         Article.description,
         Article.created_at,
         Article.updated_at,
-        Article.favorites_count,
+        Article.favorites_count
+        if favorites_count is None
+        else favorites_count.label("favorites_count"),
         User.username,
         User.bio,
         User.image,
@@ -219,6 +233,23 @@ def _article_statement(*, signed_in: bool) -> Select[*tuple[Any, ...]]:
     return _select_articles(signed_in=signed_in, with_body=True).where(
         Article.slug == bindparam("slug")
     )
+
+
+@cache
+def _counts_statement() -> Select[*tuple[Any, ...]]:
+    return select(Article.id, Article.favorites_count).where(
+        Article.id.in_(bindparam("ids", expanding=True))
+    )
+
+
+def article_after_favorite(
+    *, favorited: ColumnElement[bool] | None, favorites_count: ColumnElement[int] | None
+) -> Select[*tuple[Any, ...]]:
+    """The article ``:slug`` as ``:viewer_id`` sees it, for the statement of a favorite or an
+    unfavorite, which may know the two columns better (None: as stored); rows go to `entry_of`."""
+    return _select_articles(
+        signed_in=True, with_body=True, favorited=favorited, favorites_count=favorites_count
+    ).where(Article.slug == bindparam("slug"))
 
 
 # --- rows to wire shapes ------------------------------------------------------------------------
@@ -407,5 +438,16 @@ async def get_article(session: AsyncSession, *, slug: str, viewer_id: int | None
     rows = await _rows(session, statement, {"slug": slug, "viewer_id": viewer_id})
     if not rows:
         raise NotFound("not found", field="article")
-    row = rows[0]
+    return entry_of(rows[0])
+
+
+def entry_of(row: Row[*tuple[Any, ...]]) -> EntryJSON:
+    """One row of `_article_statement` or `article_after_favorite` as the API shows it."""
     return {"article": _article_json(row), "id": row.id, "author_id": row.author_id}
+
+
+async def favorites_counts(session: AsyncSession, ids: Sequence[int]) -> list[int]:
+    """The current ``favoritesCount`` of each article, in the order asked (0: deleted since)."""
+    rows = await _rows(session, _counts_statement(), {"ids": list(ids)})
+    counts: dict[int, int] = {row[0]: row[1] for row in rows}
+    return [counts.get(article_id, 0) for article_id in ids]

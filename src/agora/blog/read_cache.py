@@ -5,10 +5,20 @@ Every list is the same for all readers except two flags: ``favorited`` and the a
 signed-in viewer's flags are laid over it from two small per-viewer sets (what they favorited,
 whom they follow), cached too. A warm page costs no database round trip at all.
 
-Entries are keyed by two generations: ``ARTICLES`` (advanced after any write to articles, tags or
-favorites) and identity's ``PROFILES`` (advanced after a profile change), so a write is seen by
-the next read — on every node, when the cache is Redis. With ``AGORA_READ_CACHE_SECONDS=0``
+Entries are keyed by two generations: ``ARTICLES`` (advanced after any write to articles or
+tags) and identity's ``PROFILES`` (advanced after a profile change), so a write is seen by the
+next read — on every node, when the cache is Redis. With ``AGORA_READ_CACHE_SECONDS=0``
 everything here goes straight to the database.
+
+A favorite changes one number, ``favoritesCount``, but in every page that shows the article, and
+favorites are the most frequent write. So they do not start a new ``ARTICLES`` generation: each
+cached entry has a small companion, its articles' counts, keyed by the ``FAVORITES`` generation,
+which a favorite advances; an entry is stamped with the generation its own counts are from, and
+while that is current (no favorite since) the companion is not needed. Both come in one round
+trip; after a favorite, the next read of a cached page fetches its twenty counts (one small
+indexed statement) instead of the whole page.
+Only the pages filtered by ``favorited=``, whose members a favorite changes, are keyed by
+``FAVORITES`` themselves.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ from agora.platform.cache import Cache, cached_ids, generations, start_generatio
 from agora.platform.db import SessionFactory
 
 ARTICLES = "blog:articles"
+# advanced after any favorite or unfavorite (see the module's docstring)
+FAVORITES = "blog:favorites"
 # a viewer with more favorites than this is answered from the database on every request
 MAX_CACHED_FAVORITES = 5_000
 
@@ -41,8 +53,9 @@ async def articles_changed(cache: Cache) -> None:
 
 
 async def favorites_changed(cache: Cache, user_id: int) -> None:
+    """After the commit of a favorite or an unfavorite by ``user_id``."""
     await cache.delete(_favorites_key(user_id))
-    await articles_changed(cache)  # favoritesCount moved
+    await start_generation(cache, FAVORITES)
 
 
 async def _favorite_ids(
@@ -114,6 +127,50 @@ def _key(kind: str, parts: Iterable[object]) -> str:
     return f"blog:{kind}:{digest}"
 
 
+class _Entry:
+    """A cached entry, stamped with the ``FAVORITES`` generation its counts are from, and the
+    companion counts for a later generation (see the module's docstring)."""
+
+    def __init__(self, key: str, favorites_generation: str) -> None:
+        self.key = key
+        self.counts_key = f"{key}:counts:{favorites_generation}"
+        self._stamp = favorites_generation.encode()
+
+    async def get(self, cache: Cache) -> tuple[memoryview | None, bool, list[int] | None]:
+        """The entry's JSON, whether its own counts are current, and the companion counts."""
+        cached, counts = await cache.get_many(self.key, self.counts_key)
+        if cached is None:
+            return None, False, None
+        # every generation has the same length; a memoryview spares copying the JSON
+        current = cached[: len(self._stamp)] == self._stamp
+        entry = memoryview(cached)[len(self._stamp) :]
+        return entry, current, None if counts is None else orjson.loads(counts)
+
+    async def set(self, cache: Cache, entry: bytes, ttl_seconds: int) -> None:
+        await cache.set(self.key, self._stamp + entry, ttl_seconds=ttl_seconds)
+
+    async def set_counts(self, cache: Cache, counts: list[int], ttl_seconds: int) -> None:
+        await cache.set(self.counts_key, orjson.dumps(counts), ttl_seconds=ttl_seconds)
+
+
+async def _counts(
+    *,
+    sessions: SessionFactory,
+    cache: Cache,
+    ttl_seconds: int,
+    entry: _Entry,
+    counts: list[int] | None,
+    ids: list[int],
+) -> list[int]:
+    """The current counts of a cached entry's articles: its companion's, else the database's."""
+    if counts is not None or not ids:
+        return counts or []
+    async with sessions() as session:
+        counts = await queries.favorites_counts(session, ids)
+    await entry.set_counts(cache, counts, ttl_seconds)
+    return counts
+
+
 async def article_page(
     *,
     sessions: SessionFactory,
@@ -141,27 +198,43 @@ async def article_page(
         if where.feed_of is not None:
             # a feed page depends on whom the viewer follows: a follow gives another key
             feed_scope = sorted(marks.followees)
-    articles_generation, profiles_generation = await generations(cache, ARTICLES, PROFILES)
-    key = _key(
-        "page",
-        (
-            articles_generation,
-            profiles_generation,
-            where.tag,
-            where.author,
-            where.favorited_by,
-            where.feed_of,
-            feed_scope,
-            limit,
-            offset,
+    articles, profiles, favorites = await generations(cache, ARTICLES, PROFILES, FAVORITES)
+    entry = _Entry(
+        _key(
+            "page",
+            (
+                articles,
+                profiles,
+                # a favorite changes which articles this page holds
+                favorites if where.favorited_by is not None else None,
+                where.tag,
+                where.author,
+                where.favorited_by,
+                where.feed_of,
+                feed_scope,
+                limit,
+                offset,
+            ),
         ),
+        favorites,
     )
-    cached = await cache.get(key)
+    cached, counts_current, counts = await entry.get(cache)
     if cached is not None:
         page: PageJSON = orjson.loads(cached)
+        if not counts_current:  # a favorite since the page was cached
+            counts = await _counts(
+                sessions=sessions,
+                cache=cache,
+                ttl_seconds=ttl_seconds,
+                entry=entry,
+                counts=counts,
+                ids=page["ids"],
+            )
+            for article, count in zip(page["articles"], counts, strict=True):
+                article["favoritesCount"] = count
     else:
         page = await _query_page(sessions, where, None, limit=limit, offset=offset)
-        await cache.set(key, orjson.dumps(page), ttl_seconds=ttl_seconds)
+        await entry.set(cache, orjson.dumps(page), ttl_seconds)
     if marks is not None:
         for article, article_id, author_id in zip(
             page["articles"], page["ids"], page["author_ids"], strict=True
@@ -183,16 +256,25 @@ async def article(
         )
         if marks is None:
             return (await _query_article(sessions, slug, viewer_id))["article"]
-    articles_generation, profiles_generation = await generations(cache, ARTICLES, PROFILES)
-    key = _key("article", (articles_generation, profiles_generation, slug))
-    cached = await cache.get(key)
-    entry: EntryJSON
+    articles, profiles, favorites = await generations(cache, ARTICLES, PROFILES, FAVORITES)
+    entry = _Entry(_key("article", (articles, profiles, slug)), favorites)
+    cached, counts_current, counts = await entry.get(cache)
+    found: EntryJSON
     if cached is not None:
-        entry = orjson.loads(cached)
+        found = orjson.loads(cached)
+        if not counts_current:  # a favorite since the article was cached
+            (found["article"]["favoritesCount"],) = await _counts(
+                sessions=sessions,
+                cache=cache,
+                ttl_seconds=ttl_seconds,
+                entry=entry,
+                counts=counts,
+                ids=[found["id"]],
+            )
     else:
         # a missing slug raises NotFound and caches nothing
-        entry = await _query_article(sessions, slug, None)
-        await cache.set(key, orjson.dumps(entry), ttl_seconds=ttl_seconds)
+        found = await _query_article(sessions, slug, None)
+        await entry.set(cache, orjson.dumps(found), ttl_seconds)
     if marks is not None:
-        marks.apply(entry["article"], entry["id"], entry["author_id"])
-    return entry["article"]
+        marks.apply(found["article"], found["id"], found["author_id"])
+    return found["article"]

@@ -16,22 +16,23 @@ import orjson
 from slugify import slugify
 from sqlalchemy import Integer, Text, bindparam, delete, exists, func, select, update
 from sqlalchemy import insert as insert_rows
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
-from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Favorite, Tag
-from agora.blog.read_cache import ARTICLES, articles_changed, favorites_changed
+from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Tag
+from agora.blog.read_cache import ARTICLES, articles_changed
 from agora.blog.schemas import Comment as CommentOut
 from agora.blog.schemas import NewArticle, UpdateArticle
 from agora.identity.models import Follow, User
 from agora.identity.schemas import Profile
 from agora.identity.service import profile_of
 from agora.platform.cache import Cache, generations
-from agora.platform.db import UTCDateTime, utcnow
-from agora.platform.errors import Forbidden, NotFound, Unauthorized
+from agora.platform.db import UTCDateTime, dialect_insert, utcnow
+from agora.platform.errors import DomainError, Forbidden, NotFound, Unauthorized
+
+# a new title's slug taken by another request at the same moment: try another this many times
+SLUG_ATTEMPTS = 3
 
 # --- articles ---------------------------------------------------------------------------------
 
@@ -43,9 +44,12 @@ async def _article_by_slug(session: AsyncSession, slug: str) -> Article:
     return article
 
 
-def _ensure_author(article: Article, user_id: int) -> None:
-    if article.author_id != user_id:
-        raise Forbidden("forbidden", field="article")
+async def missing_reference(connection: AsyncConnection | AsyncSession, slug: str) -> DomainError:
+    """What a write that failed a foreign key should answer: its article was deleted meanwhile
+    (404), or else the signed-in user's account (a token that is no longer valid, 401)."""
+    if await connection.scalar(select(exists().where(Article.slug == slug))):
+        return Unauthorized("is invalid", field="token")
+    return NotFound("not found", field="article")
 
 
 def _slug_base(title: str) -> str:
@@ -61,19 +65,23 @@ def _slug_fits(slug: str, title: str) -> bool:
 _ROUTE_WORDS = {"feed"}
 
 
-async def _free_slug(session: AsyncSession, title: str) -> str:
+def _suffixed(base: str) -> str:
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+async def _free_slug(session: AsyncSession, title: str, *, suffixed: bool = False) -> str:
     # a readable slug from the title; an equal title gets a short random suffix
     base = _slug_base(title)
-    candidate = base if base not in _ROUTE_WORDS else f"{base}-{secrets.token_hex(3)}"
+    candidate = _suffixed(base) if suffixed or base in _ROUTE_WORDS else base
     while await session.scalar(select(exists().where(Article.slug == candidate))):
-        candidate = f"{base}-{secrets.token_hex(3)}"
+        candidate = _suffixed(base)
     return candidate
 
 
 async def _tag_ids(session: AsyncSession, names: list[str]) -> dict[str, int]:
     if not names:
         return {}
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session.get_bind().dialect)
     # ON CONFLICT DO NOTHING: two articles may introduce the same new tag at the same moment
     await session.execute(
         insert(Tag).values([{"name": name} for name in names]).on_conflict_do_nothing()
@@ -97,7 +105,7 @@ async def create_article(
     *, session: AsyncSession, cache: Cache, author: User, new_article: NewArticle
 ) -> str:
     """Creates the article and returns its slug."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session.get_bind().dialect)
     slug = await _free_slug(session, new_article.title)
     while True:
         # ON CONFLICT: a concurrent request (a double-clicked "Publish") may take the slug first
@@ -115,41 +123,83 @@ async def create_article(
         )
         if article_id is not None:
             break
-        slug = f"{_slug_base(new_article.title)}-{secrets.token_hex(3)}"
+        slug = _suffixed(_slug_base(new_article.title))
     await _set_tags(session, article_id, new_article.tag_list)
     await session.commit()
     await articles_changed(cache)
     return slug
 
 
+async def _update(
+    session: AsyncSession, *, user_id: int, slug: str, changes: UpdateArticle, suffixed: bool
+) -> str:
+    # FOR UPDATE (PostgreSQL): edits and the deletion of this article wait for each other instead
+    # of interleaving; SQLite has one writer at a time anyway
+    article = (
+        await session.execute(
+            select(Article.id, Article.author_id, Article.title, Article.slug, Article.updated_at)
+            .where(Article.slug == slug)
+            .with_for_update()
+        )
+    ).first()
+    if article is None:
+        raise NotFound("not found", field="article")
+    if article.author_id != user_id:
+        raise Forbidden("forbidden", field="article")
+    new_slug: str = article.slug
+    values: dict[str, object] = {}
+    if changes.title is not None and changes.title != article.title:
+        values["title"] = changes.title
+        if suffixed or not _slug_fits(article.slug, changes.title):
+            new_slug = values["slug"] = await _free_slug(session, changes.title, suffixed=suffixed)
+    if changes.description is not None:
+        values["description"] = changes.description
+    if changes.body is not None:
+        values["body"] = changes.body
+    # strictly later than before, even for two edits within one clock tick
+    values["updated_at"] = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
+    updated = await session.execute(update(Article).where(Article.id == article.id).values(values))
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        # SQLite: deleted between the read above and this write (its reads run before the lock)
+        raise NotFound("not found", field="article")
+    if "tag_list" in changes.model_fields_set:
+        await _set_tags(session, article.id, changes.tag_list)
+    return new_slug
+
+
 async def update_article(
     *, session: AsyncSession, cache: Cache, user_id: int, slug: str, changes: UpdateArticle
 ) -> str:
     """Applies the fields sent and returns the (possibly new) slug."""
-    article = await _article_by_slug(session, slug)
-    _ensure_author(article, user_id)
-    if changes.title is not None and changes.title != article.title:
-        article.title = changes.title
-        if not _slug_fits(article.slug, changes.title):
-            article.slug = await _free_slug(session, changes.title)
-    if changes.description is not None:
-        article.description = changes.description
-    if changes.body is not None:
-        article.body = changes.body
-    tags_sent = "tag_list" in changes.model_fields_set
-    if tags_sent:
-        await _set_tags(session, article.id, changes.tag_list)
-    # strictly later than before, even for two edits within one clock tick
-    article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
-    await session.commit()
+    attempt = 1
+    while True:
+        try:
+            new_slug = await _update(
+                session, user_id=user_id, slug=slug, changes=changes, suffixed=attempt > 1
+            )
+            await session.commit()
+            break
+        except IntegrityError:
+            # the only unique value an edit writes is the slug: another request took it between
+            # our look and our write; try again with a suffixed one
+            await session.rollback()
+            if attempt == SLUG_ATTEMPTS:
+                raise
+            attempt += 1
     await articles_changed(cache)
-    return article.slug
+    return new_slug
 
 
 async def delete_article(*, session: AsyncSession, cache: Cache, user_id: int, slug: str) -> None:
-    article = await _article_by_slug(session, slug)
-    _ensure_author(article, user_id)
-    await session.delete(article)
+    # one statement: two deletions at once delete once, the other finds nothing (404)
+    deleted = await session.execute(
+        delete(Article).where(Article.slug == slug, Article.author_id == user_id)
+    )
+    if not deleted.rowcount:  # type: ignore[attr-defined]
+        author_id = await session.scalar(select(Article.author_id).where(Article.slug == slug))
+        if author_id is not None and author_id != user_id:
+            raise Forbidden("forbidden", field="article")
+        raise NotFound("not found", field="article")
     await session.commit()
     await articles_changed(cache)
 
@@ -175,43 +225,6 @@ async def list_tags(*, session: AsyncSession, cache: Cache, ttl_seconds: int) ->
     if key:
         await cache.set(key, orjson.dumps(tags), ttl_seconds=ttl_seconds)
     return tags
-
-
-# --- favorites --------------------------------------------------------------------------------
-
-
-async def favorite(*, session: AsyncSession, cache: Cache, user_id: int, slug: str) -> None:
-    article = await _article_by_slug(session, slug)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # ON CONFLICT DO NOTHING: favoriting twice, even in two requests at once, counts once
-    added = await session.execute(
-        insert(Favorite).values(user_id=user_id, article_id=article.id).on_conflict_do_nothing()
-    )
-    if added.rowcount:  # type: ignore[attr-defined]
-        await session.execute(
-            update(Article)
-            .where(Article.id == article.id)
-            .values(favorites_count=Article.favorites_count + 1)
-        )
-    await session.commit()
-    if added.rowcount:  # type: ignore[attr-defined]
-        await favorites_changed(cache, user_id)
-
-
-async def unfavorite(*, session: AsyncSession, cache: Cache, user_id: int, slug: str) -> None:
-    article = await _article_by_slug(session, slug)
-    removed = await session.execute(
-        delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article.id)
-    )
-    if removed.rowcount:  # type: ignore[attr-defined]
-        await session.execute(
-            update(Article)
-            .where(Article.id == article.id)
-            .values(favorites_count=Article.favorites_count - 1)
-        )
-    await session.commit()
-    if removed.rowcount:  # type: ignore[attr-defined]
-        await favorites_changed(cache, user_id)
 
 
 # --- comments ---------------------------------------------------------------------------------
@@ -254,8 +267,8 @@ async def add_comment(
     try:
         comment_id = await connection.scalar(_insert_comment(), values)
     except IntegrityError:
-        # the only reference that can dangle is the author: a token for a deleted user
-        raise Unauthorized("is invalid", field="token") from None
+        # a foreign key: the article was deleted meanwhile, or the author's account
+        raise await missing_reference(connection, slug) from None
     if comment_id is None:
         raise NotFound("not found", field="article")
     return CommentOut(id=comment_id, createdAt=now, updatedAt=now, body=body, author=author)
@@ -291,13 +304,30 @@ async def list_comments(
 async def delete_comment(
     *, session: AsyncSession, user_id: int, slug: str, comment_id: int
 ) -> None:
-    article = await _article_by_slug(session, slug)
-    comment = await session.scalar(
-        select(Comment).where(Comment.id == comment_id, Comment.article_id == article.id)
+    # one statement: two deletions at once delete once, the other finds nothing (404)
+    article_id = select(Article.id).where(Article.slug == slug).scalar_subquery()
+    deleted = await session.execute(
+        delete(Comment).where(
+            Comment.id == comment_id, Comment.article_id == article_id, Comment.author_id == user_id
+        )
     )
-    if comment is None:
-        raise NotFound("not found", field="comment")
-    if comment.author_id != user_id:
-        raise Forbidden("forbidden", field="comment")
-    await session.delete(comment)
+    if not deleted.rowcount:  # type: ignore[attr-defined]
+        raise await _why_not_deleted(session, user_id=user_id, slug=slug, comment_id=comment_id)
     await session.commit()
+
+
+async def _why_not_deleted(
+    session: AsyncSession, *, user_id: int, slug: str, comment_id: int
+) -> DomainError:
+    found = (
+        await session.execute(
+            select(Article.id, Comment.author_id)
+            .outerjoin(Comment, (Comment.article_id == Article.id) & (Comment.id == comment_id))
+            .where(Article.slug == slug)
+        )
+    ).first()
+    if found is None:
+        return NotFound("not found", field="article")
+    if found.author_id is not None and found.author_id != user_id:
+        return Forbidden("forbidden", field="comment")
+    return NotFound("not found", field="comment")

@@ -13,7 +13,7 @@ from agora.identity.read_cache import follows_changed, profile_changed
 from agora.identity.schemas import LoginUser, NewUser, Profile, UpdateUser, UserPublic
 from agora.identity.tokens import TokenCodec
 from agora.platform.cache import Cache
-from agora.platform.db import Database
+from agora.platform.db import Database, dialect_insert, utcnow
 from agora.platform.errors import Conflict, Invalid, NotFound, Unauthorized
 from agora.platform.storage import FileStorage
 
@@ -189,24 +189,34 @@ async def follow(
     user = await _user_by_username(session, username)
     if user.id == follower_id:
         raise Invalid("cannot follow yourself", field="profile")
-    if not await is_following(session, follower_id=follower_id, followee_id=user.id):
-        session.add(Follow(follower_id=follower_id, followee_id=user.id))
-        try:
-            await session.commit()
-        except IntegrityError:
-            # a concurrent follow of the same pair already landed; the outcome is the same
-            await session.rollback()
+    # read now: a rollback below would expire the loaded user
+    profile = profile_of(user, following=True)
+    insert = dialect_insert(session.get_bind().dialect)
+    try:
+        # ON CONFLICT DO NOTHING: following twice, even in two requests at once, follows once
+        await session.execute(
+            insert(Follow)
+            .values(follower_id=follower_id, followee_id=user.id, created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        await session.commit()
+    except IntegrityError:
+        # a foreign key: the followed account was deleted meanwhile
+        await session.rollback()
+        raise NotFound("not found", field="profile") from None
     await follows_changed(cache, follower_id)
-    return profile_of(user, following=True)
+    return profile
 
 
 async def unfollow(
     *, session: AsyncSession, cache: Cache, username: str, follower_id: int
 ) -> Profile:
     user = await _user_by_username(session, username)
+    profile = profile_of(user, following=False)
+    # one statement: unfollowing twice, even at once, deletes once and answers the same
     await session.execute(
         delete(Follow).where(Follow.follower_id == follower_id, Follow.followee_id == user.id)
     )
     await session.commit()
     await follows_changed(cache, follower_id)
-    return profile_of(user, following=False)
+    return profile

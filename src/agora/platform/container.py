@@ -32,6 +32,7 @@ class Platform:
             echo=settings.database_echo,
             pool_size=settings.database_pool_size,
             timeout_seconds=settings.database_timeout_seconds,
+            busy_timeout_seconds=settings.database_busy_timeout_seconds,
         )
         metrics = Metrics(CollectorRegistry(), db.engine)
         # one client and one breaker for the cache and the rate limits: one Redis, one verdict

@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from agora.platform.sqlite_writes import WriteQueue
 
 # Deterministic constraint names, so migrations name the same thing the same way on both databases.
 NAMING_CONVENTION = {
@@ -62,6 +68,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def dialect_insert(dialect: Dialect) -> Callable[[Any], PostgresqlInsert | SqliteInsert]:
+    """``insert`` with the database's ``ON CONFLICT`` clause, which each dialect builds apart."""
+    return postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+
+
 def _in_memory(url: str) -> bool:
     database = make_url(url).database
     return not database or database == ":memory:"
@@ -73,14 +84,18 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Foreign keys are off by default in SQLite; WAL lets readers run beside the one writer.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+def _on_sqlite_connect(busy_timeout_seconds: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Foreign keys are off by default in SQLite; WAL lets readers run beside the one writer.
+        cursor = dbapi_connection.cursor()
+        # first: switching to WAL needs the lock another process may hold at this moment
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout_seconds * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return on_connect
 
 
 # A pooled connection that sat idle may have been closed under us (a database restart, an idle
@@ -88,6 +103,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 # on checkout only after this long unused: the protection of `pool_pre_ping` without its three
 # round trips (BEGIN, ping, ROLLBACK) in front of every request.
 PING_AFTER_IDLE_SECONDS = 5.0
+# SQLite: how long a write waits for another process's write to end before it gets 503
+DEFAULT_BUSY_TIMEOUT_SECONDS = 5.0
 _RETURNED_AT = "agora_returned_at"
 
 
@@ -110,7 +127,12 @@ def _ping_if_idle(engine: AsyncEngine) -> Any:
 
 
 def create_engine(
-    url: str, *, echo: bool = False, pool_size: int = 10, timeout_seconds: float = 10.0
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    timeout_seconds: float = 10.0,
+    busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
@@ -120,7 +142,7 @@ def create_engine(
             pooling = {"pool_size": pool_size, "max_overflow": pool_size}
             pooling["pool_timeout"] = timeout_seconds
         engine = create_async_engine(url, echo=echo, **pooling)
-        event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "connect", _on_sqlite_connect(busy_timeout_seconds))
         return engine
     engine = create_async_engine(
         url,
@@ -141,12 +163,26 @@ class Database:
     """Owns the engine; hands out one session (one unit of work) per request."""
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 10, timeout_seconds: float = 10.0
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        timeout_seconds: float = 10.0,
+        busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS,
     ) -> None:
         self.url = url
         self.engine = create_engine(
-            url, echo=echo, pool_size=pool_size, timeout_seconds=timeout_seconds
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            timeout_seconds=timeout_seconds,
+            busy_timeout_seconds=busy_timeout_seconds,
         )
+        if url.startswith("sqlite") and not _in_memory(url):
+            # one writer at a time, queued in the event loop (an in-memory database has one
+            # connection, so nothing to queue); waiting for its turn is waiting for the database
+            WriteQueue(wait_seconds=timeout_seconds).install(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # For requests that only read, or write with one statement: each statement runs on its
         # own (autocommit), which saves the BEGIN and COMMIT/ROLLBACK round trips. A statement is
