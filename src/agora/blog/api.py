@@ -273,11 +273,13 @@ async def list_tags(session: ReadSessionDep, platform: PlatformDep) -> TagsRespo
     response_class=Response,
     responses={200: {"content": {"application/atom+xml": {}}, "description": "Atom 1.0"}},
 )
-async def site_feed(
-    session: ReadSessionDep, platform: PlatformDep, public_url: PublicUrl
-) -> Response:
+async def site_feed(platform: PlatformDep, public_url: PublicUrl) -> Response:
     xml = await feeds.site_feed(
-        session=session, base_url=public_url, title=platform.settings.site_title
+        sessions=platform.db.autocommit_sessions,
+        cache=platform.cache,
+        ttl_seconds=platform.settings.read_cache_seconds,
+        base_url=public_url,
+        title=platform.settings.site_title,
     )
     return Response(xml, media_type=feeds.ATOM_MEDIA_TYPE)
 
@@ -291,11 +293,11 @@ async def site_feed(
         **errors(404),
     },
 )
-async def profile_feed(
-    username: SafeStr, session: ReadSessionDep, platform: PlatformDep, public_url: PublicUrl
-) -> Response:
+async def profile_feed(username: SafeStr, platform: PlatformDep, public_url: PublicUrl) -> Response:
     xml = await feeds.profile_feed(
-        session=session,
+        sessions=platform.db.autocommit_sessions,
+        cache=platform.cache,
+        ttl_seconds=platform.settings.read_cache_seconds,
         base_url=public_url,
         title=platform.settings.site_title,
         username=username,
