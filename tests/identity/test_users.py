@@ -157,7 +157,7 @@ async def test_a_username_that_a_url_cannot_carry_is_refused(
     assert (await client.get("/api/profiles/jake")).status_code == 200
 
 
-@pytest.mark.parametrize("username", ["...", ".jake", "jake.", "a..b", "jäke", "ｊａｋｅ", "李"])
+@pytest.mark.parametrize("username", ["...", ".jake", "jake.", "a..b", "jäke", "jake_2", "李"])
 async def test_a_username_with_dots_or_any_script_reaches_its_profile(
     client: AsyncClient, username: str
 ) -> None:
@@ -167,6 +167,38 @@ async def test_a_username_with_dots_or_any_script_reaches_its_profile(
 
     assert response.status_code == 200
     assert response.json()["profile"]["username"] == username
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("ｊａｋｅ", "jake"), ("jose\u0301", "josé"), ("ﬁsh", "fish")],
+    ids=["fullwidth", "combining-accent", "ligature"],
+)
+async def test_a_username_has_one_spelling(client: AsyncClient, sent: str, kept: str) -> None:
+    response = await client.post("/api/users", json=new_user("first", username=sent))
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["username"] == kept
+
+    # the look-alike is the same name, taken
+    again = await client.post("/api/users", json=new_user("second", username=kept))
+    assert again.status_code == 409
+    assert (await client.get(f"/api/profiles/{quote(kept, safe='')}")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["ja\u200dke", "ja\u200cke", "\u0301jake", "jake\u20dd"],
+    ids=["zwj", "zwnj", "mark", "enclosing"],
+)
+async def test_a_username_with_invisible_or_stray_characters_is_refused(
+    client: AsyncClient, username: str
+) -> None:
+    response = await client.post("/api/users", json=new_user("x", username=username))
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "errors": {"username": ["may contain only letters, digits, '_', '.' and '-'"]}
+    }
 
 
 @hypothesis.settings(max_examples=300, deadline=None)

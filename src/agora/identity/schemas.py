@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -33,14 +34,37 @@ def _survives_a_url_path(username: str) -> str:
     return username
 
 
+_USERNAME_PUNCTUATION = frozenset("_.-")
+
+
+def _one_spelling(username: str) -> str:
+    """A name has one spelling, so no one can pass for another: NFKC folds the spellings that
+    look alike into one (fullwidth "ｊａｋｅ" is "jake", "e" with a combining accent is "é"), as
+    Django does with usernames; then only letters and digits of any script and "_.-" may remain,
+    not the invisible joiners or stray marks that the pattern's ``\\w`` also lets through."""
+    folded = unicodedata.normalize("NFKC", username)
+    if not all(char.isalnum() or char in _USERNAME_PUNCTUATION for char in folded):
+        raise PydanticCustomError(
+            "username_characters", "may contain only letters, digits, '_', '.' and '-'"
+        )
+    if len(folded) > USERNAME_MAX:  # folding may lengthen ("ﬁ" is "fi")
+        raise PydanticCustomError(
+            "username_too_long", "is too long (maximum is {max} characters)", {"max": USERNAME_MAX}
+        )
+    return folded
+
+
 Username = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=USERNAME_MAX),
     Field(
         pattern=r"^[\w.\-]+$",
         examples=["jake"],
+        description="Letters and digits of any script, '_', '.' and '-'; stored in Unicode's "
+        "NFKC form, so look-alike spellings (fullwidth letters, combining accents) are one name.",
         json_schema_extra={"not": {"enum": sorted(_DOT_SEGMENTS)}},
     ),
+    AfterValidator(_one_spelling),
     AfterValidator(_survives_a_url_path),
 ]
 # NIST 800-63B: at least 8 characters, long passphrases welcome, no composition rules
