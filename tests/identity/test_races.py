@@ -127,3 +127,6 @@ async def test_avatars_uploaded_by_several_requests_at_once_leave_one_avatar(
         served = await client.get(path_of(current))
         assert served.status_code == 200
         assert served.content in images
+        # every replaced picture is gone from the disk, not only from the profile
+        stored = sorted(path.name for path in (tmp_path / "media" / "avatars").iterdir())
+        assert stored == [current.rsplit("/", 1)[-1]]

@@ -113,7 +113,6 @@ async def update_user(
     # hashed before the session takes a connection: the pool is never held while Argon2 runs
     password_hash = None if changes.password is None else await passwords.hash(changes.password)
     user = await get_user(session=session, user_id=user_id)
-    previous_image = user.image
     email = changes.email.lower() if changes.email is not None else None
     await _ensure_free(session, username=changes.username, email=email, except_id=user.id)
     if email is not None:
@@ -124,13 +123,39 @@ async def update_user(
         user.password_hash = password_hash
     if "bio" in sent:
         user.bio = changes.bio or None
+    replaced = None
     if "image" in sent:
-        user.image = changes.image or None
+        replaced = await _swap_image(session, user, changes.image or None)
     await _commit_unique(session)
     await profile_changed(cache, user.id)
-    if user.image != previous_image:
-        await discard_avatar(storage=storage, user_id=user.id, url=previous_image)
+    if replaced is not None:
+        await discard_avatar(storage=storage, user_id=user.id, url=replaced)
     return user_public(user, tokens.issue(user.id))
+
+
+async def _swap_image(session: AsyncSession, user: User, image: str | None) -> str | None:
+    """Sets the user's image and returns the one it replaced (None if it did not change).
+
+    Compare and set, not read then write: of two uploads at once, each must learn the image it
+    really replaced, or the file the loser replaced would stay on disk with nothing pointing at it.
+    """
+    await session.flush()  # the other changes first; this statement is about the image alone
+    while True:
+        current = await session.scalar(select(User.image).where(User.id == user.id))
+        if current == image:
+            return None
+        swapped = await session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                User.image.is_(None) if current is None else User.image == current,
+            )
+            .values(image=image)
+            .execution_options(synchronize_session=False)
+        )
+        if swapped.rowcount:  # type: ignore[attr-defined]
+            user.image = image
+            return current
 
 
 async def set_avatar(
@@ -150,14 +175,13 @@ async def set_avatar(
     )
     try:
         user = await get_user(session=session, user_id=user_id)
-        previous_image = user.image
-        user.image = url
+        replaced = await _swap_image(session, user, url)
         await session.commit()
     except Exception:
         await storage.delete(key)
         raise
     await profile_changed(cache, user_id)
-    await discard_avatar(storage=storage, user_id=user_id, url=previous_image)
+    await discard_avatar(storage=storage, user_id=user_id, url=replaced)
     return user_public(user, tokens.issue(user_id))
 
 
