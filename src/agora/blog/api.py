@@ -22,6 +22,7 @@ from agora.blog.schemas import (
 from agora.identity.deps import CurrentProfile, CurrentUser, CurrentUserId, OptionalUserId
 from agora.identity.routing import TokenFirstRoute
 from agora.platform.container import Platform
+from agora.platform.db import INTEGER_MAX
 from agora.platform.deps import PlatformDep, PublicUrl, ReadSessionDep, SessionDep
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
@@ -30,10 +31,8 @@ from agora.platform.wire import SafeStr
 router = APIRouter(prefix="/api", tags=["blog"], route_class=TokenFirstRoute)
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Articles per page")]
-# bounded: a number past what the database can bind would be a 500, not a 422
-INT32_MAX = 2**31 - 1
-Offset = Annotated[int, Query(ge=0, le=INT32_MAX, description="Articles to skip")]
-CommentId = Annotated[int, Path(ge=1, le=INT32_MAX, description="The comment's id")]
+Offset = Annotated[int, Query(ge=0, le=INTEGER_MAX, description="Articles to skip")]
+CommentId = Annotated[int, Path(ge=1, le=INTEGER_MAX, description="The comment's id")]
 
 
 def _json(content: object, status_code: int = status.HTTP_200_OK) -> Response:

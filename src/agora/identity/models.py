@@ -10,8 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from agora.platform.db import Base, UTCDateTime, utcnow
 
 USERNAME_MAX = 64
-# users.id is an INTEGER: 32 bits on PostgreSQL (SQLite would hold 64)
-USER_ID_MAX = 2**31 - 1
 EMAIL_MAX = 254
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from agora.identity.models import USER_ID_MAX
+from agora.platform.db import INTEGER_MAX
 from agora.platform.errors import Unauthorized
 
 ALGORITHM = "HS256"
@@ -82,7 +82,7 @@ def _user_id(subject: object) -> int | None:
     if not isinstance(subject, str) or not _CANONICAL_ID.fullmatch(subject):
         return None
     user_id = int(subject)
-    return user_id if user_id <= USER_ID_MAX else None
+    return user_id if user_id <= INTEGER_MAX else None
 
 
 def _expiry(value: object) -> float | None:

@@ -60,6 +60,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The largest value of an INTEGER column (every id) on every backend: 32 bits on PostgreSQL
+# (SQLite would hold 64). A number from a client past it is refused before it reaches the
+# database, where binding it would be an error instead of a 4xx.
+INTEGER_MAX = 2**31 - 1
+
 # Where a read that may not need the database gets a session: called only when it does.
 SessionFactory = Callable[[], AsyncSession]
 
