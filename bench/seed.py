@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
+from tests.support.servers import agora_command
 
 from agora.identity.passwords import Passwords
 from agora.settings import Settings
@@ -36,14 +35,6 @@ def database_url() -> str:
 
 def _libpq(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def agora_command(*args: str) -> list[str]:
-    """``agora ARGS`` from the same environment as this interpreter."""
-    script = Path(sys.executable).with_name("agora")
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "agora", *args]
 
 
 @dataclass(frozen=True, slots=True)
