@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
-from agora.platform.error_formats import Problems
+from agora.platform.error_formats import HTTP_STATUS, Problems
 from agora.platform.errors import DomainError, ErrorKind, sentence
 
 PARSE_ERROR = -32700
@@ -25,14 +25,8 @@ INTERNAL_ERROR = -32603
 SERVER_UNAVAILABLE = -32000
 
 CODES: dict[ErrorKind, int] = {
+    **HTTP_STATUS,
     ErrorKind.INVALID: INVALID_PARAMS,
-    ErrorKind.UNAUTHORIZED: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.TOO_LARGE: 413,
-    ErrorKind.UNSUPPORTED_MEDIA: 415,
-    ErrorKind.RATE_LIMITED: 429,
     ErrorKind.UNAVAILABLE: SERVER_UNAVAILABLE,
 }
 
