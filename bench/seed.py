@@ -8,10 +8,11 @@ import time
 from dataclasses import dataclass
 
 import asyncpg
+from pydantic import SecretStr
 from sqlalchemy.engine import URL, make_url
 from tests.support.servers import agora_command
 
-from agora.identity.passwords import Passwords
+from agora.container import Container
 from agora.settings import Settings
 from bench.dataset import BENCH_PASSWORD, COLUMNS, Dataset, Scale, generate
 
@@ -31,6 +32,15 @@ def database_url() -> str:
             f"its name must start with {DATABASE_PREFIX!r}"
         )
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def container_for(url: str, *, jwt_secret: str | None = None) -> Container:
+    """What a server on the benchmark's database is built of (its hasher, its token codec), from
+    the same composition root; ``jwt_secret``: the server's, for tokens it accepts."""
+    settings = Settings(database_url=url)
+    if jwt_secret is not None:
+        settings = settings.model_copy(update={"jwt_secret": SecretStr(jwt_secret)})
+    return Container.from_settings(settings)
 
 
 def _libpq(url: URL) -> str:
@@ -97,7 +107,11 @@ async def seed(url: str, scale: Scale) -> Fixture:
     migrate(url)
     # one real Argon2 hash with the server's cost, shared by every user: hashing thousands would
     # take minutes
-    password_hash = await Passwords.from_settings(Settings(database_url=url)).hash(BENCH_PASSWORD)
+    container = container_for(url)
+    try:
+        password_hash = await container.passwords.hash(BENCH_PASSWORD)
+    finally:
+        await container.close()
     data = generate(scale, password_hash=password_hash)
     await load(url, data)
     return Fixture(

@@ -17,7 +17,7 @@ from agora.container import Container
 from agora.migrations.runner import upgrade
 from agora.platform.provided import ProvidingApp
 from agora.settings import Settings
-from tests.support.apps import client_of
+from tests.support.apps import ClientFor, client_of, clients_for
 from tests.support.config import TEST_DATABASE_URL, settings_under_test
 from tests.support.database import empty_tables
 
@@ -78,6 +78,13 @@ async def app(container: Container) -> AsyncIterator[ProvidingApp]:
 async def client(app: ProvidingApp) -> AsyncIterator[AsyncClient]:
     async with client_of(app) as http:
         yield http
+
+
+@pytest.fixture
+async def client_for(make_app: Callable[..., ProvidingApp]) -> AsyncIterator[ClientFor]:
+    """``await client_for(avatar_max_bytes=2048)``: a client of an app with those settings."""
+    async for build in clients_for(make_app):
+        yield build
 
 
 # --- helpers that speak the API, so tests read like what a user does ----------------------------

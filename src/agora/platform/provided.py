@@ -20,8 +20,8 @@ T = TypeVar("T")
 class ProvidingApp(FastAPI):
     """FastAPI, carrying what the root provided for its routes."""
 
-    def __init__(self, **settings: Any) -> None:
-        super().__init__(**settings)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         self.provided: dict[Provided[Any], object] = {}
 
 
