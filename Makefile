@@ -47,10 +47,11 @@ run: install ## migrate, load demo content if empty, serve on http://$(HOST):$(P
 test: install $(NPM_TOOLS) ## run the whole suite (embedded default; PostgreSQL/Redis when AGORA_TEST_* are set)
 	$(BIN)/pytest
 
-lint: install ## ruff check, ruff format --check, mypy --strict src/
+lint: install ## ruff check, ruff format --check, mypy --strict, import contracts
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy --strict src
+	$(BIN)/mypy --strict src tests bench
+	$(BIN)/lint-imports
 
 format: install ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests bench

@@ -21,12 +21,11 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agora.identity.tokens import TokenCodec
 from bench import report
 from bench.dataset import Scale
 from bench.load import AsyncioLoad, LoadGenerator, LoadResult, Request, find_wrk
 from bench.scenarios import SCENARIOS, Scenario
-from bench.seed import Fixture, database_url, existing, seed
+from bench.seed import Fixture, container_for, database_url, existing, seed
 from bench.server import Server, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,8 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         running_server(url, SERVER_LOG, pool_size=args.connections) as server,
     ):
         workdir = Path(tmp)
-        codec = TokenCodec(server.jwt_secret, ttl_seconds=3600)
-        tokens = [codec.issue(user_id) for user_id in fixture.user_ids]
+        container = container_for(url, jwt_secret=server.jwt_secret)
+        tokens = [container.tokens.issue(user_id) for user_id in fixture.user_ids]
+        asyncio.run(container.close())
         (workdir / "tokens.txt").write_text("\n".join(tokens) + "\n")
         (workdir / "slugs.txt").write_text("\n".join(fixture.slugs) + "\n")
         pairs = _pairs(fixture)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
+from pydantic import SecretStr
 from sqlalchemy.engine import URL, make_url
+from tests.support.servers import agora_command
 
-from agora.identity.passwords import Passwords
+from agora.container import Container
 from agora.settings import Settings
 from bench.dataset import BENCH_PASSWORD, COLUMNS, Dataset, Scale, generate
 
@@ -34,16 +34,17 @@ def database_url() -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+def container_for(url: str, *, jwt_secret: str | None = None) -> Container:
+    """What a server on the benchmark's database is built of (its hasher, its token codec), from
+    the same composition root; ``jwt_secret``: the server's, for tokens it accepts."""
+    settings = Settings(database_url=url)
+    if jwt_secret is not None:
+        settings = settings.model_copy(update={"jwt_secret": SecretStr(jwt_secret)})
+    return Container.from_settings(settings)
+
+
 def _libpq(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def agora_command(*args: str) -> list[str]:
-    """``agora ARGS`` from the same environment as this interpreter."""
-    script = Path(sys.executable).with_name("agora")
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "agora", *args]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,11 @@ async def seed(url: str, scale: Scale) -> Fixture:
     migrate(url)
     # one real Argon2 hash with the server's cost, shared by every user: hashing thousands would
     # take minutes
-    password_hash = await Passwords.from_settings(Settings(database_url=url)).hash(BENCH_PASSWORD)
+    container = container_for(url)
+    try:
+        password_hash = await container.passwords.hash(BENCH_PASSWORD)
+    finally:
+        await container.close()
     data = generate(scale, password_hash=password_hash)
     await load(url, data)
     return Fixture(

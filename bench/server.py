@@ -1,25 +1,19 @@
-"""One ``agora serve --workers 1`` process on a free loopback port, its output in a log file."""
+"""One ``agora serve --workers 1`` process on a free loopback port, its output in a log file.
+
+Started and stopped by the test suite's own machinery (``tests/support/servers.py``), on the
+benchmark's settings: production mode, no rate limits, a pool as large as the load.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.seed import agora_command
-
-HOST = "127.0.0.1"
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 25.0
+from tests.support.servers import ServerFailed, agora_server
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,33 +24,7 @@ class Server:
     pid: int
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"bench: the server exited with {process.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/api/ping", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    raise SystemExit(
-        f"bench: the server did not answer within {START_TIMEOUT:.0f} s; see {log_path}"
-    )
-
-
-@contextlib.contextmanager
-def running_server(database_url: str, log_path: Path, *, pool_size: int) -> Iterator[Server]:
-    port = free_port()
-    secret = secrets.token_urlsafe(48)
+def _environment(database_url: str, secret: str, pool_size: int) -> dict[str, str]:
     env = {
         **os.environ,
         "AGORA_ENVIRONMENT": "production",
@@ -69,26 +37,23 @@ def running_server(database_url: str, log_path: Path, *, pool_size: int) -> Iter
         "AGORA_DATABASE_POOL_SIZE": str(pool_size),
         "AGORA_ACCESS_LOG": "true",
         "AGORA_LOG_JSON": "true",
-        "AGORA_PUBLIC_URL": f"http://{HOST}:{port}",
     }
     env.pop("AGORA_REDIS_URL", None)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            agora_command("serve", "--workers", "1", "--host", HOST, "--port", str(port)),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://{HOST}:{port}"
-        try:
-            _wait_ready(base_url, process, log_path)
-            yield Server(base_url=base_url, jwt_secret=secret, log_path=log_path, pid=process.pid)
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    env.pop("AGORA_PUBLIC_URL", None)  # links follow the address the load generator uses
+    return env
+
+
+@contextlib.contextmanager
+def running_server(database_url: str, log_path: Path, *, pool_size: int) -> Iterator[Server]:
+    secret = secrets.token_urlsafe(48)
+    try:
+        with agora_server(_environment(database_url, secret, pool_size), log_path) as server:
+            yield Server(
+                base_url=server.base_url,
+                jwt_secret=secret,
+                log_path=log_path,
+                pid=server.process.pid,
+            )
+    except ServerFailed as failed:
+        # a report, not a test: say what happened, without a traceback
+        raise SystemExit(f"bench: {failed}") from None

@@ -1,35 +1,25 @@
 """Shared fixtures: one app per test on a clean database — SQLite by default, PostgreSQL and Redis
-when ``AGORA_TEST_DATABASE_URL`` / ``AGORA_TEST_REDIS_URL`` are set (CI sets both)."""
+when ``AGORA_TEST_DATABASE_URL`` / ``AGORA_TEST_REDIS_URL`` are set (CI sets both). The machinery
+behind them is in ``tests/support``; the helpers at the end speak the API as a user would."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
-from sqlalchemy import delete
+from httpx import AsyncClient
 
 from agora.app import create_app
+from agora.container import Container
 from agora.migrations.runner import upgrade
-from agora.migrations.schema import target_metadata
-from agora.platform.container import Platform
+from agora.platform.provided import ProvidingApp
 from agora.settings import Settings
-
-TEST_DATABASE_URL = os.environ.get("AGORA_TEST_DATABASE_URL")
-TEST_REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL") or None
-TEST_JWT_SECRET = "test-secret-" + "x" * 32
-# Argon2id at its cheapest: the tests are about what hashing does, not what it costs (the
-# default cost takes ~0.1 s a hash, and the suite registers and logs in hundreds of users)
-CHEAP_PASSWORD_HASHING = {
-    "password_memory_kib": 8,
-    "password_time_cost": 1,
-    "password_parallelism": 1,
-}
+from tests.support.apps import ClientFor, client_of, clients_for
+from tests.support.config import TEST_DATABASE_URL, settings_under_test
+from tests.support.database import empty_tables
 
 
 @pytest.fixture(scope="session")
@@ -44,21 +34,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for an app on the test database, with its own Redis namespace."""
+
     def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "environment": "test",
-            "database_url": database_url,
-            "redis_url": TEST_REDIS_URL,
-            "jwt_secret": TEST_JWT_SECRET,
-            "media_dir": tmp_path / "media",
-            "public_url": "http://test",
-            "rate_limits_enabled": False,
-            "log_json": True,
-            "access_log": False,
-            **CHEAP_PASSWORD_HASHING,
-        }
-        values.update(overrides)
-        return Settings(**values)
+        namespace = f"agora-test-{uuid.uuid4().hex}"
+        defaults = {"database_url": database_url, "redis_namespace": namespace}
+        return settings_under_test(tmp_path, **{**defaults, **overrides})
 
     return build
 
@@ -68,38 +49,42 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
-async def _empty_tables(platform: Platform) -> None:
-    async with platform.db.engine.begin() as connection:
-        for table in reversed(target_metadata.sorted_tables):
-            await connection.execute(delete(table))
-
-
 @pytest.fixture
-def make_app(make_settings: Callable[..., Settings]) -> Callable[..., FastAPI]:
-    """Builds an app on the clean test database, with its own Redis namespace."""
+def make_app(make_settings: Callable[..., Settings]) -> Callable[..., ProvidingApp]:
+    """Builds an app (on a container of its own) with these settings on the test database."""
 
-    def build(**overrides: Any) -> FastAPI:
-        settings = make_settings(
-            **{"redis_namespace": f"agora-test-{uuid.uuid4().hex}", **overrides}
-        )
-        return create_app(settings, platform=Platform.from_settings(settings))
+    def build(**overrides: Any) -> ProvidingApp:
+        return create_app(make_settings(**overrides))
 
     return build
 
 
 @pytest.fixture
-async def app(make_app: Callable[..., FastAPI]) -> AsyncIterator[FastAPI]:
-    application = make_app()
-    platform: Platform = application.state.platform
-    await _empty_tables(platform)
+def container(settings: Settings) -> Container:
+    """What the ``app`` is built of: its database, cache, token codec, hasher, read side."""
+    return Container.from_settings(settings)
+
+
+@pytest.fixture
+async def app(container: Container) -> AsyncIterator[ProvidingApp]:
+    """The app on a clean test database, started (and its container closed at the end)."""
+    application = create_app(container=container)
+    await empty_tables(container.platform.db)
     async with application.router.lifespan_context(application):
         yield application
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+async def client(app: ProvidingApp) -> AsyncIterator[AsyncClient]:
+    async with client_of(app) as http:
         yield http
+
+
+@pytest.fixture
+async def client_for(make_app: Callable[..., ProvidingApp]) -> AsyncIterator[ClientFor]:
+    """``await client_for(avatar_max_bytes=2048)``: a client of an app with those settings."""
+    async for build in clients_for(make_app):
+        yield build
 
 
 # --- helpers that speak the API, so tests read like what a user does ----------------------------

@@ -23,7 +23,8 @@ from sqlalchemy.engine import Connection
 from agora.migrations.runner import alembic_config, downgrade, upgrade
 from agora.migrations.schema import target_metadata
 from agora.platform.db import create_engine
-from tests.e2e.support import TEST_DATABASE_URL, fresh_database
+from tests.support.config import TEST_DATABASE_URL
+from tests.support.database import fresh_database
 
 T = TypeVar("T")
 APP_TABLES = set(target_metadata.tables)

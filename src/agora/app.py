@@ -1,9 +1,9 @@
-"""``create_app(settings)``: builds the platform and mounts every context's routes in one place."""
+"""``create_app(settings)``: builds the container and mounts every context's routes in one place."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -14,14 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from agora import __version__
-from agora.blog.api import router as blog_router
-from agora.identity.api import router as identity_router
-from agora.identity.deps import required_user_id
-from agora.identity.passwords import Passwords
-from agora.identity.tokens import TokenCodec
+from agora.blog.api import api as blog_api
+from agora.blog.deps import BLOG
+from agora.container import Container
+from agora.identity.api import api as identity_api
+from agora.identity.deps import IDENTITY, required_user_id
 from agora.platform.body_limit import BodyLimitMiddleware
-from agora.platform.container import Platform
+from agora.platform.deps import PLATFORM
 from agora.platform.error_boundary import ErrorBoundaryMiddleware
+from agora.platform.error_formats import REALWORLD, Api, ErrorFormats
 from agora.platform.forwarded import ForwardedHeadersMiddleware
 from agora.platform.health import router as health_router
 from agora.platform.http_errors import install_error_handlers
@@ -31,6 +32,8 @@ from agora.platform.observability import (
     worker_ended,
 )
 from agora.platform.openapi import document_api
+from agora.platform.ports import Platform
+from agora.platform.provided import ProvidingApp
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.platform.trailing_slash import TrailingSlashMiddleware
@@ -48,6 +51,9 @@ Authenticate with the header `Authorization: Token <jwt>`; the token comes from
 `POST /api/users` (register) or `POST /api/users/login`. Errors have the shape
 `{"errors": {"field": ["message"]}}`.
 """
+
+# the contexts whose routes the server mounts, each with the error format its clients read
+APIS = (identity_api, blog_api)
 
 
 def _metrics_route(platform: Platform) -> APIRouter:
@@ -84,13 +90,16 @@ def _ceiling_route() -> APIRouter:
 def create_app(
     settings: Settings | None = None,
     *,
-    platform: Platform | None = None,
-    passwords: Passwords | None = None,
-) -> FastAPI:
-    settings = settings or Settings()
+    container: Container | None = None,
+    apis: Sequence[Api] = APIS,
+) -> ProvidingApp:
+    """The application for ``settings`` (from the environment when None), on ``container`` when
+    given (built from the settings otherwise); it closes the container when it stops."""
+    if container is None:
+        container = Container.from_settings(settings or Settings())
+    settings = container.settings
     configure_logging(level=settings.log_level, json=settings.log_json)
-    platform = platform or Platform.from_settings(settings)
-    passwords = passwords or Passwords.from_settings(settings)
+    platform = container.platform
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -101,26 +110,26 @@ def create_app(
             gc.collect()
             gc.freeze()
         yield
-        passwords.close()
-        await platform.close()
+        await container.close()
         worker_ended()
 
-    app = FastAPI(
+    app = ProvidingApp(
         title="Agora",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.platform = platform
-    app.state.tokens = TokenCodec(
-        settings.jwt_secret.get_secret_value(), ttl_seconds=settings.jwt_ttl_seconds
-    )
-    app.state.passwords = passwords
-    install_error_handlers(app)
+    # each context's routes get what they asked for (mypy checks the container has it)
+    PLATFORM.provide(app, container)
+    IDENTITY.provide(app, container)
+    BLOG.provide(app, container)
 
+    # failures on paths no context owns (a typo, /docs) speak RealWorld, as the API always did
+    formats = ErrorFormats(default=REALWORLD)
+    for api in apis:
+        formats.own(api.router.prefix, api.errors)
     routers = [
-        identity_router,
-        blog_router,
+        *(api.router for api in apis),
         health_router,
         _metrics_route(platform),
         _ceiling_route(),
@@ -135,20 +144,20 @@ def create_app(
     # the app router holds the documentation's routes (/docs, /openapi.json) and the mount
     every_route = [*app.router.routes, *(route for router in routers for route in router.routes)]
     routes = RouteIndex(every_route)
-    app.state.routes = routes
+    install_error_handlers(app, formats=formats, routes=routes)
 
     def body_limit(path: str) -> int:
         if path.startswith(UPLOAD_PATHS):
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
 
-    document_api(app, routes=every_route, signed_in=required_user_id)
+    document_api(app, routes=every_route, signed_in=required_user_id, formats=formats)
 
     # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
     # limit → one route for both spellings of a path → routes.
     app.add_middleware(TrailingSlashMiddleware, routes=routes)
-    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
-    app.add_middleware(ErrorBoundaryMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit, formats=formats)
+    app.add_middleware(ErrorBoundaryMiddleware, formats=formats)
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
     )

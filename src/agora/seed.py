@@ -7,13 +7,11 @@ from sqlalchemy import exists, select
 from agora.blog import favorites
 from agora.blog import service as blog
 from agora.blog.schemas import NewArticle
+from agora.container import Container
 from agora.identity import service as identity
 from agora.identity.models import User
-from agora.identity.passwords import Passwords
 from agora.identity.schemas import NewUser
 from agora.identity.service import profile_of
-from agora.identity.tokens import TokenCodec
-from agora.platform.container import Platform
 from agora.settings import Settings
 
 DEMO_PASSWORD = "password123"  # noqa: S105 — demo accounts, printed by `agora seed`
@@ -90,11 +88,10 @@ FOLLOWS = [("jake", "jane"), ("jane", "ada"), ("ada", "linus"), ("linus", "jake"
 
 async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
     """Loads the demo content; returns False (and changes nothing) when users already exist."""
-    # the platform a server on these settings uses, so its caches learn of the new content too
-    platform = Platform.from_settings(settings)
-    db, cache = platform.db, platform.cache
-    tokens = TokenCodec(settings.jwt_secret.get_secret_value(), ttl_seconds=60)
-    passwords = Passwords.from_settings(settings)
+    # what a server on these settings is built of, so its caches learn of the new content too
+    container = Container.from_settings(settings)
+    db, cache = container.platform.db, container.platform.cache
+    tokens, passwords = container.tokens, container.passwords
     try:
         async with db.sessions() as session:
             if only_if_empty and await session.scalar(select(exists().where(User.id > 0))):
@@ -146,5 +143,4 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                 )
         return True
     finally:
-        passwords.close()
-        await platform.close()
+        await container.close()

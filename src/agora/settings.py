@@ -1,4 +1,21 @@
-"""All configuration, read once from ``AGORA_*`` environment variables."""
+"""All configuration, read once from ``AGORA_*`` environment variables.
+
+Settings of the platform and the blog are fields of ``Settings`` itself (``AGORA_DATABASE_URL``).
+A context that arrives with settings of its own groups them in a ``SettingsGroup`` with a prefix
+of its own, and ``Settings`` holds the group as one field::
+
+    class JobsSettings(SettingsGroup):
+        model_config = SettingsConfigDict(env_prefix="AGORA_JOBS_")
+
+        max_attempts: int = Field(default=10, ge=1)        # AGORA_JOBS_MAX_ATTEMPTS
+
+    class Settings(BaseSettings):
+        ...
+        jobs: JobsSettings = Field(default_factory=JobsSettings)   # settings.jobs.max_attempts
+
+The group reads its own variables when ``Settings`` is built (a test passes
+``jobs=JobsSettings(max_attempts=1)``), and refuses bad values as ``Settings`` does.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +53,12 @@ def _usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+class SettingsGroup(BaseSettings):
+    """The settings of one context, from variables of its own prefix (see the module docstring)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
 
 class Settings(BaseSettings):

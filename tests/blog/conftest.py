@@ -11,13 +11,13 @@ import re
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient, Response
 
+from agora.identity.deps import IDENTITY
 from agora.identity.models import User
-from agora.identity.passwords import Passwords
-from agora.identity.tokens import TokenCodec
+from agora.platform.provided import ProvidingApp
 from tests.conftest import auth
+from tests.support.apps import platform_of
 
 TIMESTAMP = re.compile(r"^\d{4,}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d\.\d{3}Z$")
 
@@ -44,29 +44,28 @@ PREVIEW_KEYS = {
 ARTICLE_KEYS = PREVIEW_KEYS | {"body"}
 
 
-async def new_user(app: FastAPI, username: str) -> str:
+async def new_user(app: ProvidingApp, username: str) -> str:
     """Adds a user who can log in with ``password123`` and returns their token."""
-    passwords: Passwords = app.state.passwords
-    async with app.state.platform.db.sessions() as session:
+    identity = IDENTITY.of(app)
+    async with platform_of(app).db.sessions() as session:
         user = User(
             username=username,
             email=f"{username}@example.com",
-            password_hash=await passwords.hash(PASSWORD),
+            password_hash=await identity.passwords.hash(PASSWORD),
         )
         session.add(user)
         await session.commit()
         user_id = user.id
-    tokens: TokenCodec = app.state.tokens
-    return tokens.issue(user_id)
+    return identity.tokens.issue(user_id)
 
 
 @pytest.fixture
-async def alice(app: FastAPI) -> str:
+async def alice(app: ProvidingApp) -> str:
     return await new_user(app, "alice")
 
 
 @pytest.fixture
-async def bob(app: FastAPI) -> str:
+async def bob(app: ProvidingApp) -> str:
     return await new_user(app, "bob")
 
 

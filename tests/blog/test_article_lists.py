@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient
 
+from agora.platform.provided import ProvidingApp
 from tests.blog.conftest import (
     PREVIEW_KEYS,
     TIMESTAMP,
@@ -109,7 +109,7 @@ async def test_paging_by_author_matches_the_spec_example(
 # --- filters ----------------------------------------------------------------------------------
 
 
-async def test_author_filter_is_exact(app: FastAPI, client: AsyncClient) -> None:
+async def test_author_filter_is_exact(app: ProvidingApp, client: AsyncClient) -> None:
     john = await new_user(app, "john")
     johnny = await new_user(app, "johnny")
     by_john = await write(client, john, 2, prefix="John")
@@ -139,7 +139,9 @@ async def test_tag_filter_is_exact(client: AsyncClient, alice: str) -> None:
     assert (await list_articles(client, tag="py%"))["articlesCount"] == 0
 
 
-async def test_favorited_filter_is_exact(app: FastAPI, client: AsyncClient, alice: str) -> None:
+async def test_favorited_filter_is_exact(
+    app: ProvidingApp, client: AsyncClient, alice: str
+) -> None:
     ann = await new_user(app, "ann")
     anna = await new_user(app, "anna")
     one, two, three = await write(client, alice, 3)
@@ -212,7 +214,7 @@ async def test_filters_combine_with_and(client: AsyncClient, alice: str, bob: st
 
 
 async def test_flags_are_relative_to_the_signed_in_viewer(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     carol = await new_user(app, "carol")
     by_alice = (await create_article(client, alice, title="By alice"))["slug"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete
 
 from agora.identity.models import User
+from agora.platform.provided import ProvidingApp
 from tests.blog.conftest import (
     NOT_FOUND_ARTICLE,
     TOKEN_MISSING,
@@ -19,6 +19,7 @@ from tests.blog.conftest import (
     new_user,
 )
 from tests.conftest import auth, create_article
+from tests.support.apps import platform_of
 
 
 async def unfavorite(client: AsyncClient, token: str, slug: str) -> dict[str, Any]:
@@ -138,7 +139,7 @@ async def test_anonymous_cannot_favorite(client: AsyncClient, alice: str) -> Non
 
 
 async def test_concurrent_favorites_by_different_users_all_count(
-    app: FastAPI, client: AsyncClient, alice: str
+    app: ProvidingApp, client: AsyncClient, alice: str
 ) -> None:
     slug = (await create_article(client, alice))["slug"]
     tokens = [await new_user(app, f"fan{number}") for number in range(6)]
@@ -165,7 +166,7 @@ async def test_concurrent_favorites_by_different_users_all_count(
 
 
 async def test_concurrent_favorite_and_unfavorite_keep_the_count_true(
-    app: FastAPI, client: AsyncClient, alice: str
+    app: ProvidingApp, client: AsyncClient, alice: str
 ) -> None:
     slug = (await create_article(client, alice))["slug"]
     tokens = [await new_user(app, f"fan{number}") for number in range(6)]
@@ -208,13 +209,13 @@ async def test_one_user_favoriting_in_several_requests_at_once_counts_once(
 
 
 async def test_favorites_of_a_deleted_account_no_longer_count(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     # the count follows the favorites however they go: here by cascade, with no request at all
     slug = (await create_article(client, alice))["slug"]
     await favorite(client, alice, slug)
     await favorite(client, bob, slug)
-    async with app.state.platform.db.engine.begin() as connection:
+    async with platform_of(app).db.engine.begin() as connection:
         await connection.execute(delete(User).where(User.username == "bob"))
     await favorite(client, alice, slug)  # a favorite changed nothing: the cache must move on
 
@@ -224,11 +225,11 @@ async def test_favorites_of_a_deleted_account_no_longer_count(
 
 
 async def test_a_token_of_a_deleted_account_cannot_favorite(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     slug = (await create_article(client, alice))["slug"]
     await favorite(client, bob, slug)
-    async with app.state.platform.db.engine.begin() as connection:
+    async with platform_of(app).db.engine.begin() as connection:
         await connection.execute(delete(User).where(User.username == "bob"))
 
     for method in ("POST", "DELETE"):

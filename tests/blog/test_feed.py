@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient
 
+from agora.platform.provided import ProvidingApp
 from tests.blog.conftest import TOKEN_MISSING, follow, list_articles, new_user, slugs
 from tests.conftest import auth, create_article
 
@@ -30,7 +30,7 @@ async def test_feed_of_a_new_user_is_empty(client: AsyncClient, alice: str, bob:
 
 
 async def test_feed_shows_only_followed_authors_newest_first(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     carol = await new_user(app, "carol")
     dave = await new_user(app, "dave")
@@ -68,7 +68,9 @@ async def test_feed_pages_and_counts(client: AsyncClient, alice: str, bob: str) 
     assert past_end == {"articles": [], "articlesCount": 2}
 
 
-async def test_feed_is_per_viewer(app: FastAPI, client: AsyncClient, alice: str, bob: str) -> None:
+async def test_feed_is_per_viewer(
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
+) -> None:
     carol = await new_user(app, "carol")
     by_bob = (await create_article(client, bob))["slug"]
     by_carol = (await create_article(client, carol))["slug"]

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import event
 
 from agora.blog import feeds, markdown
+from agora.platform.provided import ProvidingApp
 from tests.blog.atom import ATOM, SITE_FEED, content_of, entries, fetch_feed, parse_atom, titles
 from tests.conftest import auth, create_article
+from tests.support.apps import platform_of
 
 RELEASE_TIMEOUT = 10.0  # seconds: a bound on waiting for the stalled renderer, not a speed claim
 
@@ -50,14 +51,15 @@ def renderer(monkeypatch: pytest.MonkeyPatch) -> Iterator[StalledRenderer]:
 
 
 async def test_other_requests_are_served_while_a_feed_renders(
-    app: FastAPI, client: AsyncClient, alice: str, renderer: StalledRenderer
+    app: ProvidingApp, client: AsyncClient, alice: str, renderer: StalledRenderer
 ) -> None:
     await create_article(client, alice, title="Heavy", body="[" * 50_000)
     feed = asyncio.create_task(client.get(SITE_FEED))
     assert await asyncio.to_thread(renderer.entered.wait, RELEASE_TIMEOUT)
 
     # the renderer is stuck, yet the event loop serves, and no connection waits for it
-    assert app.state.platform.db.engine.pool.checkedout() == 0
+    pool: Any = platform_of(app).db.engine.pool
+    assert pool.checkedout() == 0
     listed = await client.get("/api/articles")
     assert listed.status_code == 200
     assert listed.json()["articlesCount"] == 1
@@ -69,7 +71,7 @@ async def test_other_requests_are_served_while_a_feed_renders(
 
 
 async def test_a_feed_is_rendered_once_per_state_of_the_blog(
-    app: FastAPI, client: AsyncClient, alice: str, renderer: StalledRenderer
+    app: ProvidingApp, client: AsyncClient, alice: str, renderer: StalledRenderer
 ) -> None:
     renderer.release.set()
     await create_article(client, alice, title="First")
@@ -81,7 +83,7 @@ async def test_a_feed_is_rendered_once_per_state_of_the_blog(
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    engine = app.state.platform.db.engine.sync_engine
+    engine = platform_of(app).db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
         again = await fetch_feed(client)

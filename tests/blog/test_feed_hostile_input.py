@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -23,9 +22,11 @@ from agora.blog.feeds import UNNAMED, UNTITLED
 from agora.blog.models import Article, ArticleTag, Tag
 from agora.blog.read_cache import articles_changed
 from agora.identity.models import User
+from agora.platform.provided import ProvidingApp
 from tests.blog.atom import ATOM, SITE_FEED, entries, fetch_feed
 from tests.blog.conftest import PASSWORD, new_user
 from tests.conftest import auth, create_article
+from tests.support.apps import platform_of
 
 # --- refused at the door --------------------------------------------------------------------
 
@@ -78,10 +79,10 @@ async def test_an_update_refuses_control_characters_too(client: AsyncClient, ali
 
 
 async def _store_article(
-    app: FastAPI, *, username: str, title: str, description: str, tags: list[str]
+    app: ProvidingApp, *, username: str, title: str, description: str, tags: list[str]
 ) -> None:
     """Writes straight to the tables, as an older version of the API could have."""
-    async with app.state.platform.db.engine.begin() as connection:
+    async with platform_of(app).db.engine.begin() as connection:
         author_id = await connection.scalar(
             insert(User)
             .values(username=username, email=f"{len(username)}@old.example", password_hash="x")
@@ -97,11 +98,11 @@ async def _store_article(
             await connection.execute(
                 insert(ArticleTag).values(article_id=article_id, tag_id=tag_id)
             )
-    await articles_changed(app.state.platform.cache)
+    await articles_changed(platform_of(app).cache)
 
 
 async def test_feeds_stay_valid_over_rows_no_xml_can_carry(
-    app: FastAPI, client: AsyncClient
+    app: ProvidingApp, client: AsyncClient
 ) -> None:
     await _store_article(
         app, username="\x1b\x01", title="\x07\ufffe ", description="\x02", tags=["\x0b", "ok"]
@@ -168,7 +169,7 @@ def _assert_clear_refusal(response: Response, fields: set[str]) -> None:
     assert all(messages and all(messages) for messages in errors.values()), errors
 
 
-async def _author(app: FastAPI, client: AsyncClient, name: str) -> tuple[str, str]:
+async def _author(app: ProvidingApp, client: AsyncClient, name: str) -> tuple[str, str]:
     """Registers ``name`` behind a unique prefix; falls back to a plain user if it is refused."""
     number = next(_users)
     user = {"username": f"u{number}-{name}", "email": f"u{number}@example.com"}
@@ -206,15 +207,15 @@ def _article_payload(fields: dict[str, Any]) -> dict[str, Any]:
     ),
 )
 async def test_any_text_a_client_writes_leaves_both_feeds_valid(
-    app: FastAPI,
+    app: ProvidingApp,
     client: AsyncClient,
     username: str,
     written: dict[str, Any],
     edited: dict[str, Any],
 ) -> None:
-    async with app.state.platform.db.engine.begin() as connection:
+    async with platform_of(app).db.engine.begin() as connection:
         await connection.execute(delete(Article))
-    await articles_changed(app.state.platform.cache)
+    await articles_changed(platform_of(app).cache)
     name, token = await _author(app, client, username)
 
     expected: dict[str, Any] | None = None

@@ -7,12 +7,12 @@ from datetime import datetime
 from html.parser import HTMLParser
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agora.blog.markdown import render_markdown
+from agora.platform.provided import ProvidingApp
 from tests.blog.atom import ATOM, SITE_FEED, content_of, entries, fetch_feed, parse_atom, titles
 from tests.blog.conftest import new_user
 from tests.conftest import auth, create_article
@@ -171,7 +171,9 @@ async def test_profile_feed_of_an_author_without_articles_is_empty(
     assert entries(await fetch_feed(client, "/api/feeds/profiles/alice.atom")) == []
 
 
-async def test_profile_feed_for_a_username_with_a_dot(app: FastAPI, client: AsyncClient) -> None:
+async def test_profile_feed_for_a_username_with_a_dot(
+    app: ProvidingApp, client: AsyncClient
+) -> None:
     token = await new_user(app, "jane.doe")
     await create_article(client, token, title="Dotted")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from fastapi import FastAPI
 from httpx import AsyncClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,8 +18,10 @@ from sqlalchemy import delete
 
 from agora.blog.models import Article
 from agora.blog.read_cache import articles_changed
+from agora.platform.provided import ProvidingApp
 from tests.blog.conftest import list_articles, new_user, slugs
 from tests.conftest import create_article
+from tests.support.apps import platform_of
 
 # near misses on purpose: "ann" must not match "anna", "py" must not match "python"
 AUTHORS = ("ann", "anna", "nn")
@@ -36,20 +38,22 @@ articles_strategy = st.lists(
 )
 
 
-async def _tokens(app: FastAPI) -> dict[str, str]:
-    cached: dict[str, str] | None = getattr(app.state, "property_authors", None)
-    if cached is None:
-        cached = {name: await new_user(app, name) for name in AUTHORS}
-        app.state.property_authors = cached
-    return cached
+# the authors' tokens, made once per app: the examples of one test share its app
+_AUTHOR_TOKENS: WeakKeyDictionary[ProvidingApp, dict[str, str]] = WeakKeyDictionary()
 
 
-async def _fresh_blog(app: FastAPI) -> str:
+async def _tokens(app: ProvidingApp) -> dict[str, str]:
+    if app not in _AUTHOR_TOKENS:
+        _AUTHOR_TOKENS[app] = {name: await new_user(app, name) for name in AUTHORS}
+    return _AUTHOR_TOKENS[app]
+
+
+async def _fresh_blog(app: ProvidingApp) -> str:
     """Empties the articles and returns a tag prefix no earlier example used."""
-    async with app.state.platform.db.engine.begin() as connection:
+    async with platform_of(app).db.engine.begin() as connection:
         await connection.execute(delete(Article))
     # rows deleted behind the service's back: tell the read cache, as the service would
-    await articles_changed(app.state.platform.cache)
+    await articles_changed(platform_of(app).cache)
     return f"e{next(_examples)}-"
 
 
@@ -64,7 +68,7 @@ def _expected(written: list[dict[str, Any]], keep: Any) -> list[str]:
 )
 @given(blog=articles_strategy, tag=st.sampled_from(TAGS), author=st.sampled_from(AUTHORS))
 async def test_tag_and_author_filters_match_exactly(
-    app: FastAPI,
+    app: ProvidingApp,
     client: AsyncClient,
     blog: list[tuple[int, list[str]]],
     tag: str,

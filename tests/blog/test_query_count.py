@@ -6,18 +6,20 @@ the app's own engine, so the numbers hold on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import event
 
+from agora.platform.db import on_postgresql
+from agora.platform.provided import ProvidingApp
+from agora.settings import Settings
 from tests.blog.conftest import add_comment, favorite, follow, list_articles, new_user
 from tests.conftest import auth, create_article
+from tests.support.apps import platform_of
 
 MAX_STATEMENTS = 4
 AUTHORS = ("ada", "grace", "linus", "guido")
@@ -25,10 +27,10 @@ TAGS = ("python", "sql", "web", "async", "testing", "rust")
 
 
 @pytest.fixture
-def make_app(make_app: Callable[..., FastAPI]) -> Callable[..., FastAPI]:
+def settings(make_settings: Callable[..., Settings]) -> Settings:
     # the database path: with the read cache on, a warm page costs no statement at all
     # (tests/blog/test_read_cache.py shows that)
-    return functools.partial(make_app, read_cache_seconds=0)
+    return make_settings(read_cache_seconds=0)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Blog:
 
 
 @pytest.fixture
-async def blog(app: FastAPI, client: AsyncClient) -> Blog:
+async def blog(app: ProvidingApp, client: AsyncClient) -> Blog:
     tokens = {name: await new_user(app, name) for name in AUTHORS}
     reader = await new_user(app, "reader")
     slugs = []
@@ -70,9 +72,9 @@ async def blog(app: FastAPI, client: AsyncClient) -> Blog:
 
 
 @pytest.fixture
-async def statements(app: FastAPI) -> AsyncIterator[StatementLog]:
+async def statements(app: ProvidingApp) -> AsyncIterator[StatementLog]:
     log = StatementLog()
-    engine = app.state.platform.db.engine.sync_engine
+    engine = platform_of(app).db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", log.record)
     try:
         yield log
@@ -176,11 +178,11 @@ async def test_one_article_costs_a_few_statements(
 
 
 async def test_a_favorite_and_an_unfavorite_cost_one_statement_each(
-    app: FastAPI, client: AsyncClient, blog: Blog, statements: StatementLog
+    app: ProvidingApp, client: AsyncClient, blog: Blog, statements: StatementLog
 ) -> None:
     # the write and the article as the viewer then sees it, in one statement (two on SQLite,
     # which has no data-modifying CTEs); no user row, no transaction around it
-    expected = 1 if app.state.platform.db.engine.dialect.name == "postgresql" else 2
+    expected = 1 if on_postgresql(platform_of(app).db.engine) else 2
     slug = blog.slugs[0]
     token = blog.tokens["linus"]
 

@@ -17,14 +17,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from sqlalchemy import delete, func, select, text
 
 from agora.blog.models import Article, ArticleTag, Comment, Favorite
+from agora.platform.db import on_postgresql
+from agora.platform.provided import ProvidingApp
 from tests.blog.conftest import NOT_FOUND_ARTICLE, add_comment, favorite, get_article, new_user
-from tests.concurrency import ROUNDS, at_once, statuses
 from tests.conftest import auth, create_article
+from tests.support.apps import platform_of
+from tests.support.concurrency import ROUNDS, at_once, statuses
 
 LOCK_WAIT_DEADLINE_SECONDS = 10.0
 NOT_FOUND_COMMENT = {"errors": {"comment": ["not found"]}}
@@ -39,12 +41,13 @@ def assert_answers(responses: list[Response], allowed: dict[int, Any]) -> None:
             assert response.json() == body
 
 
-async def rows(app: FastAPI, model: type[Any], *where: Any) -> int:
-    async with app.state.platform.db.autocommit_sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+async def rows(app: ProvidingApp, model: type[Any], *where: Any) -> int:
+    async with platform_of(app).db.autocommit_sessions() as session:
+        count = await session.scalar(select(func.count()).select_from(model).where(*where))
+        return int(count or 0)
 
 
-async def fans(app: FastAPI, count: int) -> list[str]:
+async def fans(app: ProvidingApp, count: int) -> list[str]:
     return [await new_user(app, f"fan{number}") for number in range(count)]
 
 
@@ -64,7 +67,7 @@ async def amid_deletion(
 
 @pytest.mark.parametrize("method", ["POST", "DELETE"], ids=["favorite", "unfavorite"])
 async def test_favorites_racing_the_deletion_of_their_article_answer_200_or_404(
-    app: FastAPI, client: AsyncClient, alice: str, method: str
+    app: ProvidingApp, client: AsyncClient, alice: str, method: str
 ) -> None:
     tokens = await fans(app, 6)
     for round_ in range(ROUNDS):
@@ -84,7 +87,7 @@ async def test_favorites_racing_the_deletion_of_their_article_answer_200_or_404(
 
 
 async def test_comments_racing_the_deletion_of_their_article_answer_201_or_404(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     for round_ in range(ROUNDS):
         slug = (await create_article(client, alice, title=f"Doomed {round_}"))["slug"]
@@ -106,7 +109,7 @@ async def test_comments_racing_the_deletion_of_their_article_answer_201_or_404(
 
 
 async def test_updates_racing_the_deletion_of_their_article_answer_200_or_404(
-    app: FastAPI, client: AsyncClient, alice: str
+    app: ProvidingApp, client: AsyncClient, alice: str
 ) -> None:
     for round_ in range(ROUNDS):
         slug = (await create_article(client, alice, title=f"Doomed {round_}"))["slug"]
@@ -124,7 +127,7 @@ async def test_updates_racing_the_deletion_of_their_article_answer_200_or_404(
 
 
 async def test_comment_deletions_racing_the_deletion_of_their_article_answer_204_or_404(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     for round_ in range(ROUNDS):
         slug = (await create_article(client, alice, title=f"Doomed {round_}"))["slug"]
@@ -139,27 +142,27 @@ async def test_comment_deletions_racing_the_deletion_of_their_article_answer_204
     assert await rows(app, Comment) == 0
 
 
-async def _someone_waits_for_a_lock(app: FastAPI) -> None:
+async def _someone_waits_for_a_lock(app: ProvidingApp) -> None:
     waiting = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
     deadline = time.monotonic() + LOCK_WAIT_DEADLINE_SECONDS
-    async with app.state.platform.db.autocommit_connection() as connection:
+    async with platform_of(app).db.autocommit_connection() as connection:
         while not await connection.scalar(waiting):
             assert time.monotonic() < deadline, "the request never waited for the deletion"
             await asyncio.sleep(0.01)
 
 
 async def while_deleted_uncommitted(
-    app: FastAPI, slug: str, send: Callable[[], Awaitable[Response]]
+    app: ProvidingApp, slug: str, send: Callable[[], Awaitable[Response]]
 ) -> Response:
     """Sends a request while another transaction has deleted the article but not committed:
     the request's statement sees the article, then waits for that transaction's lock, and must
     find the article gone when the deletion commits."""
-    if app.state.platform.db.engine.dialect.name != "postgresql":
+    if not on_postgresql(platform_of(app).db.engine):
         pytest.skip("SQLite runs each write statement whole under its one write lock")
-    async with app.state.platform.db.engine.connect() as deleting:
+    async with platform_of(app).db.engine.connect() as deleting:
         await deleting.execute(delete(Article).where(Article.slug == slug))
         answer = asyncio.ensure_future(send())
         await _someone_waits_for_a_lock(app)
@@ -168,7 +171,7 @@ async def while_deleted_uncommitted(
 
 
 async def test_a_favorite_of_an_article_deleted_under_it_is_a_404(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     slug = (await create_article(client, alice))["slug"]
 
@@ -181,7 +184,7 @@ async def test_a_favorite_of_an_article_deleted_under_it_is_a_404(
 
 
 async def test_a_comment_on_an_article_deleted_under_it_is_a_404(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     slug = (await create_article(client, alice))["slug"]
 
@@ -199,7 +202,7 @@ async def test_a_comment_on_an_article_deleted_under_it_is_a_404(
 
 
 async def test_an_edit_of_an_article_deleted_under_it_is_a_404(
-    app: FastAPI, client: AsyncClient, alice: str
+    app: ProvidingApp, client: AsyncClient, alice: str
 ) -> None:
     slug = (await create_article(client, alice))["slug"]
     edit = {"article": {"title": "Renamed", "tagList": ["new"]}}
@@ -306,7 +309,7 @@ async def test_unfavoriting_in_several_requests_at_once_counts_once(
 
 
 async def test_favorites_and_unfavorites_by_one_user_at_once_keep_the_count_true(
-    app: FastAPI, client: AsyncClient, alice: str, bob: str
+    app: ProvidingApp, client: AsyncClient, alice: str, bob: str
 ) -> None:
     slug = (await create_article(client, alice))["slug"]
     for _ in range(ROUNDS):

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import delete, event
 
 from agora.identity.models import User
+from agora.platform.provided import ProvidingApp
 from tests.blog.conftest import (
     add_comment,
     favorite,
@@ -25,16 +25,17 @@ from tests.blog.conftest import (
 )
 from tests.blog.conftest import slugs as slugs_of
 from tests.conftest import auth, create_article
+from tests.support.apps import platform_of
 
 
 @pytest.fixture
-async def statements(app: FastAPI) -> AsyncIterator[list[str]]:
+async def statements(app: ProvidingApp) -> AsyncIterator[list[str]]:
     executed: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         executed.append(statement)
 
-    engine = app.state.platform.db.engine.sync_engine
+    engine = platform_of(app).db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield executed
@@ -53,7 +54,7 @@ async def statements(app: FastAPI) -> AsyncIterator[list[str]]:
     ],
 )
 async def test_a_warm_read_costs_no_statement(
-    app: FastAPI, client: AsyncClient, statements: list[str], path: str, signed_in: bool
+    app: ProvidingApp, client: AsyncClient, statements: list[str], path: str, signed_in: bool
 ) -> None:
     author = await new_user(app, "author")
     reader = await new_user(app, "reader")
@@ -72,7 +73,7 @@ async def test_a_warm_read_costs_no_statement(
     assert statements == []
 
 
-async def test_writes_are_seen_by_the_next_read(app: FastAPI, client: AsyncClient) -> None:
+async def test_writes_are_seen_by_the_next_read(app: ProvidingApp, client: AsyncClient) -> None:
     author = await new_user(app, "author")
     reader = await new_user(app, "reader")
     article = await create_article(client, author, title="Cached", tags=["python"])
@@ -107,7 +108,7 @@ async def test_writes_are_seen_by_the_next_read(app: FastAPI, client: AsyncClien
 
 
 async def test_a_favorite_keeps_cached_pages_and_refreshes_only_their_counts(
-    app: FastAPI, client: AsyncClient, statements: list[str]
+    app: ProvidingApp, client: AsyncClient, statements: list[str]
 ) -> None:
     # favorites are the most frequent write: each one must not cost every page its cache
     author = await new_user(app, "author")
@@ -119,11 +120,15 @@ async def test_a_favorite_keeps_cached_pages_and_refreshes_only_their_counts(
 
     await favorite(client, reader, slug)
 
+    async def article() -> dict[str, Any]:
+        body: dict[str, Any] = (await get_article(client, slug)).json()
+        return body
+
+    async def page() -> dict[str, Any]:
+        return await list_articles(client)
+
     reads = {}
-    for name, read in (
-        ("page", lambda: list_articles(client)),
-        ("article", lambda: get_article(client, slug)),
-    ):
+    for name, read in (("page", page), ("article", article)):
         statements.clear()
         reads[name] = await read()
         # one small statement for the counts, not the page's or the article's own
@@ -131,13 +136,13 @@ async def test_a_favorite_keeps_cached_pages_and_refreshes_only_their_counts(
         assert "favorites_count" in statements[0]
         assert "tags" not in statements[0]
     assert reads["page"]["articles"][0]["favoritesCount"] == 1
-    assert reads["article"].json()["article"]["favoritesCount"] == 1
+    assert reads["article"]["article"]["favoritesCount"] == 1
     # a page filtered by favorites changes members: it is read again
     assert slugs_of(await list_articles(client, favorited="reader")) == [slug]
 
 
 async def test_a_comment_shows_its_authors_current_profile(
-    app: FastAPI, client: AsyncClient
+    app: ProvidingApp, client: AsyncClient
 ) -> None:
     author = await new_user(app, "author")
     slug = (await create_article(client, author))["slug"]
@@ -161,14 +166,14 @@ async def test_a_comment_shows_its_authors_current_profile(
 
 @pytest.mark.parametrize("commented_before", [False, True], ids=["cold", "cached-profile"])
 async def test_a_token_of_a_deleted_user_cannot_comment(
-    app: FastAPI, client: AsyncClient, commented_before: bool
+    app: ProvidingApp, client: AsyncClient, commented_before: bool
 ) -> None:
     author = await new_user(app, "author")
     ghost = await new_user(app, "ghost")
     slug = (await create_article(client, author))["slug"]
     if commented_before:
         await add_comment(client, ghost, slug, "still here")
-    async with app.state.platform.db.engine.begin() as connection:
+    async with platform_of(app).db.engine.begin() as connection:
         await connection.execute(delete(User).where(User.username == "ghost"))
 
     response = await client.post(

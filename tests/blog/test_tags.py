@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import update
 
 from agora.blog.models import Tag
 from agora.blog.read_cache import articles_changed
+from agora.platform.provided import ProvidingApp
 from tests.conftest import auth, create_article
+from tests.support.apps import platform_of
 
 
 async def tags(client: AsyncClient) -> list[str]:
@@ -105,15 +106,15 @@ async def test_tags_are_case_sensitive_and_returned_as_written(
 
 
 async def test_a_tag_with_a_line_break_survives_the_cache(
-    app: FastAPI, client: AsyncClient, alice: str
+    app: ProvidingApp, client: AsyncClient, alice: str
 ) -> None:
     # a line break in a tag is refused now, but rows written before may still hold one
     await create_article(client, alice, tags=["two lines", "plain"])
-    async with app.state.platform.db.engine.begin() as connection:
+    async with platform_of(app).db.engine.begin() as connection:
         await connection.execute(
             update(Tag).values(name="two\nlines").where(Tag.name == "two lines")
         )
-    await articles_changed(app.state.platform.cache)
+    await articles_changed(platform_of(app).cache)
 
     first = await tags(client)
     cached = await tags(client)

@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import (
-    CONFORMANCE_CANDIDATES,
-    LiveServer,
-    find_conformance_dir,
-    fresh_database,
-    live_server,
-)
+from tests.support.conformance import CONFORMANCE_CANDIDATES, find_conformance_dir
+from tests.support.database import fresh_database
+from tests.support.servers import LiveServer, live_server
 
 NODE_BIN = Path(__file__).resolve().parent / "node_modules" / ".bin"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import LiveServer
+from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.support import POLL_INTERVAL, LiveServer
+from tests.support.servers import POLL_INTERVAL, LiveServer
 
 pytestmark = pytest.mark.e2e
 

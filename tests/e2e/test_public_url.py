@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.support import LiveServer, fresh_database, live_server
 from tests.identity.test_avatars import image_bytes
+from tests.support.database import fresh_database
+from tests.support.servers import LiveServer, live_server
 
 USER = {"user": {"username": "jake", "email": "jake@example.com", "password": "password123"}}
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.support import POLL_INTERVAL, READY_TIMEOUT, LiveServer, fresh_database, live_server
-from tests.metrics_text import requests_total, samples
+from tests.support.database import fresh_database
+from tests.support.metrics import requests_total, samples
+from tests.support.servers import POLL_INTERVAL, READY_TIMEOUT, LiveServer, live_server
 
 WORKERS = 2
 POOL_SIZE = 3

@@ -11,7 +11,7 @@ from httpx import AsyncClient, Response
 from PIL import Image
 
 from tests.conftest import auth, register
-from tests.platform.support import ClientFor
+from tests.support.apps import ClientFor
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 

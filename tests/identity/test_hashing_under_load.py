@@ -18,11 +18,13 @@ import pytest
 from httpx import ASGITransport, AsyncClient, Response
 
 from agora.app import create_app
+from agora.container import Container
 from agora.identity.passwords import Passwords, argon2id
-from agora.platform.container import Platform
+from agora.platform.ports import Platform
 from agora.settings import Settings
-from tests.conftest import CHEAP_PASSWORD_HASHING, auth, register
-from tests.platform.support import empty_tables
+from tests.conftest import auth, register
+from tests.support.config import CHEAP_PASSWORD_HASHING
+from tests.support.database import empty_tables
 
 T = TypeVar("T")
 # a bound on every wait, so a broken server fails the test instead of hanging it
@@ -142,14 +144,16 @@ async def make_server(make_settings: Callable[..., Settings]) -> AsyncIterator[M
                 threads=settings.password_hashing_threads,
                 queue=settings.password_hashing_queue,
             )
-            platform = Platform.from_settings(settings)
-            app = create_app(settings, platform=platform, passwords=passwords)
-            await empty_tables(app)
+            container = Container.from_settings(settings, passwords=passwords)
+            app = create_app(container=container)
+            await empty_tables(container.platform.db)
             await stack.enter_async_context(app.router.lifespan_context(app))
             client = await stack.enter_async_context(
                 AsyncClient(transport=ASGITransport(app=app), base_url="http://test")
             )
-            return Server(client=client, hasher=hasher, passwords=passwords, platform=platform)
+            return Server(
+                client=client, hasher=hasher, passwords=passwords, platform=container.platform
+            )
 
         yield build
 

@@ -3,7 +3,6 @@ cost from settings, and old hashes redone at the next login when the cost change
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from httpx import AsyncClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,7 +10,9 @@ from sqlalchemy import select
 
 from agora.identity.models import User
 from agora.identity.passwords import Passwords, argon2id
+from agora.platform.provided import ProvidingApp
 from tests.conftest import register
+from tests.support.apps import platform_of
 
 CHEAP = Passwords(argon2id(memory_kib=8, time_cost=1, parallelism=1), threads=1, queue=100)
 # another cost, as if the operator had changed the settings since these hashes were made
@@ -66,10 +67,10 @@ async def test_any_password_of_8_to_64_characters_round_trips(password: str) -> 
 
 
 async def test_a_login_stores_the_hash_redone_with_the_current_cost(
-    app: FastAPI, client: AsyncClient
+    app: ProvidingApp, client: AsyncClient
 ) -> None:
     await register(client, "jake")
-    async with app.state.platform.db.sessions() as session:
+    async with platform_of(app).db.sessions() as session:
         user = await session.scalar(select(User).where(User.username == "jake"))
         assert user is not None
         user.password_hash = await OTHER_COST.hash("password123")
@@ -80,7 +81,7 @@ async def test_a_login_stores_the_hash_redone_with_the_current_cost(
     )
 
     assert response.status_code == 200
-    async with app.state.platform.db.sessions() as session:
+    async with platform_of(app).db.sessions() as session:
         stored = await session.scalar(select(User.password_hash).where(User.username == "jake"))
     assert stored is not None
     assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from httpx import AsyncClient
 
-from tests.concurrency import ROUNDS, at_once, statuses
 from tests.conftest import auth, register
 from tests.identity.test_avatars import image_bytes, path_of, upload
+from tests.support.concurrency import ROUNDS, at_once, statuses
 
 TAKEN_USERNAME = {"errors": {"username": ["has already been taken"]}}
 

@@ -10,7 +10,8 @@ from httpx import AsyncClient
 
 from agora.identity.tokens import TokenCodec
 from agora.platform.errors import Unauthorized
-from tests.conftest import TEST_JWT_SECRET, auth, register
+from tests.conftest import auth, register
+from tests.support.config import TEST_JWT_SECRET
 
 CODEC = TokenCodec(TEST_JWT_SECRET, ttl_seconds=3600)
 ARTICLE = {"article": {"title": "Ghosts", "description": "boo", "body": "Who wrote this?"}}

@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 
 from agora.migrations.runner import upgrade
-from agora.platform.container import Platform
+from agora.platform.ports import Platform
+from agora.platform.provided import ProvidingApp
 from tests.conftest import auth, create_article, register
-from tests.own_servers import PostgresCluster, postgres_cluster
-from tests.platform.support import ClientFor
+from tests.support.apps import ClientFor, platform_of
+from tests.support.services import PostgresCluster, postgres_cluster
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +92,11 @@ async def test_a_database_restart_answers_503_then_the_app_recovers(
 
 
 async def test_a_pool_with_no_free_connection_in_time_answers_503(
-    make_app: Callable[..., FastAPI],
+    make_app: Callable[..., ProvidingApp],
 ) -> None:
     # on the suite's own database (SQLite or PostgreSQL): one connection plus one overflow
     app = make_app(database_pool_size=1, database_timeout_seconds=0.2, read_cache_seconds=0)
-    platform: Platform = app.state.platform
+    platform: Platform = platform_of(app)
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,

@@ -10,7 +10,7 @@ import pytest
 from httpx import AsyncClient, Response
 
 from tests.conftest import auth, register
-from tests.platform.support import ClientFor
+from tests.support.apps import ClientFor
 
 LIMIT = 2048
 

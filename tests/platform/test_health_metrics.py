@@ -6,8 +6,8 @@ from httpx import AsyncClient
 
 from agora.settings import Settings
 from tests.conftest import register
-from tests.metrics_text import requests_total, samples
-from tests.platform.support import ClientFor
+from tests.support.apps import ClientFor
+from tests.support.metrics import requests_total, samples
 
 # Nothing listens on port 1 of the loopback interface: connecting is refused at once.
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://nobody@127.0.0.1:1/none"

@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.metrics_text import requests_total
-from tests.platform.serving import KeepAliveClient, serving
+from agora.platform.provided import ProvidingApp
+from tests.support.metrics import requests_total
+from tests.support.serving import KeepAliveClient, serving
 
 ORIGIN = "https://app.example"
 
@@ -47,7 +48,7 @@ class BrokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def app_with_bugs(make_app: Callable[..., FastAPI]) -> FastAPI:
+def app_with_bugs(make_app: Callable[..., ProvidingApp]) -> ProvidingApp:
     app = make_app(access_log=True)
 
     async def broken_route() -> None:
@@ -82,7 +83,7 @@ def error_lines(output: str) -> list[dict[str, Any]]:
     ],
 )
 async def test_after_an_unexpected_error_the_next_request_on_the_connection_succeeds(
-    make_app: Callable[..., FastAPI],
+    make_app: Callable[..., ProvidingApp],
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
     http: str,
@@ -116,7 +117,7 @@ async def test_after_an_unexpected_error_the_next_request_on_the_connection_succ
 
 @pytest.mark.parametrize("http", ["h11", "httptools"])
 async def test_a_500_from_a_middleware_says_connection_close(
-    make_app: Callable[..., FastAPI], http: str
+    make_app: Callable[..., ProvidingApp], http: str
 ) -> None:
     app = app_with_bugs(make_app)
     async with serving(app, http=http) as base_url, KeepAliveClient(base_url) as client:

@@ -9,11 +9,11 @@ from typing import Any
 
 import jwt
 import pytest
-from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
+from agora.platform.provided import ProvidingApp
 from tests.conftest import auth
-from tests.platform.support import ClientFor
+from tests.support.apps import ClientFor
 
 PASSWORD = "hunter2-is-not-a-password"
 NEW_PASSWORD = "correct-horse-battery-staple"
@@ -149,7 +149,7 @@ async def test_passwords_and_tokens_never_reach_the_log(
 
 @pytest.mark.parametrize("attempt", [1, 2])  # twice: each test captures its own stdout
 async def test_an_unexpected_error_is_a_json_500_and_logged(
-    make_app: Callable[..., FastAPI], capsys: pytest.CaptureFixture[str], attempt: int
+    make_app: Callable[..., ProvidingApp], capsys: pytest.CaptureFixture[str], attempt: int
 ) -> None:
     app = make_app(access_log=True)
 

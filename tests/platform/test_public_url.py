@@ -9,12 +9,13 @@ from contextlib import AsyncExitStack
 from typing import Any, Protocol
 
 import pytest
-from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
+from agora.platform.provided import ProvidingApp
 from tests.conftest import auth, register
 from tests.identity.test_avatars import image_bytes
-from tests.platform.support import empty_tables
+from tests.support.apps import platform_of
+from tests.support.database import empty_tables
 
 PROXY = "10.0.0.2"
 STRANGER = "203.0.113.7"
@@ -27,14 +28,14 @@ class ClientFrom(Protocol):
 
 
 @pytest.fixture
-async def client_from(make_app: Callable[..., FastAPI]) -> AsyncIterator[ClientFrom]:
+async def client_from(make_app: Callable[..., ProvidingApp]) -> AsyncIterator[ClientFrom]:
     """``await client_from(peer, **settings)``: a client connecting from the address ``peer``
     to ``http://agora.local:9000``, an app that trusts only PROXY and has no public URL set."""
     async with AsyncExitStack() as stack:
 
         async def build(peer: str, **settings: Any) -> AsyncClient:
             app = make_app(**{"public_url": None, "forwarded_allow_ips": PROXY, **settings})
-            await empty_tables(app)
+            await empty_tables(platform_of(app).db)
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = ASGITransport(app=app, client=(peer, 50000))
             return await stack.enter_async_context(

@@ -11,12 +11,13 @@ from limits.aio.storage import MemoryStorage
 from redis.asyncio import Redis
 
 from agora.platform.cache import Cache, MemoryCache, RedisCache
-from agora.platform.container import Platform
-from agora.platform.errors import TooManyRequests
+from agora.platform.errors import ErrorKind, TooManyRequests
+from agora.platform.ports import Platform
 from agora.platform.ratelimit import RateLimiter, create_rate_limiter
 from agora.settings import Settings
-from tests.conftest import TEST_REDIS_URL, register
-from tests.platform.support import ClientFor
+from tests.conftest import register
+from tests.support.apps import ClientFor
+from tests.support.config import TEST_REDIS_URL
 
 needs_redis = pytest.mark.skipif(
     TEST_REDIS_URL is None, reason="set AGORA_TEST_REDIS_URL to test against a real Redis"
@@ -125,7 +126,7 @@ async def test_limiter_allows_up_to_the_limit_then_refuses(limiter: RateLimiter)
         await limiter.hit("3/minute", "login", "10.0.0.1")
 
     assert 0 < refused.value.retry_after <= 60
-    assert refused.value.status_code == 429
+    assert refused.value.kind is ErrorKind.RATE_LIMITED
     assert str(refused.value.retry_after) in refused.value.message
 
 

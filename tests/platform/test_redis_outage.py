@@ -22,9 +22,9 @@ from redis.asyncio import Redis
 from agora.platform.cache import RedisCache
 from agora.platform.redis_breaker import RedisBreaker, connect_redis
 from tests.conftest import auth, create_article, register
-from tests.metrics_text import samples
-from tests.own_servers import RedisServer, redis_server
-from tests.platform.support import ClientFor
+from tests.support.apps import ClientFor
+from tests.support.metrics import samples
+from tests.support.services import RedisServer, redis_server
 
 # Long enough that no test sees the breaker let a request try Redis again: recovery comes through
 # /readyz, which always asks Redis, or through the background replay of invalidations.

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
+from pydantic_settings import SettingsConfigDict
 
-from agora.settings import DEVELOPMENT_JWT_SECRET, Environment, Settings
+from agora.settings import DEVELOPMENT_JWT_SECRET, Environment, Settings, SettingsGroup
 
 STRONG_SECRET = "s" * 32
 AGORA_CLI = Path(sys.executable).with_name("agora")
@@ -200,3 +201,39 @@ def test_serve_refuses_to_start_in_production_without_a_secret(tmp_path: Path) -
     assert "production" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "never.db").exists()
+
+
+# --- a context's own group of settings (the pattern for AGORA_JOBS_…, AGORA_SHOP_…) -------------
+
+
+class ShopSettings(SettingsGroup):
+    model_config = SettingsConfigDict(env_prefix="AGORA_SHOP_")
+
+    reservation_minutes: int = Field(default=15, ge=1)
+
+
+class SettingsWithAShop(Settings):
+    shop: ShopSettings = Field(default_factory=ShopSettings)
+
+
+def test_a_contexts_group_reads_variables_of_its_own_prefix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AGORA_SHOP_RESERVATION_MINUTES", "30")
+    monkeypatch.setenv("AGORA_MAX_BODY_BYTES", "4096")
+
+    settings = SettingsWithAShop()
+
+    assert settings.shop.reservation_minutes == 30
+    assert settings.max_body_bytes == 4096  # the ungrouped names are unchanged
+    assert SettingsWithAShop(shop=ShopSettings(reservation_minutes=5)).shop.reservation_minutes == 5
+    (tmp_path / ".env").write_text("AGORA_SHOP_RESERVATION_MINUTES=45\n", encoding="utf-8")
+    monkeypatch.delenv("AGORA_SHOP_RESERVATION_MINUTES")
+    assert SettingsWithAShop().shop.reservation_minutes == 45
+
+
+def test_a_contexts_group_refuses_bad_values_like_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_SHOP_RESERVATION_MINUTES", "0")
+
+    with pytest.raises(ValidationError, match="reservation_minutes"):
+        SettingsWithAShop()

@@ -14,16 +14,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient, Response
 from sqlalchemy import delete
 
 from agora.blog.models import Tag
 from agora.migrations.runner import upgrade
 from agora.platform.db import create_engine
-from agora.platform.errors import Unavailable
+from agora.platform.errors import ErrorKind, Unavailable
+from agora.platform.provided import ProvidingApp
 from agora.platform.sqlite_writes import WriteQueue
 from tests.conftest import auth, create_article, register
+from tests.support.apps import platform_of
 
 # short, so a writer left polling SQLite's lock gives up quickly (it never should)
 BUSY_TIMEOUT_SECONDS = 0.05
@@ -37,7 +38,9 @@ def sqlite_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def app(make_app: Callable[..., FastAPI], sqlite_file: Path) -> AsyncIterator[FastAPI]:
+async def app(
+    make_app: Callable[..., ProvidingApp], sqlite_file: Path
+) -> AsyncIterator[ProvidingApp]:
     """The app on that file (the shared ``client`` fixture uses it)."""
     application = make_app(
         database_url=f"sqlite+aiosqlite:///{sqlite_file}",
@@ -115,10 +118,12 @@ async def test_a_database_another_process_keeps_locked_is_a_503_to_retry(
     assert again.status_code == 201
 
 
-async def test_reads_do_not_wait_for_a_write_in_progress(app: FastAPI, client: AsyncClient) -> None:
+async def test_reads_do_not_wait_for_a_write_in_progress(
+    app: ProvidingApp, client: AsyncClient
+) -> None:
     token = await register(client, "writer")
     await create_article(client, token)
-    async with app.state.platform.db.engine.connect() as writing:
+    async with platform_of(app).db.engine.connect() as writing:
         # holds this process's write turn (and SQLite's write lock) until it ends
         await writing.execute(delete(Tag))
 
@@ -146,5 +151,5 @@ async def test_a_write_that_waits_too_long_for_its_turn_is_a_503(sqlite_file: Pa
     finally:
         await engine.dispose()
 
-    assert refused.value.status_code == 503
+    assert refused.value.kind is ErrorKind.UNAVAILABLE
     assert refused.value.retry_after == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import auth, register
 from tests.identity.test_avatars import image_bytes, path_of, upload
-from tests.platform.support import ClientFor
+from tests.support.apps import ClientFor
 
 
 async def test_an_avatar_the_disk_cannot_store_is_a_503_and_changes_nothing(

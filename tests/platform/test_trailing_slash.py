@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi import FastAPI
 from httpx import AsyncClient
 from starlette.routing import Route
 
+from agora.platform.provided import ProvidingApp
 from tests.conftest import auth, register
 
 ARTICLE = {"article": {"title": "Slashes", "description": "d", "body": "b"}}
@@ -16,7 +16,7 @@ ARTICLE = {"article": {"title": "Slashes", "description": "d", "body": "b"}}
 SAMPLE_PARAMETERS = {"slug": "no-such-article", "username": "nobody", "comment_id": "1"}
 
 
-def every_route(app: FastAPI) -> list[tuple[str, str]]:
+def every_route(app: ProvidingApp) -> list[tuple[str, str]]:
     """Each method and path the app serves: the documented API and the documentation itself."""
     templates = [
         (method.upper(), path)
@@ -49,7 +49,7 @@ async def test_an_article_posted_to_the_slash_spelling_is_created_at_once(
 
 
 async def test_every_route_answers_both_spellings_the_same(
-    app: FastAPI, client: AsyncClient
+    app: ProvidingApp, client: AsyncClient
 ) -> None:
     routes = every_route(app)
     assert {("POST", "/api/articles"), ("GET", "/docs"), ("GET", "/healthz")} <= set(routes)

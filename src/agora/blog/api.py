@@ -7,8 +7,10 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Path, Query, Response, status
 
-from agora.blog import favorites, feeds, read_cache, service
+from agora.blog import favorites, feeds, service
+from agora.blog.deps import BlogReadsDep
 from agora.blog.queries import ArticleFilter
+from agora.blog.reads import BlogReads
 from agora.blog.schemas import (
     MultipleArticlesResponse,
     MultipleCommentsResponse,
@@ -21,9 +23,9 @@ from agora.blog.schemas import (
 )
 from agora.identity.deps import CurrentProfile, CurrentUser, CurrentUserId, OptionalUserId
 from agora.identity.routing import TokenFirstRoute
-from agora.platform.container import Platform
 from agora.platform.db import INTEGER_MAX
 from agora.platform.deps import PlatformDep, PublicUrl, ReadSessionDep, SessionDep
+from agora.platform.error_formats import REALWORLD, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
 
@@ -41,41 +43,18 @@ def _json(content: object, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
-# The reads hand the read cache a factory of autocommit sessions, not an open session: a warm
-# read never touches the database, and opening and closing an unused session costs more than
-# the rest of the cached read.
-
-
 async def _page(
-    platform: Platform, where: ArticleFilter, viewer_id: int | None, *, limit: int, offset: int
+    reads: BlogReads, where: ArticleFilter, viewer_id: int | None, *, limit: int, offset: int
 ) -> Response:
-    page = await read_cache.article_page(
-        sessions=platform.db.autocommit_sessions,
-        cache=platform.cache,
-        ttl_seconds=platform.settings.read_cache_seconds,
-        where=where,
-        viewer_id=viewer_id,
-        limit=limit,
-        offset=offset,
-    )
+    page = await reads.page(where, viewer_id, limit=limit, offset=offset)
     return _json({"articles": page["articles"], "articlesCount": page["count"]})
 
 
 async def _article(
-    platform: Platform,
-    slug: str,
-    viewer_id: int | None,
-    status_code: int = status.HTTP_200_OK,
+    reads: BlogReads, slug: str, viewer_id: int | None, status_code: int = status.HTTP_200_OK
 ) -> Response:
     """One article as the viewer sees it; after a write, what was just committed."""
-    article = await read_cache.article(
-        sessions=platform.db.autocommit_sessions,
-        cache=platform.cache,
-        ttl_seconds=platform.settings.read_cache_seconds,
-        slug=slug,
-        viewer_id=viewer_id,
-    )
-    return _json({"article": article}, status_code=status_code)
+    return _json({"article": await reads.article(slug, viewer_id)}, status_code=status_code)
 
 
 @router.get(
@@ -85,7 +64,7 @@ async def _article(
     responses=errors(401, 422),
 )
 async def list_articles(
-    platform: PlatformDep,
+    reads: BlogReadsDep,
     viewer: OptionalUserId,
     tag: Annotated[SafeStr | None, Query(description="Only articles with this tag")] = None,
     author: Annotated[SafeStr | None, Query(description="Only articles by this username")] = None,
@@ -96,7 +75,7 @@ async def list_articles(
     offset: Offset = 0,
 ) -> Response:
     where = ArticleFilter(tag=tag, author=author, favorited_by=favorited)
-    return await _page(platform, where, viewer, limit=limit, offset=offset)
+    return await _page(reads, where, viewer, limit=limit, offset=offset)
 
 
 @router.get(
@@ -106,13 +85,13 @@ async def list_articles(
     responses=errors(401, 422),
 )
 async def feed(
-    platform: PlatformDep,
+    reads: BlogReadsDep,
     viewer: CurrentUserId,
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> Response:
     where = ArticleFilter(feed_of=viewer)
-    return await _page(platform, where, viewer, limit=limit, offset=offset)
+    return await _page(reads, where, viewer, limit=limit, offset=offset)
 
 
 @router.get(
@@ -121,8 +100,8 @@ async def feed(
     summary="One article",
     responses=errors(401, 404),
 )
-async def get_article(slug: SafeStr, platform: PlatformDep, viewer: OptionalUserId) -> Response:
-    return await _article(platform, slug, viewer)
+async def get_article(slug: SafeStr, reads: BlogReadsDep, viewer: OptionalUserId) -> Response:
+    return await _article(reads, slug, viewer)
 
 
 @router.post(
@@ -133,12 +112,16 @@ async def get_article(slug: SafeStr, platform: PlatformDep, viewer: OptionalUser
     responses=errors(401, 422),
 )
 async def create_article(
-    body: NewArticleRequest, session: SessionDep, user: CurrentUser, platform: PlatformDep
+    body: NewArticleRequest,
+    session: SessionDep,
+    user: CurrentUser,
+    platform: PlatformDep,
+    reads: BlogReadsDep,
 ) -> Response:
     slug = await service.create_article(
         session=session, cache=platform.cache, author=user, new_article=body.article
     )
-    return await _article(platform, slug, user.id, status.HTTP_201_CREATED)
+    return await _article(reads, slug, user.id, status.HTTP_201_CREATED)
 
 
 @router.put(
@@ -153,13 +136,14 @@ async def update_article(
     session: SessionDep,
     user: CurrentUser,
     platform: PlatformDep,
+    reads: BlogReadsDep,
 ) -> Response:
     # read before the service runs: a retry there rolls the session back, which expires `user`
     user_id = user.id
     new_slug = await service.update_article(
         session=session, cache=platform.cache, user_id=user_id, slug=slug, changes=body.article
     )
-    return await _article(platform, new_slug, user_id)
+    return await _article(reads, new_slug, user_id)
 
 
 @router.delete(
@@ -259,11 +243,8 @@ async def delete_comment(
 
 
 @router.get("/tags", summary="Tags in use, most used first")
-async def list_tags(session: ReadSessionDep, platform: PlatformDep) -> TagsResponse:
-    tags = await service.list_tags(
-        session=session, cache=platform.cache, ttl_seconds=platform.settings.read_cache_seconds
-    )
-    return TagsResponse(tags=tags)
+async def list_tags(reads: BlogReadsDep) -> TagsResponse:
+    return TagsResponse(tags=await reads.tags())
 
 
 @router.get(
@@ -272,14 +253,8 @@ async def list_tags(session: ReadSessionDep, platform: PlatformDep) -> TagsRespo
     response_class=Response,
     responses={200: {"content": {"application/atom+xml": {}}, "description": "Atom 1.0"}},
 )
-async def site_feed(platform: PlatformDep, public_url: PublicUrl) -> Response:
-    xml = await feeds.site_feed(
-        sessions=platform.db.autocommit_sessions,
-        cache=platform.cache,
-        ttl_seconds=platform.settings.read_cache_seconds,
-        base_url=public_url,
-        title=platform.settings.site_title,
-    )
+async def site_feed(reads: BlogReadsDep, public_url: PublicUrl) -> Response:
+    xml = await reads.site_feed(base_url=public_url)
     return Response(xml, media_type=feeds.ATOM_MEDIA_TYPE)
 
 
@@ -292,13 +267,10 @@ async def site_feed(platform: PlatformDep, public_url: PublicUrl) -> Response:
         **errors(404),
     },
 )
-async def profile_feed(username: SafeStr, platform: PlatformDep, public_url: PublicUrl) -> Response:
-    xml = await feeds.profile_feed(
-        sessions=platform.db.autocommit_sessions,
-        cache=platform.cache,
-        ttl_seconds=platform.settings.read_cache_seconds,
-        base_url=public_url,
-        title=platform.settings.site_title,
-        username=username,
-    )
+async def profile_feed(username: SafeStr, reads: BlogReadsDep, public_url: PublicUrl) -> Response:
+    xml = await reads.profile_feed(username, base_url=public_url)
     return Response(xml, media_type=feeds.ATOM_MEDIA_TYPE)
+
+
+# RealWorld's clients read failures as {"errors": {field: [message]}}
+api = Api(router, errors=REALWORLD)

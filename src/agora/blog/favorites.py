@@ -48,7 +48,7 @@ from agora.blog.read_cache import favorites_changed
 from agora.blog.service import missing_reference
 from agora.identity.models import User
 from agora.platform.cache import Cache
-from agora.platform.db import UTCDateTime, utcnow
+from agora.platform.db import UTCDateTime, on_postgresql, utcnow
 from agora.platform.errors import NotFound, Unauthorized
 
 _COLUMNS = ["user_id", "article_id", "created_at"]
@@ -145,7 +145,7 @@ def _read_back_sqlite() -> Select[tuple[Any, ...]]:
 async def _run(
     connection: AsyncConnection, *, favorited: bool, values: dict[str, Any]
 ) -> Row[Any] | None:
-    if connection.dialect.name == "postgresql":
+    if on_postgresql(connection):
         statement = _favorite_postgresql() if favorited else _unfavorite_postgresql()
     else:
         write = _favorite_sqlite() if favorited else _unfavorite_sqlite()

@@ -27,10 +27,10 @@ import hashlib
 from collections.abc import Iterable
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from agora.blog import queries
-from agora.blog.models import Favorite
+from agora.blog.models import ArticleTag, Favorite, Tag
 from agora.blog.queries import ArticleFilter, ArticleJSON, ArticlePreviewJSON, EntryJSON, PageJSON
 from agora.identity.read_cache import PROFILES, followee_ids
 from agora.platform.cache import Cache, cached_ids, generations, start_generation
@@ -278,3 +278,27 @@ async def article(
     if marks is not None:
         marks.apply(found["article"], found["id"], found["author_id"])
     return found["article"]
+
+
+async def tags(*, sessions: SessionFactory, cache: Cache, ttl_seconds: int) -> list[str]:
+    """Tags in use, most used first; cached, because every front page asks for them."""
+    key = ""
+    if ttl_seconds > 0:
+        # JSON, because a tag may hold any character, a line break included
+        (generation,) = await generations(cache, ARTICLES)
+        key = f"blog:tags:{generation}"
+        if (cached := await cache.get(key)) is not None:
+            names: list[str] = orjson.loads(cached)
+            return names
+    usage = func.count(ArticleTag.article_id)
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Tag.name)
+            .join(ArticleTag, ArticleTag.tag_id == Tag.id)
+            .group_by(Tag.id, Tag.name)
+            .order_by(usage.desc(), Tag.name)
+        )
+        names = list(rows)
+    if key:
+        await cache.set(key, orjson.dumps(names), ttl_seconds=ttl_seconds)
+    return names

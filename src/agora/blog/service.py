@@ -12,22 +12,21 @@ from collections.abc import Sequence
 from datetime import timedelta
 from functools import cache
 
-import orjson
 from slugify import slugify
-from sqlalchemy import Integer, Text, bindparam, delete, exists, func, select, update
+from sqlalchemy import Integer, Text, bindparam, delete, exists, select, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Tag
-from agora.blog.read_cache import ARTICLES, articles_changed
+from agora.blog.read_cache import articles_changed
 from agora.blog.schemas import Comment as CommentOut
 from agora.blog.schemas import NewArticle, UpdateArticle
 from agora.identity.models import Follow, User
 from agora.identity.schemas import Profile
 from agora.identity.service import profile_of
-from agora.platform.cache import Cache, generations
+from agora.platform.cache import Cache
 from agora.platform.db import UTCDateTime, dialect_insert, utcnow
 from agora.platform.errors import DomainError, Forbidden, NotFound, Unauthorized
 
@@ -81,7 +80,7 @@ async def _free_slug(session: AsyncSession, title: str, *, suffixed: bool = Fals
 async def _tag_ids(session: AsyncSession, names: list[str]) -> dict[str, int]:
     if not names:
         return {}
-    insert = dialect_insert(session.get_bind().dialect)
+    insert = dialect_insert(session)
     # ON CONFLICT DO NOTHING: two articles may introduce the same new tag at the same moment
     await session.execute(
         insert(Tag).values([{"name": name} for name in names]).on_conflict_do_nothing()
@@ -105,7 +104,7 @@ async def create_article(
     *, session: AsyncSession, cache: Cache, author: User, new_article: NewArticle
 ) -> str:
     """Creates the article and returns its slug."""
-    insert = dialect_insert(session.get_bind().dialect)
+    insert = dialect_insert(session)
     slug = await _free_slug(session, new_article.title)
     while True:
         # ON CONFLICT: a concurrent request (a double-clicked "Publish") may take the slug first
@@ -202,29 +201,6 @@ async def delete_article(*, session: AsyncSession, cache: Cache, user_id: int, s
         raise NotFound("not found", field="article")
     await session.commit()
     await articles_changed(cache)
-
-
-async def list_tags(*, session: AsyncSession, cache: Cache, ttl_seconds: int) -> list[str]:
-    """Tags in use, most used first; cached, because every front page asks for them."""
-    key = ""
-    if ttl_seconds > 0:
-        # JSON, because a tag may hold any character, a line break included
-        (generation,) = await generations(cache, ARTICLES)
-        key = f"blog:tags:{generation}"
-        if (cached := await cache.get(key)) is not None:
-            names: list[str] = orjson.loads(cached)
-            return names
-    usage = func.count(ArticleTag.article_id)
-    rows = await session.scalars(
-        select(Tag.name)
-        .join(ArticleTag, ArticleTag.tag_id == Tag.id)
-        .group_by(Tag.id, Tag.name)
-        .order_by(usage.desc(), Tag.name)
-    )
-    tags = list(rows)
-    if key:
-        await cache.set(key, orjson.dumps(tags), ttl_seconds=ttl_seconds)
-    return tags
 
 
 # --- comments ---------------------------------------------------------------------------------

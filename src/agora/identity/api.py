@@ -23,6 +23,7 @@ from agora.identity.schemas import (
     UserResponse,
 )
 from agora.platform.deps import ClientAddress, PlatformDep, PublicUrl, SessionDep
+from agora.platform.error_formats import REALWORLD, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
 
@@ -165,3 +166,7 @@ async def unfollow(
         session=session, cache=platform.cache, username=username, follower_id=user.id
     )
     return ProfileResponse(profile=profile)
+
+
+# RealWorld's clients read failures as {"errors": {field: [message]}}
+api = Api(router, errors=REALWORLD)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
@@ -16,6 +16,7 @@ from agora.identity.tokens import TokenCodec
 from agora.platform.deps import PlatformDep, SessionDep
 from agora.platform.errors import Unauthorized
 from agora.platform.observability import USER_ID_SCOPE_KEY
+from agora.platform.provided import Provided
 
 _authorization = APIKeyHeader(
     name="Authorization",
@@ -30,17 +31,28 @@ _SCHEMES = {"token", "bearer"}
 # dependency in a worker thread, and that hop costs more than the work itself.
 
 
+class IdentityServices(Protocol):
+    """What identity's routes need from the composition root."""
+
+    @property
+    def tokens(self) -> TokenCodec: ...
+
+    @property
+    def passwords(self) -> Passwords: ...
+
+
+IDENTITY: Provided[IdentityServices] = Provided("identity's services")
+
+
 async def get_token_codec(request: Request) -> TokenCodec:
-    codec: TokenCodec = request.app.state.tokens
-    return codec
+    return IDENTITY.of(request.app).tokens
 
 
 TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
 
 
 async def get_passwords(request: Request) -> Passwords:
-    passwords: Passwords = request.app.state.passwords
-    return passwords
+    return IDENTITY.of(request.app).passwords
 
 
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
@@ -62,7 +74,7 @@ async def optional_user_id(
 ) -> int | None:
     """The signed-in user's id, or None for an anonymous request. A bad token is still a 401."""
     # the codec straight from the app, not as a dependency: this runs on every request
-    return _user_id_from_header(request, authorization, request.app.state.tokens)
+    return _user_id_from_header(request, authorization, IDENTITY.of(request.app).tokens)
 
 
 async def required_user_id(user_id: Annotated[int | None, Depends(optional_user_id)]) -> int:

@@ -215,7 +215,7 @@ async def follow(
         raise Invalid("cannot follow yourself", field="profile")
     # read now: a rollback below would expire the loaded user
     profile = profile_of(user, following=True)
-    insert = dialect_insert(session.get_bind().dialect)
+    insert = dialect_insert(session)
     try:
         # ON CONFLICT DO NOTHING: following twice, even in two requests at once, follows once
         await session.execute(

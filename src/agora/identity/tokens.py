@@ -12,6 +12,7 @@ import jwt
 
 from agora.platform.db import INTEGER_MAX
 from agora.platform.errors import Unauthorized
+from agora.settings import Settings
 
 ALGORITHM = "HS256"
 ISSUER = "agora"
@@ -33,6 +34,10 @@ class TokenCodec:
         self._clock = clock  # Unix seconds; tests pass a fake one to see tokens expire
         # token -> (user id, expiry in Unix seconds); only tokens whose signature checked out
         self._verified: dict[str, tuple[int, float]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenCodec:
+        return cls(settings.jwt_secret.get_secret_value(), ttl_seconds=settings.jwt_ttl_seconds)
 
     def issue(self, user_id: int, *, now: datetime | None = None) -> str:
         issued_at = now or datetime.fromtimestamp(self._clock(), UTC)

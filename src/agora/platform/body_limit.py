@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agora.platform.error_formats import ErrorFormats
 
 
 def _message(limit: int) -> str:
@@ -19,16 +21,19 @@ class _BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail=_message(limit))
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"errors": {"body": [_message(limit)]}}, status_code=413)
-
-
 class BodyLimitMiddleware:
-    """``limit_for(path)`` gives the limit for a path, so upload routes can allow more."""
+    """``limit_for(path)`` gives the limit for a path, so upload routes can allow more; the 413
+    speaks the path's error format."""
 
-    def __init__(self, app: ASGIApp, *, limit_for: Callable[[str], int]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit_for: Callable[[str], int], formats: ErrorFormats
+    ) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.formats = formats
+
+    def _too_large(self, path: str, limit: int) -> Response:
+        return self.formats.for_path(path).response(413, {"body": [_message(limit)]})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,7 +43,7 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:
-                    await _too_large(limit)(scope, receive, send)
+                    await self._too_large(scope["path"], limit)(scope, receive, send)
                     return
                 break
 
@@ -65,4 +70,4 @@ class BodyLimitMiddleware:
         except _BodyTooLarge:
             # a chunked body without Content-Length grew past the limit while being read
             if not response_started:
-                await _too_large(limit)(scope, receive, send)
+                await self._too_large(scope["path"], limit)(scope, receive, send)

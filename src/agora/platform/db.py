@@ -73,9 +73,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def dialect_insert(dialect: Dialect) -> Callable[[Any], PostgresqlInsert | SqliteInsert]:
+# Anything that runs statements: where a statement must differ between the two databases, the
+# code asks `on_postgresql(bind)`, the one place that tells them apart.
+Bind = AsyncEngine | AsyncConnection | AsyncSession
+
+
+def on_postgresql(bind: Bind) -> bool:
+    """Whether ``bind`` talks to PostgreSQL (else SQLite)."""
+    dialect = bind.get_bind().dialect if isinstance(bind, AsyncSession) else bind.dialect
+    return dialect.name == "postgresql"
+
+
+def dialect_insert(bind: Bind) -> Callable[[Any], PostgresqlInsert | SqliteInsert]:
     """``insert`` with the database's ``ON CONFLICT`` clause, which each dialect builds apart."""
-    return postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+    return postgresql_insert if on_postgresql(bind) else sqlite_insert
 
 
 def _in_memory(url: str) -> bool:

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora.platform.container import Platform
+from agora.platform.ports import Platform
+from agora.platform.provided import Provided
+
+
+class PlatformServices(Protocol):
+    """What every context's routes need from the composition root."""
+
+    @property
+    def platform(self) -> Platform: ...
+
+
+PLATFORM: Provided[PlatformServices] = Provided("the platform")
 
 
 # `async def` although nothing is awaited: FastAPI would run a plain `def` in a worker thread.
 async def get_platform(request: Request) -> Platform:
-    platform: Platform = request.app.state.platform
-    return platform
+    return PLATFORM.of(request.app).platform
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]

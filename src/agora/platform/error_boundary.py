@@ -1,4 +1,4 @@
-"""The last catch for bugs: a 500 in RealWorld's shape that leaves the connection usable.
+"""The last catch for bugs: a 500 in the path's error format that leaves the connection usable.
 
 Starlette's outermost ``ServerErrorMiddleware`` answers an unhandled exception with a 500 and then
 raises it again for the server to log; the server then closes the kept-alive connection without
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import structlog
 from asgi_correlation_id.context import correlation_id
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agora.platform.error_formats import ErrorFormat, ErrorFormats
 
 log = structlog.get_logger("agora.errors")
 
-INTERNAL_ERROR = {"errors": {"body": ["internal error"]}}
 _LOGGED = "_agora_logged"
 
 
@@ -28,15 +29,16 @@ def log_unexpected(path: str, exc: BaseException) -> None:
     setattr(exc, _LOGGED, True)
 
 
-def internal_error(*, closing: bool = False) -> JSONResponse:
+def internal_error(error_format: ErrorFormat, *, closing: bool = False) -> Response:
     """``closing``: the server will close the connection after this answer, so it says so."""
     headers = {"Connection": "close"} if closing else None
-    return JSONResponse(INTERNAL_ERROR, status_code=500, headers=headers)
+    return error_format.response(500, {None: ["internal error"]}, headers)
 
 
 class ErrorBoundaryMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, formats: ErrorFormats) -> None:
         self.app = app
+        self.formats = formats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +59,8 @@ class ErrorBoundaryMiddleware:
         except Exception as exc:
             log_unexpected(scope["path"], exc)
             if not started:
-                await internal_error()(scope, receive, send)
+                error_format = self.formats.for_path(scope["path"])
+                await internal_error(error_format)(scope, receive, send)
             elif not completed:
                 # half an answer is out: only closing the connection can tell the client, and
                 # the server does that for an exception that reaches it

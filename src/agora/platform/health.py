@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from agora.platform.container import Platform
+from agora.platform.deps import PlatformDep
 
 router = APIRouter(tags=["operations"])
 
@@ -23,8 +23,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The database answers (and Redis, when configured: else degraded)")
-async def readyz(request: Request) -> JSONResponse:
-    platform: Platform = request.app.state.platform
+async def readyz(platform: PlatformDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     probes = {"database": platform.db.ping}
     if platform.settings.redis_url:

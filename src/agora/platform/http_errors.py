@@ -1,8 +1,9 @@
-"""Maps every failure to a clear 4xx in RealWorld's error shape: ``{"errors": {field: [message]}}``,
-or to a 503 with ``Retry-After`` when the database cannot serve for a moment.
+"""Maps every failure to a clear 4xx, or to a 503 with ``Retry-After`` when the database cannot
+serve for a moment, in the error format of the path's owner (``platform/error_formats.py``).
 
 Services raise domain errors; request parsing raises validation errors; both end here, so no route
-formats an error by hand and nothing reaches the client as a bare 500.
+formats an error by hand and nothing reaches the client as a bare 500. Validation errors become
+messages by field here, once, whatever the format.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from agora.platform.db_outages import RETRY_AFTER_SECONDS, UNREACHABLE_ERRORS, database_unavailable
 from agora.platform.error_boundary import internal_error, log_unexpected
+from agora.platform.error_formats import ErrorFormat, ErrorFormats
 from agora.platform.errors import DomainError, Unavailable
 from agora.platform.route_index import RouteIndex
 
@@ -29,10 +31,6 @@ log = structlog.get_logger("agora.errors")
 _UNDECODABLE_JSON = "There was an error parsing the body"
 # Location parts that say where a value came from, not which field it is.
 _CONTAINERS = {"body", "query", "path", "header", "cookie"}
-
-
-def error_body(field: str, *messages: str) -> dict[str, dict[str, list[str]]]:
-    return {"errors": {field: list(messages)}}
 
 
 def _field_of(loc: Sequence[int | str]) -> str:
@@ -83,8 +81,8 @@ def _message_of(error: Mapping[str, Any]) -> str:
     return template.format(**ctx)
 
 
-def validation_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
+def validation_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str | None, list[str]]:
+    grouped: dict[str | None, list[str]] = {}
     for error in errors:
         message = _message_of(error)
         field_messages = grouped.setdefault(_field_of(error["loc"]), [])
@@ -93,72 +91,71 @@ def validation_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str
     return grouped
 
 
-async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
-    return JSONResponse(
-        error_body(exc.field, exc.message), status_code=exc.status_code, headers=headers
-    )
+def install_error_handlers(app: FastAPI, *, formats: ErrorFormats, routes: RouteIndex) -> None:
+    """Every failure is answered in the format of the path's owner (``formats``); ``routes``
+    names the methods a 405 lists in its ``Allow`` header."""
 
+    def format_of(request: Request) -> ErrorFormat:
+        return formats.for_path(request.scope["path"])
 
-async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"errors": validation_errors(exc.errors())}, status_code=422)
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        return format_of(request).error_response(exc)
 
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return format_of(request).response(422, validation_errors(exc.errors()))
 
-async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-    if exc.status_code == 400:
-        # the framework's answer to a body it cannot decode (JSON that is not UTF-8, broken
-        # multipart): malformed input like any other, so the documented 422, not an extra 400
-        message = "is not valid JSON" if detail == _UNDECODABLE_JSON else "could not be parsed"
-        return JSONResponse(error_body("body", message), status_code=422)
-    # Starlette's own texts for unmatched routes, in the lower-case style of the other messages
-    message = {"Not Found": "not found", "Method Not Allowed": "method not allowed"}.get(
-        detail, detail
-    )
-    headers = exc.headers
-    routes: RouteIndex | None = getattr(request.app.state, "routes", None)
-    if exc.status_code == 405 and routes is not None:
-        headers = {**(headers or {}), "Allow": routes.allowed_methods(request.scope["path"])}
-    return JSONResponse(error_body("body", message), status_code=exc.status_code, headers=headers)
+    async def on_http_exception(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400:
+            # the framework's answer to a body it cannot decode (JSON that is not UTF-8, broken
+            # multipart): malformed input like any other, so the documented 422, not an extra 400
+            message = "is not valid JSON" if detail == _UNDECODABLE_JSON else "could not be parsed"
+            return format_of(request).response(422, {"body": [message]})
+        # Starlette's own texts for unmatched routes, in the lower-case style of the other messages
+        message = {"Not Found": "not found", "Method Not Allowed": "method not allowed"}.get(
+            detail, detail
+        )
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": routes.allowed_methods(request.scope["path"])}
+        # the body limit's 413 names the body; the others, the request as a whole
+        field = "body" if exc.status_code == 413 else None
+        return format_of(request).response(exc.status_code, {field: [message]}, headers)
 
+    async def on_data_error(request: Request, exc: Exception) -> Response:
+        # the last line of defence: a value that passed validation but the database refuses to
+        # store (out of range, an invalid character); the transaction is rolled back
+        log.warning("database refused a value", path=request.url.path, error=type(exc).__name__)
+        return format_of(request).response(
+            422, {"body": ["contains a value that cannot be stored"]}
+        )
 
-async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
-    # the last line of defence: a value that passed validation but the database refuses to store
-    # (out of range, an invalid character); the transaction is rolled back, nothing is written
-    log.warning("database refused a value", path=request.url.path, error=type(exc).__name__)
-    return JSONResponse(
-        error_body("body", "contains a value that cannot be stored"), status_code=422
-    )
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            log_unexpected(request.url.path, exc)
+            return internal_error(format_of(request))
+        # not the request's fault: the database restarts, or is out of connections for a moment
+        log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+        unavailable = Unavailable(
+            f"the service is unavailable for a moment; try again in {RETRY_AFTER_SECONDS} seconds",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+        return format_of(request).error_response(unavailable)
 
-
-async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
-    if not database_unavailable(exc):
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        # only for a bug outside the error boundary (in an outer middleware): Starlette raises
+        # the exception again after this answer and the server closes the connection, so it
+        # says so
         log_unexpected(request.url.path, exc)
-        return internal_error()
-    # not the request's fault: the database restarts, or is out of connections for a moment
-    log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
-    unavailable = Unavailable(
-        f"the service is unavailable for a moment; try again in {RETRY_AFTER_SECONDS} seconds",
-        retry_after=RETRY_AFTER_SECONDS,
-    )
-    return await _on_domain_error(request, unavailable)
+        return internal_error(format_of(request), closing=True)
 
-
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # only for a bug outside the error boundary (in an outer middleware): Starlette raises the
-    # exception again after this answer and the server closes the connection, so it says so
-    log_unexpected(request.url.path, exc)
-    return internal_error(closing=True)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, _on_domain_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(DataError, _on_data_error)
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(DataError, on_data_error)
     for outage in (DBAPIError, PoolTimeout, *UNREACHABLE_ERRORS):
-        app.add_exception_handler(outage, _on_database_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+        app.add_exception_handler(outage, on_database_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,6 +1,7 @@
 """What /openapi.json says beyond FastAPI's own document, so that it describes what the server does:
-every error status a route can give, in the shape it is really sent, and which routes welcome
-anonymous readers."""
+every error status a route can give, in the format its path really speaks (RealWorld's
+``GenericError`` for the blog and identity, RFC 9457 ``ProblemDetail`` for problem-details
+routes), and which routes welcome anonymous readers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
 from agora.platform.deps import depends_on
+from agora.platform.error_formats import ErrorFormats
 
 _DESCRIPTIONS = {
     401: "Missing, invalid or expired token, or wrong credentials",
@@ -27,34 +29,53 @@ _DESCRIPTIONS = {
 }
 
 
-class GenericError(BaseModel):
-    """``{"errors": {"field": ["message", ...]}}``"""
-
-    errors: dict[str, list[str]]
-
-
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": GenericError, "description": _DESCRIPTIONS[code]} for code in codes}
+    """The error statuses a route declares; their bodies are documented in the format of the
+    path's owner when the document is generated (``document_api``)."""
+    return {code: {"description": _DESCRIPTIONS[code]} for code in codes}
 
 
-_FASTAPI_422 = {"$ref": "#/components/schemas/HTTPValidationError"}
-_GENERIC_ERROR = {"$ref": "#/components/schemas/GenericError"}
+def _is_error(status: str) -> bool:
+    return status[0] in "45"
 
 
-def _generic_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            response = operation.get("responses", {}).get("422", {})
-            content = response.get("content", {}).get("application/json", {})
-            if content.get("schema") == _FASTAPI_422:
-                content["schema"] = dict(_GENERIC_ERROR)
-                response["description"] = _DESCRIPTIONS[422]
+def _error_shapes(schema: dict[str, Any], formats: ErrorFormats) -> dict[str, Any]:
+    """Every error response of a route, FastAPI's own 422 included, gets the body of the format
+    its path speaks; what any route may answer whatever it declares is added: 413 where it
+    takes a body (the body limit), 503 when the database cannot serve for a moment."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.setdefault("GenericError", GenericError.model_json_schema())
+    for path, operations in schema.get("paths", {}).items():
+        error_format = formats.for_path(path)
+        content = {
+            error_format.media_type: {
+                "schema": {"$ref": f"#/components/schemas/{error_format.schema_name}"}
+            }
+        }
+        used = False
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "operations" not in operation.get("tags", []):  # health, metrics: their own
+                codes = ("413", "503") if "requestBody" in operation else ("503",)
+                for code in codes:
+                    responses.setdefault(code, {"description": _DESCRIPTIONS[int(code)]})
+            for status, response in responses.items():
+                if _is_error(status):
+                    if status == "422":  # FastAPI's own says {"detail": [...]}
+                        response["description"] = _DESCRIPTIONS[422]
+                    response["content"] = dict(content)
+                    used = True
+        if used and error_format.schema_name not in components:
+            _add_model(components, error_format.schema_name, error_format.model)
     # only FastAPI's default 422 used these two
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     return schema
+
+
+def _add_model(components: dict[str, Any], name: str, model: type[BaseModel]) -> None:
+    model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(model_schema.pop("$defs", {}))
+    components[name] = model_schema
 
 
 def _anonymous_welcome(
@@ -73,42 +94,27 @@ def _anonymous_welcome(
     return schema
 
 
-def _errors_of_the_platform(schema: dict[str, Any]) -> dict[str, Any]:
-    """What any API route may answer, whatever it declares: 413 where it takes a body (the body
-    limit), 503 when the database cannot serve for a moment (``platform/db_outages.py``)."""
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            if "operations" in operation.get("tags", []):
-                continue  # health, metrics, ping: their own answers
-            responses = operation.setdefault("responses", {})
-            codes = (413, 503) if "requestBody" in operation else (503,)
-            for code in codes:
-                responses.setdefault(
-                    str(code),
-                    {
-                        "description": _DESCRIPTIONS[code],
-                        "content": {"application/json": {"schema": dict(_GENERIC_ERROR)}},
-                    },
-                )
-    return schema
-
-
 def document_api(
-    app: FastAPI, *, routes: Iterable[BaseRoute], signed_in: Callable[..., Any]
+    app: FastAPI,
+    *,
+    routes: Iterable[BaseRoute],
+    signed_in: Callable[..., Any],
+    formats: ErrorFormats,
 ) -> None:
     """Completes the app's OpenAPI document. ``routes`` are the app's routes, ``signed_in`` the
-    dependency that refuses anonymous requests.
+    dependency that refuses anonymous requests, ``formats`` the error format of each path.
 
-    * FastAPI documents its own 422 body, ``{"detail": [...]}``, on every route with parameters
-      that declares none; the error handler answers ``{"errors": {...}}``, so the document says so.
+    * Every error response carries the body its path's format really sends, FastAPI's own 422
+      (``{"detail": [...]}``, on every route with parameters) included.
     * The statuses every route may give (413, 503) are documented on each.
     * Routes that read a token without needing one: ``security: [{}, {"Token": []}]``.
     """
     generate = app.openapi
+    routes = list(routes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = _errors_of_the_platform(_generic_validation_errors(generate()))
+            schema = _error_shapes(generate(), formats)
             app.openapi_schema = _anonymous_welcome(schema, routes, signed_in)
         return app.openapi_schema
 

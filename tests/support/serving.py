@@ -14,7 +14,7 @@ import h11
 import uvicorn
 from fastapi import FastAPI
 
-from tests.e2e.support import POLL_INTERVAL, READY_TIMEOUT, free_port
+from tests.support.servers import POLL_INTERVAL, READY_TIMEOUT, free_port
 
 IO_TIMEOUT = 10.0
 

@@ -25,7 +25,7 @@ import asyncpg
 import pytest
 import redis
 
-from tests.e2e.support import POLL_INTERVAL, free_port
+from tests.support.servers import POLL_INTERVAL, free_port
 
 START_TIMEOUT = 30.0
 

@@ -1,0 +1,61 @@
+"""The composition root: everything the application is made of, built once from settings.
+
+``Container.from_settings(settings)`` is the one place that decides which implementation of each
+port runs (SQLite or PostgreSQL, in-process or Redis, ...) and how the parts are tied together.
+``create_app`` (the HTTP server), ``agora seed`` and the benchmark build it and nothing else.
+
+Contexts never import this module (``make lint`` checks it): each declares what it needs as a
+Protocol (``identity.deps.IdentityServices``, ``blog.deps.BlogServices``, ...), and the container
+satisfies them all; mypy checks that where ``create_app`` hands it over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agora.blog.reads import BlogReads
+from agora.identity.passwords import Passwords
+from agora.identity.tokens import TokenCodec
+from agora.platform.ports import Platform
+from agora.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    settings: Settings
+    # the outside resources: database, cache, rate limits, file storage, metrics
+    platform: Platform
+    # identity
+    tokens: TokenCodec
+    passwords: Passwords
+    # the blog's read side: cached pages, articles, tags and feeds
+    blog_reads: BlogReads
+    # ── slots for what arrives next ──────────────────────────────────────────────────────────
+    # jobs: the jobs runtime (platform/jobs): the outbox relay and the handlers, registered
+    #   here once, each context's from its `<context>/jobs.py`; built by
+    #   `Jobs.from_settings(settings, db=platform.db, ...)` and closed in `close()`
+    # mail: the mail port (platform/mail.py): SMTP, or .eml files on the embedded default
+    # unit of work: `def unit_of_work(self) -> UnitOfWork` here, on `platform.db`, with the
+    #   event handlers registered once (the read caches invalidate on the blog's and identity's
+    #   events); services then take it instead of (session, cache)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, passwords: Passwords | None = None) -> Container:
+        """``passwords``: a hasher of the caller's (tests that stand in for Argon2's cost)."""
+        platform = Platform.from_settings(settings)
+        return cls(
+            settings=settings,
+            platform=platform,
+            tokens=TokenCodec.from_settings(settings),
+            passwords=passwords or Passwords.from_settings(settings),
+            blog_reads=BlogReads(
+                sessions=platform.db.autocommit_sessions,
+                cache=platform.cache,
+                ttl_seconds=settings.read_cache_seconds,
+                site_title=settings.site_title,
+            ),
+        )
+
+    async def close(self) -> None:
+        self.passwords.close()
+        await self.platform.close()

@@ -1,0 +1,59 @@
+"""Test databases: emptied between tests, or made for one test and dropped after it.
+
+A throwaway database is a SQLite file in the test's directory, or, when
+``AGORA_TEST_DATABASE_URL`` is set (CI's PostgreSQL tier), a database of its own named
+``agora_e2e_<random>`` on that server. So results never depend on what earlier tests left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy import delete
+from sqlalchemy.engine import make_url
+
+from agora.migrations.schema import target_metadata
+from agora.platform.db import Database
+from tests.support.config import TEST_DATABASE_URL
+
+
+async def empty_tables(db: Database) -> None:
+    """Every table emptied, children first: the schema stays migrated."""
+    async with db.engine.begin() as connection:
+        for table in reversed(target_metadata.sorted_tables):
+            await connection.execute(delete(table))
+
+
+async def _on_maintenance_db(server_url: str, statement: str) -> None:
+    admin = make_url(server_url).set(drivername="postgresql", database="postgres")
+    connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def fresh_database(directory: Path, server_url: str | None = TEST_DATABASE_URL) -> Iterator[str]:
+    """Yields the URL of a new, empty database that is dropped on exit.
+
+    ``server_url`` names a PostgreSQL server (any database on it); None means a SQLite file in
+    ``directory``. The default follows ``AGORA_TEST_DATABASE_URL``. Synchronous on purpose (it
+    calls ``asyncio.run``): use it from sync tests and fixtures.
+    """
+    if server_url is None:
+        yield f"sqlite+aiosqlite:///{directory / f'agora-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    name = f"agora_e2e_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_on_maintenance_db(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(
+            _on_maintenance_db(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        )
