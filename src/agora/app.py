@@ -109,6 +109,7 @@ def create_app(
             # with them the slowest requests (p99). Not in tests, which build an app per test.
             gc.collect()
             gc.freeze()
+        await container.jobs.start_in_server()
         yield
         await container.close()
         worker_ended()

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from agora.blog.reads import BlogReads
 from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
+from agora.platform.jobs.runtime import Jobs
 from agora.platform.ports import Platform
+from agora.platform.uow import UnitOfWork, UnitsOfWork
 from agora.settings import Settings
 
 
@@ -30,19 +32,24 @@ class Container:
     passwords: Passwords
     # the blog's read side: cached pages, articles, tags and feeds
     blog_reads: BlogReads
+    # one per request, RPC call or job: the transaction, its outbox and its after-commit hooks
+    units_of_work: UnitsOfWork
+    # background jobs: the outbox's runners and every context's handlers, registered below
+    jobs: Jobs
     # ── slots for what arrives next ──────────────────────────────────────────────────────────
-    # jobs: the jobs runtime (platform/jobs): the outbox relay and the handlers, registered
-    #   here once, each context's from its `<context>/jobs.py`; built by
-    #   `Jobs.from_settings(settings, db=platform.db, ...)` and closed in `close()`
     # mail: the mail port (platform/mail.py): SMTP, or .eml files on the embedded default
-    # unit of work: `def unit_of_work(self) -> UnitOfWork` here, on `platform.db`, with the
-    #   event handlers registered once (the read caches invalidate on the blog's and identity's
-    #   events); services then take it instead of (session, cache)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, passwords: Passwords | None = None) -> Container:
         """``passwords``: a hasher of the caller's (tests that stand in for Argon2's cost)."""
         platform = Platform.from_settings(settings)
+        units_of_work = UnitsOfWork(platform.db.sessions)
+        jobs = Jobs(
+            settings,
+            db=platform.db,
+            units_of_work=units_of_work,
+            registry=platform.metrics.registry,
+        )
         return cls(
             settings=settings,
             platform=platform,
@@ -54,8 +61,14 @@ class Container:
                 ttl_seconds=settings.read_cache_seconds,
                 site_title=settings.site_title,
             ),
+            units_of_work=units_of_work,
+            jobs=jobs,
         )
 
+    def unit_of_work(self) -> UnitOfWork:
+        return self.units_of_work()
+
     async def close(self) -> None:
+        await self.jobs.close()
         self.passwords.close()
         await self.platform.close()

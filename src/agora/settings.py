@@ -61,6 +61,28 @@ class SettingsGroup(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
 
+class JobsSettings(SettingsGroup):
+    """Background jobs (``agora.platform.jobs``): ``AGORA_JOBS_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="AGORA_JOBS_")
+
+    # runs of a job before it becomes a dead letter
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    # the first retry waits about this long, each next one twice as long, up to the maximum
+    backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(default=600.0, gt=0, le=7 * 24 * 3600)
+    # a claimed job whose runner went silent this long is taken for lost and runs again
+    lease_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
+    # how often runners look for due jobs besides being woken by a commit (delayed jobs, retries)
+    poll_seconds: float = Field(default=1.0, gt=0, le=3600)
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    # jobs one process runs at once
+    concurrency: int = Field(default=16, ge=1, le=1000)
+    # the embedded default: the server runs jobs itself unless a broker is configured; false
+    # leaves them to other processes
+    run_in_server: bool = True
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGORA_", env_file=".env", extra="ignore")
 
@@ -116,6 +138,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = True
+
+    # background jobs: RabbitMQ ("amqp://guest:guest@127.0.0.1:5672/") for a relay and
+    # `agora worker` processes; unset, the server runs the jobs itself (the embedded default)
+    broker_url: str | None = None
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     site_title: str = "Agora"
     # the absolute base of links the server hands out (avatars, feeds), such as

@@ -2,8 +2,9 @@
 
 from agora.blog import models as blog_models
 from agora.identity import models as identity_models
+from agora.platform import outbox as platform_outbox
 from agora.platform.db import Base
 
 target_metadata = Base.metadata
 
-__all__ = ["blog_models", "identity_models", "target_metadata"]
+__all__ = ["blog_models", "identity_models", "platform_outbox", "target_metadata"]

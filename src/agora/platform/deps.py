@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.ports import Platform
 from agora.platform.provided import Provided
+from agora.platform.uow import UnitOfWork, UnitsOfWork
 
 
 class PlatformServices(Protocol):
@@ -18,6 +19,9 @@ class PlatformServices(Protocol):
 
     @property
     def platform(self) -> Platform: ...
+
+    @property
+    def units_of_work(self) -> UnitsOfWork: ...
 
 
 PLATFORM: Provided[PlatformServices] = Provided("the platform")
@@ -38,6 +42,15 @@ async def get_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    # one unit of work per request: the service commits it; anything uncommitted rolls back here
+    async with PLATFORM.of(request.app).units_of_work() as uow:
+        yield uow
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
 
 async def get_read_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:

@@ -1,0 +1,38 @@
+"""Domain events: what happened, said once by the rule that made it happen.
+
+A service says ``uow.emit(ArticlesChanged())``; what follows from it (a cache invalidated, a
+message published to the chat's other nodes) is registered in one place, the composition root
+(``EventHandlers.on``), and runs only after the unit of work committed. A rule never calls the
+cache, the fan-out or the mailer itself, so it stays testable without them.
+
+Events are in-process and after the commit: a crash between the commit and a handler loses the
+handler's run. What must not be lost goes through the outbox (``uow.outbox.add``) instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every domain event: a frozen dataclass named in the past tense."""
+
+
+E = TypeVar("E", bound=Event)
+EventHandler = Callable[[E], Awaitable[None]]
+
+
+class EventHandlers:
+    """Which handlers an event runs, by its exact type. Filled once, at start-up."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type[Event], list[EventHandler[Any]]] = {}
+
+    def on(self, event_type: type[E], handler: EventHandler[E]) -> None:
+        self._by_type.setdefault(event_type, []).append(handler)
+
+    def handlers_for(self, event: Event) -> list[EventHandler[Any]]:
+        return self._by_type.get(type(event), [])

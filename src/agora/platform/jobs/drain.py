@@ -1,0 +1,140 @@
+"""The embedded default: the server process itself runs the due jobs, with no broker.
+
+A loop claims due jobs from the outbox and runs their handlers, up to ``concurrency`` at once.
+It wakes when a unit of work commits jobs (``wake``), and polls besides, for delayed jobs, for
+retries coming due, and for jobs other processes committed. Several server processes on one
+database share the work safely: the claim (``JobStore.claim_due``) hands each job to one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+
+from agora.platform.jobs.handlers import BadPayload, JobContext, JobHandlers, UnknownTopic
+from agora.platform.jobs.metrics import JobMetrics
+from agora.platform.jobs.store import ClaimedJob, JobStore
+from agora.platform.uow import UnitsOfWork
+
+log = structlog.get_logger(__name__)
+
+
+class JobRunner:
+    """Runs one claimed job and records how it went: shared by the drain and the worker."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        handlers: JobHandlers,
+        units_of_work: UnitsOfWork,
+        metrics: JobMetrics,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.units_of_work = units_of_work
+        self.metrics = metrics
+
+    async def run(self, job: ClaimedJob) -> None:
+        context = JobContext(job.id, job.topic, job.attempt, self.units_of_work)
+        self.metrics.started.labels(job.topic).inc()
+        started = time.perf_counter()
+        try:
+            await self.handlers.run(payload=job.payload, context=context)
+        except (UnknownTopic, BadPayload) as exc:
+            await self._failed(job, exc, retry=False)
+        except Exception as exc:
+            await self._failed(job, exc, retry=True)
+        else:
+            await self.store.succeeded(job.id)
+            self.metrics.succeeded.labels(job.topic).inc()
+            log.info(
+                "job done",
+                topic=job.topic,
+                job_id=job.id,
+                attempt=job.attempt,
+                seconds=round(time.perf_counter() - started, 4),
+            )
+
+    async def _failed(self, job: ClaimedJob, exc: Exception, *, retry: bool) -> None:
+        self.metrics.failed.labels(job.topic).inc()
+        error = f"{type(exc).__name__}: {exc}"
+        died = await self.store.failed(job, error, retry=retry)
+        if died:
+            self.metrics.dead.labels(job.topic).inc()
+        log.warning(
+            "job failed",
+            topic=job.topic,
+            job_id=job.id,
+            attempt=job.attempt,
+            dead=died,
+            error=error,
+        )
+
+
+class LocalDrain:
+    def __init__(
+        self,
+        runner: JobRunner,
+        *,
+        poll_seconds: float,
+        batch_size: int,
+        concurrency: int,
+    ) -> None:
+        self.runner = runner
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        """A unit of work committed jobs: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_due(self) -> int:
+        """Claims the jobs due now (one batch) and runs them; how many it claimed."""
+        jobs = await self.runner.store.claim_due(self.batch_size)
+        for job in jobs:
+            await self._slots.acquire()
+            task = asyncio.create_task(self._run(job))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return len(jobs)
+
+    async def _run(self, job: ClaimedJob) -> None:
+        try:
+            await self.runner.run(job)
+        finally:
+            self._slots.release()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                claimed = await self.run_due()
+            except Exception:
+                # the database away for a moment: the jobs wait in the outbox, nothing is lost
+                log.warning("outbox drain failed; retrying", exc_info=True)
+                claimed = 0
+            if claimed == self.batch_size:
+                continue  # more may be due already
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="outbox drain")
+
+    async def stop(self) -> None:
+        """Stops claiming, then lets the jobs already running finish."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)

@@ -1,0 +1,101 @@
+"""Which handler runs each topic, and what a handler is given.
+
+A handler is ``async def handle(payload: SomePayload, job: JobContext) -> None``; it lives with
+its context (``<context>/jobs.py``) and the composition root registers it. Delivery is at least
+once, so a handler makes its effect once: it opens a unit of work and calls
+``await job.first_time(uow)`` — which records the message id in ``processed_jobs`` inside that
+same transaction — and does nothing when the job was done before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agora.platform.db import Base, UTCDateTime, dialect_insert, utcnow
+from agora.platform.outbox import MESSAGE_ID_LENGTH, Topic
+from agora.platform.uow import UnitOfWork, UnitsOfWork
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class ProcessedJob(Base):
+    """A job whose effect is committed: its message id, the idempotency key."""
+
+    __tablename__ = "processed_jobs"
+
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_LENGTH), primary_key=True)
+    processed_at: Mapped[Any] = mapped_column(UTCDateTime())
+
+
+class UnknownTopic(Exception):
+    """No handler for the topic: retrying cannot help, the job is a dead letter at once."""
+
+
+class BadPayload(Exception):
+    """The payload does not match its topic's schema: retrying cannot help either."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    message_id: str
+    topic: str
+    attempt: int  # 1 for the first run
+    units_of_work: UnitsOfWork
+
+    def unit_of_work(self) -> UnitOfWork:
+        return self.units_of_work()
+
+    async def first_time(self, uow: UnitOfWork) -> bool:
+        """Records this job as processed in ``uow``'s transaction; False if it already was.
+
+        Commit ``uow`` with the job's effect: both are kept, or neither, so a job delivered
+        again finds its record exactly when its effect happened.
+        """
+        insert = dialect_insert(uow.session)
+        recorded = await uow.session.execute(
+            insert(ProcessedJob)
+            .values(message_id=self.message_id, processed_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        return bool(recorded.rowcount)  # type: ignore[attr-defined]
+
+
+JobHandler = Callable[[P, JobContext], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Registered:
+    topic: Topic[Any]
+    handler: JobHandler[Any]
+
+
+class JobHandlers:
+    """One handler per topic, registered once at start-up by the composition root."""
+
+    def __init__(self) -> None:
+        self._by_topic: dict[str, _Registered] = {}
+
+    def register(self, topic: Topic[P], handler: JobHandler[P]) -> None:
+        if topic.name in self._by_topic:
+            raise ValueError(f"{topic!r} has a handler already")
+        self._by_topic[topic.name] = _Registered(topic, handler)
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self._by_topic)
+
+    async def run(self, *, payload: Any, context: JobContext) -> None:
+        registered = self._by_topic.get(context.topic)
+        if registered is None:
+            raise UnknownTopic(f"no handler for the topic {context.topic!r}")
+        try:
+            parsed = registered.topic.parse(payload)
+        except ValidationError as exc:
+            raise BadPayload(f"the payload does not match {context.topic!r}: {exc}") from None
+        await registered.handler(parsed, context)

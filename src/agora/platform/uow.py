@@ -1,0 +1,118 @@
+"""The unit of work: one per request, RPC call or job — a transaction and what follows it.
+
+    async with units_of_work() as uow:
+        uow.session.add(...)                      # the change
+        uow.outbox.add(SEND_EMAIL, SendEmail(...))  # a job, in the same transaction
+        uow.emit(ProfileChanged(user_id))          # handlers run after the commit
+        await uow.commit()
+
+``commit()`` commits the session and then runs the ``after_commit`` hooks and the handlers of the
+events emitted (cache invalidation, pub/sub publishes: whatever must happen only once the data is
+durable). A rollback, an exception, or leaving the block without a commit runs none of them.
+A hook that fails is logged and counted, never raised: the change is committed, and answering
+the client with an error would make it retry a write that happened.
+
+Services take a unit of work, not a session and a cache. Their rules can then be tested with a
+fake one (``tests/identity/test_follow_rules.py``), the habit of *Architecture Patterns with
+Python*.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agora.platform.events import Event, EventHandlers
+from agora.platform.outbox import Outbox
+
+log = structlog.get_logger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class UnitOfWorkLike(Protocol):
+    """What a rule may use; ``UnitOfWork`` and the tests' fakes both are one."""
+
+    def after_commit(self, hook: Hook) -> None: ...
+
+    def emit(self, event: Event) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        events: EventHandlers,
+        jobs_added: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.outbox = Outbox(session)
+        self._events = events
+        self._jobs_added = jobs_added
+        self._hooks: list[Hook] = []
+
+    def after_commit(self, hook: Hook) -> None:
+        """Run ``hook`` once this unit of work has committed; never if it does not."""
+        self._hooks.append(hook)
+
+    def emit(self, event: Event) -> None:
+        """Run the handlers registered for ``event`` after the commit."""
+        for handler in self._events.handlers_for(event):
+            self._hooks.append(functools.partial(handler, event))
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        hooks, self._hooks = self._hooks, []
+        added, self.outbox.added = self.outbox.added, []
+        if added and self._jobs_added is not None:
+            self._jobs_added(added)  # counts them, and wakes the local drain: no wait for a poll
+        for hook in hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("after_commit hook failed", hook=getattr(hook, "__qualname__", hook))
+
+    async def rollback(self) -> None:
+        self._hooks.clear()
+        self.outbox.added = []
+        await self.session.rollback()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._hooks.clear()
+        await self.session.close()  # anything uncommitted is rolled back
+
+
+class UnitsOfWork:
+    """Makes units of work on one database, with the event handlers registered at start-up."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        events: EventHandlers | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.events = events or EventHandlers()
+        # set by the jobs runtime: called with the topics of the jobs a commit added
+        self.jobs_added: Callable[[list[str]], None] | None = None
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions(), events=self.events, jobs_added=self.jobs_added)
