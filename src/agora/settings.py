@@ -158,11 +158,12 @@ class Settings(BaseSettings):
     # how long a link works; each works once
     verification_token_seconds: int = Field(default=3 * 24 * 3600, ge=60, le=30 * 24 * 3600)
     password_reset_token_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
-    # password-reset requests per client address, and per email address (whether it has an
-    # account or not); "confirm" and "verify" per client address
-    password_reset_rate_limit: str = "5/minute"
-    password_reset_email_rate_limit: str = "3/hour"
-    account_token_rate_limit: str = "30/minute"
+    # requests that send an account email: per client address (a reset) or per user (a new
+    # verification link); resets besides per email address, whether it has an account or not
+    account_email_rate_limit: str = "5/minute"
+    reset_address_rate_limit: str = "3/hour"
+    # attempts with a mailed token ("verify", "confirm"), per client address
+    mailed_link_rate_limit: str = "30/minute"
 
     site_title: str = "Agora"
     # the absolute base of links the server hands out (avatars, feeds), such as

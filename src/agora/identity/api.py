@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile, status
 
 from agora.identity import service
+from agora.identity.accounts_api import router as accounts_router
 from agora.identity.deps import (
     CurrentUser,
     CurrentUserId,
@@ -14,6 +15,7 @@ from agora.identity.deps import (
     PasswordsDep,
     TokenCodecDep,
 )
+from agora.identity.emails import link_base
 from agora.identity.routing import TokenFirstRoute
 from agora.identity.schemas import (
     LoginUserRequest,
@@ -22,7 +24,13 @@ from agora.identity.schemas import (
     UpdateUserRequest,
     UserResponse,
 )
-from agora.platform.deps import ClientAddress, PlatformDep, PublicUrl, SessionDep
+from agora.platform.deps import (
+    ClientAddress,
+    PlatformDep,
+    PublicUrl,
+    SessionDep,
+    UnitOfWorkDep,
+)
 from agora.platform.error_formats import REALWORLD, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
@@ -39,15 +47,20 @@ router = APIRouter(prefix="/api", tags=["identity"], route_class=TokenFirstRoute
 )
 async def register(
     body: NewUserRequest,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     tokens: TokenCodecDep,
     passwords: PasswordsDep,
     platform: PlatformDep,
     client: ClientAddress,
+    public_url: PublicUrl,
 ) -> UserResponse:
     await platform.rate_limiter.hit(platform.settings.register_rate_limit, "register", client)
     user = await service.register(
-        session=session, tokens=tokens, passwords=passwords, new_user=body.user
+        uow=uow,
+        tokens=tokens,
+        passwords=passwords,
+        new_user=body.user,
+        link_base=link_base(platform.settings, public_url),
     )
     return UserResponse(user=user)
 
@@ -167,6 +180,8 @@ async def unfollow(
     )
     return ProfileResponse(profile=profile)
 
+
+router.include_router(accounts_router)  # verification and password reset (account emails)
 
 # RealWorld's clients read failures as {"errors": {field: [message]}}
 api = Api(router, errors=REALWORLD)
