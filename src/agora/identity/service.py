@@ -132,8 +132,9 @@ async def update_user(
     user = await get_user(session=session, user_id=user_id)
     email = changes.email.lower() if changes.email is not None else None
     await _ensure_free(session, username=changes.username, email=email, except_id=user.id)
-    if email is not None:
+    if email is not None and email != user.email:
         user.email = email
+        user.verified = False  # a new address is confirmed anew (POST /api/user/verification)
     if changes.username is not None:
         user.username = changes.username
     if password_hash is not None:
