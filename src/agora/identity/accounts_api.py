@@ -26,7 +26,9 @@ router = APIRouter(route_class=TokenFirstRoute)
 @router.post(
     "/users/verify",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     summary="Confirm your address with the token mailed to it",
+    response_description="Verified: no content",
     description="The token works once, until it expires (AGORA_VERIFICATION_TOKEN_SECONDS). "
     "`GET /api/user` then shows `verified: true`. No sign-in needed: the link may be opened "
     "in another browser.",
@@ -43,7 +45,9 @@ async def verify_email(
 @router.post(
     "/user/verification",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
     summary="Mail me a new verification link",
+    response_description="Accepted: the mail is on its way (no content)",
     description="Nothing is sent when the address is verified already.",
     responses=errors(401, 429),
 )
@@ -61,7 +65,9 @@ async def request_verification(
 @router.post(
     "/users/password-reset",
     status_code=status.HTTP_202_ACCEPTED,
+    response_class=Response,
     summary="Mail a password-reset link",
+    response_description="Accepted, whoever the address belongs to (no content)",
     description="Always 202, whether the address has an account or not (only an account's "
     "address gets a mail), so that nobody learns which addresses have one. Limited per "
     "client (AGORA_ACCOUNT_EMAIL_RATE_LIMIT) and per address "
@@ -88,7 +94,9 @@ async def request_password_reset(
 @router.post(
     "/users/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
     summary="Set a new password with the token mailed for it",
+    response_description="The password is changed: no content",
     description="The token works once, until it expires (AGORA_PASSWORD_RESET_TOKEN_SECONDS). "
     "Every access token issued before is refused from then on: sign in with the new password.",
     responses=errors(422, 429),
