@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     # attempts with a mailed token ("verify", "confirm"), per client address
     mailed_link_rate_limit: str = "30/minute"
 
+    # how long the answer to "were this user's tokens revoked, and when" is cached (a password
+    # reset revokes them, and deletes the entry at once; with the in-process cache and several
+    # processes, the others may go on accepting old tokens up to this long). Never 0: the check
+    # runs on every signed-in request, and must not cost a database read each time
+    token_check_cache_seconds: int = Field(default=60, ge=1, le=3600)
+
     site_title: str = "Agora"
     # the absolute base of links the server hands out (avatars, feeds), such as
     # "https://blog.example"; unset, each link is built from the request that asks for it

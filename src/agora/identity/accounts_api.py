@@ -1,7 +1,7 @@
 """Routes of the account emails: verify an address, reset a forgotten password.
 
-Mounted under ``/api`` by ``identity.api`` (RealWorld's error format). Beyond the RealWorld spec,
-so their bodies are flat (``{"token": …}``), not wrapped in ``{"user": …}``.
+Beside ``identity.api``, under ``/api`` and in RealWorld's error format. Beyond the RealWorld
+spec, so their bodies are flat (``{"token": …}``), not wrapped in ``{"user": …}``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from agora.identity.schemas import (
     VerifyEmailRequest,
 )
 from agora.platform.deps import ClientAddress, PlatformDep, PublicUrl, UnitOfWorkDep
+from agora.platform.error_formats import REALWORLD, Api
 from agora.platform.openapi import errors
 
-router = APIRouter(route_class=TokenFirstRoute)
+router = APIRouter(prefix="/api", tags=["identity"], route_class=TokenFirstRoute)
 
 
 @router.post(
@@ -118,3 +119,6 @@ async def confirm_password_reset(
         password=body.password,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+api = Api(router, errors=REALWORLD)

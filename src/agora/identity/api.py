@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile, status
 
 from agora.identity import service
-from agora.identity.accounts_api import router as accounts_router
 from agora.identity.deps import (
     CurrentUser,
     CurrentUserId,
@@ -180,8 +179,6 @@ async def unfollow(
     )
     return ProfileResponse(profile=profile)
 
-
-router.include_router(accounts_router)  # verification and password reset (account emails)
 
 # RealWorld's clients read failures as {"errors": {field: [message]}}
 api = Api(router, errors=REALWORLD)

@@ -82,7 +82,7 @@ async def optional_user_id(
     await check_not_revoked(
         sessions=platform.db.autocommit_sessions,
         cache=platform.cache,
-        ttl_seconds=platform.settings.read_cache_seconds,
+        ttl_seconds=platform.settings.token_check_cache_seconds,
         user_id=claims.user_id,
         issued_at=claims.issued_at,
     )

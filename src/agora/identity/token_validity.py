@@ -1,10 +1,11 @@
 """Access tokens a password reset revoked: those issued before ``users.tokens_valid_after``.
 
 Checked on every signed-in request, so the moment is read from the cache (the in-process one: a
-dictionary lookup; Redis: one short GET) and from the database only on a miss. A reset deletes
-the entry after its commit. With the in-process cache and several processes, another process
-may accept an old token until its entry expires (``AGORA_READ_CACHE_SECONDS``), as it may show
-an old profile; with Redis every node sees the reset at once.
+dictionary lookup; Redis: one short GET) and from the database only on a miss: a user's first
+signed-in request, then once per ``AGORA_TOKEN_CHECK_CACHE_SECONDS``. Whatever the read cache's
+setting: kept exact by the reset, which deletes the entry after its commit. With the in-process
+cache and several processes, another process may accept an old token until its entry expires;
+with Redis every node sees the reset at once.
 """
 
 from __future__ import annotations
@@ -31,16 +32,15 @@ async def tokens_valid_after(
     """Unix seconds before which the user's tokens are refused; None when there is no such moment
     (or no such user: the routes that load the user refuse its tokens themselves)."""
     key = _key(user_id)
-    if ttl_seconds > 0 and (cached := await cache.get(key)) is not None:
+    if (cached := await cache.get(key)) is not None:
         return None if cached == _NEVER else float(cached)
     async with sessions() as session:
         moment: datetime | None = await session.scalar(
             select(User.tokens_valid_after).where(User.id == user_id)
         )
     valid_after = None if moment is None else moment.timestamp()
-    if ttl_seconds > 0:
-        value = _NEVER if valid_after is None else repr(valid_after).encode()
-        await cache.set(key, value, ttl_seconds=ttl_seconds)
+    value = _NEVER if valid_after is None else repr(valid_after).encode()
+    await cache.set(key, value, ttl_seconds=ttl_seconds)
     return valid_after
 
 
