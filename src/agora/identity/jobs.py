@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from agora.identity import account_tokens, emails
 from agora.identity.account_tokens import Purpose
-from agora.identity.models import EMAIL_MAX, User
+from agora.identity.models import User
 from agora.platform.jobs.handlers import JobContext, JobHandlers
 from agora.platform.mail import Mail
 from agora.platform.outbox import Topic
@@ -86,9 +86,7 @@ class AccountEmails:
             return
         lifetime = timedelta(seconds=self.settings.password_reset_token_seconds)
         async with job.unit_of_work() as uow:
-            user = await uow.session.scalar(
-                select(User).where(User.email == payload.email[:EMAIL_MAX].lower())
-            )
+            user = await uow.session.scalar(select(User).where(User.email == payload.email.lower()))
             if user is None:
                 message = None  # no account: no mail, and the asker learns nothing
             else:
