@@ -20,12 +20,14 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient, Response
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from agora.app import create_app
 from agora.container import Container
+from agora.identity.jobs import SEND_VERIFICATION, SendVerification
 from agora.identity.models import AccountToken
 from agora.platform.db import utcnow
+from agora.platform.jobs.handlers import JobContext, ProcessedJob
 from agora.settings import Settings
 from tests.conftest import auth, register
 from tests.support.apps import client_of
@@ -303,4 +305,54 @@ async def test_without_smtp_each_message_is_an_eml_file(
     assert isinstance(message, EmailMessage)
     assert message["To"] == "jake@example.com"
     secret = link_token(message, "/verify-email")
+    assert (await client.post("/api/users/verify", json={"token": secret})).status_code == 204
+
+
+# --- jobs: at least once, effects once -------------------------------------------------------
+
+
+async def test_a_refused_registration_leaves_no_mail_behind(mailing: Mailing) -> None:
+    client = mailing.client
+    await register(client, "jake")
+    taken = await client.post(
+        "/api/users",
+        json={"user": {"username": "jake", "email": "other@example.com", "password": PASSWORD}},
+    )
+    assert taken.status_code == 409
+    await mailing.jobs_done()
+
+    assert [message["To"] for message in mailing.inbox.messages] == ["jake@example.com"]
+
+
+async def test_a_job_delivered_again_sends_once_and_a_resend_keeps_its_message_id(
+    mailing: Mailing,
+) -> None:
+    client = mailing.client
+    token = await register(client, "jake")
+    first = await mailing.inbox.wait_for(to("jake@example.com", "Confirm your address"))
+    await mailing.jobs_done()
+    job = JobContext(
+        message_id=first["Message-ID"].strip("<>").partition("@")[0],
+        topic=SEND_VERIFICATION.name,
+        attempt=2,
+        units_of_work=mailing.container.units_of_work,
+    )
+    payload = SendVerification(
+        user_id=mailing.container.tokens.user_id(token), link_base="http://test"
+    ).model_dump()
+    handlers = mailing.container.jobs.handlers
+
+    # delivered again after it finished (at least once): nothing more is sent
+    await handlers.run(payload=payload, context=job)
+    assert len(mailing.inbox.messages) == 1
+
+    # as if the process had died after the send, before it recorded the job as done
+    async with mailing.container.platform.db.sessions.begin() as session:
+        await session.execute(delete(ProcessedJob))
+    await handlers.run(payload=payload, context=job)
+
+    first_again = mailing.inbox.messages[1]  # the server had it before it answered the send
+    assert first_again["Message-ID"] == first["Message-ID"]
+    secret = link_token(first_again, "/verify-email")
+    assert secret != link_token(first, "/verify-email")
     assert (await client.post("/api/users/verify", json={"token": secret})).status_code == 204
