@@ -243,7 +243,11 @@ def _hooks(schema: BaseSchema) -> None:
     def filter_failure(
         context: HookContext, failure: Failure, case: Case[Any], response: Response
     ) -> bool:
-        return not (_follows_oneself(failure, response) or _not_an_image(failure, case, response))
+        return not (
+            _follows_oneself(failure, response)
+            or _not_an_image(failure, case, response)
+            or _no_such_mailed_token(failure, case, response)
+        )
 
 
 def _follows_oneself(failure: Failure, response: Response) -> bool:
@@ -268,6 +272,21 @@ def _not_an_image(failure: Failure, case: Case[Any], response: Response) -> bool
 
 
 AVATAR_UPLOAD = "POST /api/user/image"
+MAILED_TOKENS = {"POST /api/users/verify", "POST /api/users/password-reset/confirm"}
+
+
+def _no_such_mailed_token(failure: Failure, case: Case[Any], response: Response) -> bool:
+    # A schema can say what a token looks like, not which ones the server mailed: the tokens the
+    # generator draws are refused (422 on the field "token"). test_account_emails.py uses real
+    # ones, from the mail.
+    answer = _json(response)
+    return (
+        isinstance(failure, RejectedPositiveData)
+        and case.operation.label in MAILED_TOKENS
+        and response.status_code == 422
+        and isinstance(answer, dict)
+        and list(answer.get("errors", {})) == ["token"]
+    )
 
 
 def _json(response: Response) -> object:

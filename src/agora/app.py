@@ -17,6 +17,7 @@ from agora import __version__
 from agora.blog.api import api as blog_api
 from agora.blog.deps import BLOG
 from agora.container import Container
+from agora.identity.accounts_api import api as accounts_api
 from agora.identity.api import api as identity_api
 from agora.identity.deps import IDENTITY, required_user_id
 from agora.platform.body_limit import BodyLimitMiddleware
@@ -53,7 +54,7 @@ Authenticate with the header `Authorization: Token <jwt>`; the token comes from
 """
 
 # the contexts whose routes the server mounts, each with the error format its clients read
-APIS = (identity_api, blog_api)
+APIS = (identity_api, accounts_api, blog_api)
 
 
 def _metrics_route(platform: Platform) -> APIRouter:

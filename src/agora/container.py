@@ -14,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agora.blog.reads import BlogReads
+from agora.identity import jobs as identity_jobs
 from agora.identity.passwords import Passwords
 from agora.identity.tokens import TokenCodec
 from agora.platform.jobs.runtime import Jobs
+from agora.platform.mail import Mail, mail_from_settings
 from agora.platform.ports import Platform
 from agora.platform.uow import UnitOfWork, UnitsOfWork
 from agora.settings import Settings
@@ -36,8 +38,8 @@ class Container:
     units_of_work: UnitsOfWork
     # background jobs: the outbox's runners and every context's handlers, registered below
     jobs: Jobs
-    # ── slots for what arrives next ──────────────────────────────────────────────────────────
-    # mail: the mail port (platform/mail.py): SMTP, or .eml files on the embedded default
+    # the mail port: SMTP, or .eml files on the embedded default
+    mail: Mail
 
     @classmethod
     def from_settings(cls, settings: Settings, *, passwords: Passwords | None = None) -> Container:
@@ -50,6 +52,9 @@ class Container:
             units_of_work=units_of_work,
             registry=platform.metrics.registry,
         )
+        mail = mail_from_settings(settings)
+        # every context's job handlers, in one place
+        identity_jobs.register(jobs.handlers, mail=mail, settings=settings)
         return cls(
             settings=settings,
             platform=platform,
@@ -63,6 +68,7 @@ class Container:
             ),
             units_of_work=units_of_work,
             jobs=jobs,
+            mail=mail,
         )
 
     def unit_of_work(self) -> UnitOfWork:

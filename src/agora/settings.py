@@ -144,6 +144,33 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     jobs: JobsSettings = Field(default_factory=JobsSettings)
 
+    # account emails (agora.identity.emails): SMTP when a URL is set —
+    # "smtp://user:password@host:587?starttls=true", "smtps://user:password@host:465" (implicit
+    # TLS); unset, each message is written as an .eml file under ``mail_dir`` (the embedded default)
+    smtp_url: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    mail_dir: Path = Path("var/mail")
+    mail_from: str = Field(default="Agora <no-reply@localhost>", min_length=3, max_length=320)
+    # where the links in account emails point: "<base>/verify-email?token=..." and
+    # "<base>/reset-password?token=...", pages of the front end that POST the token to the API.
+    # Unset, the base is ``public_url``, else the address the request that caused the mail came to
+    frontend_url: str | None = None
+    # how long a link works; each works once
+    verification_token_seconds: int = Field(default=3 * 24 * 3600, ge=60, le=30 * 24 * 3600)
+    password_reset_token_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # requests that send an account email: per client address (a reset) or per user (a new
+    # verification link); resets besides per email address, whether it has an account or not
+    account_email_rate_limit: str = "5/minute"
+    reset_address_rate_limit: str = "3/hour"
+    # attempts with a mailed token ("verify", "confirm"), per client address
+    mailed_link_rate_limit: str = "30/minute"
+
+    # how long the answer to "were this user's tokens revoked, and when" is cached (a password
+    # reset revokes them, and deletes the entry at once; with the in-process cache and several
+    # processes, the others may go on accepting old tokens up to this long). Never 0: the check
+    # runs on every signed-in request, and must not cost a database read each time
+    token_check_cache_seconds: int = Field(default=60, ge=1, le=3600)
+
     site_title: str = "Agora"
     # the absolute base of links the server hands out (avatars, feeds), such as
     # "https://blog.example"; unset, each link is built from the request that asks for it

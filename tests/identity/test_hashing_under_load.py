@@ -21,7 +21,7 @@ from agora.app import create_app
 from agora.container import Container
 from agora.identity.passwords import Passwords, argon2id
 from agora.platform.ports import Platform
-from agora.settings import Settings
+from agora.settings import JobsSettings, Settings
 from tests.conftest import auth, register
 from tests.support.config import CHEAP_PASSWORD_HASHING
 from tests.support.database import empty_tables
@@ -136,6 +136,8 @@ async def make_server(make_settings: Callable[..., Settings]) -> AsyncIterator[M
                 # few connections: logins holding them would starve any other request at once
                 database_pool_size=2,
                 password_hashing_threads=THREADS,
+                # jobs (a registration's mail) take connections of their own: not what is counted
+                jobs=JobsSettings(run_in_server=False),
                 **overrides,
             )
             hasher = GatedHasher()

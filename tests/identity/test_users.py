@@ -55,7 +55,7 @@ async def test_register_returns_the_new_user_with_a_working_token(client: AsyncC
 
     assert response.status_code == 201
     user = response.json()["user"]
-    assert set(user) == {"email", "token", "username", "bio", "image"}
+    assert set(user) == {"email", "token", "username", "bio", "image", "verified"}
     assert user["username"] == "jake"
     assert user["email"] == "jake@example.com"
     assert user["bio"] is None
@@ -265,7 +265,7 @@ async def test_login_returns_the_user_with_a_working_token(client: AsyncClient) 
 
     assert response.status_code == 200
     user = response.json()["user"]
-    assert set(user) == {"email", "token", "username", "bio", "image"}
+    assert set(user) == {"email", "token", "username", "bio", "image", "verified"}
     assert (user["username"], user["email"], user["bio"], user["image"]) == (
         "jake",
         "jake@example.com",

@@ -32,6 +32,7 @@ def settings_under_test(workdir: Path, *, database_url: str, **overrides: Any) -
         "redis_url": TEST_REDIS_URL,
         "jwt_secret": TEST_JWT_SECRET,
         "media_dir": workdir / "media",
+        "mail_dir": workdir / "mail",
         "public_url": "http://test",
         "rate_limits_enabled": False,
         "log_json": True,

@@ -155,6 +155,7 @@ def server_environment(database_url: str, workdir: Path) -> dict[str, str]:
         AGORA_DATABASE_URL=database_url,
         AGORA_JWT_SECRET=TEST_JWT_SECRET,
         AGORA_MEDIA_DIR=str(workdir / "media"),
+        AGORA_MAIL_DIR=str(workdir / "mail"),
         # the conformance suites register dozens of users from one address
         AGORA_RATE_LIMITS_ENABLED="false",
         AGORA_LOG_JSON="true",

@@ -14,6 +14,7 @@ from agora.identity.deps import (
     PasswordsDep,
     TokenCodecDep,
 )
+from agora.identity.emails import link_base
 from agora.identity.routing import TokenFirstRoute
 from agora.identity.schemas import (
     LoginUserRequest,
@@ -22,7 +23,13 @@ from agora.identity.schemas import (
     UpdateUserRequest,
     UserResponse,
 )
-from agora.platform.deps import ClientAddress, PlatformDep, PublicUrl, SessionDep
+from agora.platform.deps import (
+    ClientAddress,
+    PlatformDep,
+    PublicUrl,
+    SessionDep,
+    UnitOfWorkDep,
+)
 from agora.platform.error_formats import REALWORLD, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
@@ -39,15 +46,20 @@ router = APIRouter(prefix="/api", tags=["identity"], route_class=TokenFirstRoute
 )
 async def register(
     body: NewUserRequest,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     tokens: TokenCodecDep,
     passwords: PasswordsDep,
     platform: PlatformDep,
     client: ClientAddress,
+    public_url: PublicUrl,
 ) -> UserResponse:
     await platform.rate_limiter.hit(platform.settings.register_rate_limit, "register", client)
     user = await service.register(
-        session=session, tokens=tokens, passwords=passwords, new_user=body.user
+        uow=uow,
+        tokens=tokens,
+        passwords=passwords,
+        new_user=body.user,
+        link_base=link_base(platform.settings, public_url),
     )
     return UserResponse(user=user)
 

@@ -12,8 +12,9 @@ from agora.identity.passwords import Passwords
 from agora.identity.read_cache import own_profile
 from agora.identity.schemas import Profile
 from agora.identity.service import get_user
-from agora.identity.tokens import TokenCodec
-from agora.platform.deps import PlatformDep, SessionDep
+from agora.identity.token_validity import check_not_revoked
+from agora.identity.tokens import AccessClaims, TokenCodec
+from agora.platform.deps import PLATFORM, PlatformDep, SessionDep
 from agora.platform.errors import Unauthorized
 from agora.platform.observability import USER_ID_SCOPE_KEY
 from agora.platform.provided import Provided
@@ -58,23 +59,35 @@ async def get_passwords(request: Request) -> Passwords:
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
-def _user_id_from_header(request: Request, header: str | None, tokens: TokenCodec) -> int | None:
+def _claims_from_header(header: str | None, tokens: TokenCodec) -> AccessClaims | None:
     if not header:
         return None
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() not in _SCHEMES or not token.strip():
         raise Unauthorized("is invalid", field="token")
-    user_id = tokens.user_id(token.strip())
-    request.scope[USER_ID_SCOPE_KEY] = user_id
-    return user_id
+    return tokens.claims(token.strip())
 
 
 async def optional_user_id(
     request: Request, authorization: Annotated[str | None, Depends(_authorization)]
 ) -> int | None:
-    """The signed-in user's id, or None for an anonymous request. A bad token is still a 401."""
-    # the codec straight from the app, not as a dependency: this runs on every request
-    return _user_id_from_header(request, authorization, IDENTITY.of(request.app).tokens)
+    """The signed-in user's id, or None for an anonymous request. A bad token is still a 401, and
+    so is one issued before the user's last password reset."""
+    # the codec and the platform straight from the app, not as dependencies: this runs on every
+    # request
+    claims = _claims_from_header(authorization, IDENTITY.of(request.app).tokens)
+    if claims is None:
+        return None
+    platform = PLATFORM.of(request.app).platform
+    await check_not_revoked(
+        sessions=platform.db.autocommit_sessions,
+        cache=platform.cache,
+        ttl_seconds=platform.settings.token_check_cache_seconds,
+        user_id=claims.user_id,
+        issued_at=claims.issued_at,
+    )
+    request.scope[USER_ID_SCOPE_KEY] = claims.user_id
+    return claims.user_id
 
 
 async def required_user_id(user_id: Annotated[int | None, Depends(optional_user_id)]) -> int:

@@ -193,6 +193,8 @@ class UserPublic(BaseModel):
     username: str
     bio: str | None
     image: str | None
+    # beyond RealWorld: the owner confirmed the address through the link mailed to it
+    verified: bool
 
 
 class UserResponse(BaseModel):
@@ -208,3 +210,25 @@ class Profile(BaseModel):
 
 class ProfileResponse(BaseModel):
     profile: Profile
+
+
+# --- account emails: verification and password reset --------------------------------------------
+
+AccountToken = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    Field(description="The token from the link in the email", examples=["bWFkZSB1cCBmb3IgZG9jcw"]),
+]
+
+
+class VerifyEmailRequest(Request):
+    token: AccountToken
+
+
+class PasswordResetRequest(Request):
+    email: Email
+
+
+class PasswordResetConfirmRequest(Request):
+    token: AccountToken
+    password: NewPassword

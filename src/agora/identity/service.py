@@ -6,6 +6,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora.identity.accounts import verification_requested
 from agora.identity.avatars import discard_avatar, store_avatar
 from agora.identity.models import Follow, User
 from agora.identity.passwords import Passwords
@@ -16,11 +17,17 @@ from agora.platform.cache import Cache
 from agora.platform.db import Database, dialect_insert, utcnow
 from agora.platform.errors import Conflict, Invalid, NotFound, Unauthorized
 from agora.platform.storage import FileStorage
+from agora.platform.uow import UnitOfWork
 
 
 def user_public(user: User, token: str) -> UserPublic:
     return UserPublic(
-        email=user.email, token=token, username=user.username, bio=user.bio, image=user.image
+        email=user.email,
+        token=token,
+        username=user.username,
+        bio=user.bio,
+        image=user.image,
+        verified=user.verified,
     )
 
 
@@ -42,10 +49,10 @@ async def _ensure_free(
             raise Conflict("has already been taken", field=field)
 
 
-async def _commit_unique(session: AsyncSession) -> None:
+async def _commit_unique(session: AsyncSession, *, flush_only: bool = False) -> None:
     # the pre-check gives the message; the unique index settles a race between two requests
     try:
-        await session.commit()
+        await (session.flush() if flush_only else session.commit())
     except IntegrityError as exc:
         await session.rollback()
         field = "email" if "email" in str(exc.orig) else "username"
@@ -53,15 +60,25 @@ async def _commit_unique(session: AsyncSession) -> None:
 
 
 async def register(
-    *, session: AsyncSession, tokens: TokenCodec, passwords: Passwords, new_user: NewUser
+    *,
+    uow: UnitOfWork,
+    tokens: TokenCodec,
+    passwords: Passwords,
+    new_user: NewUser,
+    link_base: str,
 ) -> UserPublic:
+    """``link_base``: where the link of the verification mail points (``emails.link_base``)."""
     # hashed before the session takes a connection: the pool is never held while Argon2 runs
     password_hash = await passwords.hash(new_user.password)
     email = new_user.email.lower()
+    session = uow.session
     await _ensure_free(session, username=new_user.username, email=email, except_id=None)
     user = User(username=new_user.username, email=email, password_hash=password_hash)
     session.add(user)
-    await _commit_unique(session)
+    await _commit_unique(session, flush_only=True)  # the id, for the job
+    # the mail is sent by a job committed with the user: both happen, or neither
+    verification_requested(uow, user_id=user.id, link_base=link_base)
+    await uow.commit()
     return user_public(user, tokens.issue(user.id))
 
 
@@ -115,8 +132,9 @@ async def update_user(
     user = await get_user(session=session, user_id=user_id)
     email = changes.email.lower() if changes.email is not None else None
     await _ensure_free(session, username=changes.username, email=email, except_id=user.id)
-    if email is not None:
+    if email is not None and email != user.email:
         user.email = email
+        user.verified = False  # a new address is confirmed anew (POST /api/user/verification)
     if changes.username is not None:
         user.username = changes.username
     if password_hash is not None:

@@ -90,6 +90,7 @@ class LocalDrain:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def wake(self) -> None:
         """A unit of work committed jobs: look now rather than at the next poll."""
@@ -112,11 +113,16 @@ class LocalDrain:
             self._slots.release()
 
     async def _loop(self) -> None:
-        while True:
+        # the flag, not only the cancellation: a cancel that lands inside a database call may come
+        # back as another exception (SQLAlchemy's rollback of the interrupted transaction), which
+        # the handler below takes for an outage and would go on after
+        while not self._stopping:
             self._wake.clear()
             try:
                 claimed = await self.run_due()
             except Exception:
+                if self._stopping:
+                    break
                 # the database away for a moment: the jobs wait in the outbox, nothing is lost
                 log.warning("outbox drain failed; retrying", exc_info=True)
                 claimed = 0
@@ -127,11 +133,14 @@ class LocalDrain:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._loop(), name="outbox drain")
 
     async def stop(self) -> None:
         """Stops claiming, then lets the jobs already running finish."""
         if self._task is not None:
+            self._stopping = True
+            self._wake.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import String
+from sqlalchemy import String, exists, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.platform.db import Base, UTCDateTime, dialect_insert, utcnow
@@ -64,6 +64,19 @@ class JobContext:
             .on_conflict_do_nothing()
         )
         return bool(recorded.rowcount)  # type: ignore[attr-defined]
+
+    async def done_before(self) -> bool:
+        """Whether this job's effect was committed already (it is delivered again).
+
+        For a handler whose effect leaves the database (a mail sent), asked before that effect;
+        ``first_time`` records it once done. Two deliveries at the same moment may both do it:
+        what leaves the database is at least once.
+        """
+        async with self.units_of_work() as uow:
+            done = await uow.session.scalar(
+                select(exists().where(ProcessedJob.message_id == self.message_id))
+            )
+        return bool(done)
 
 
 JobHandler = Callable[[P, JobContext], Awaitable[None]]
