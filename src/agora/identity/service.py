@@ -147,10 +147,11 @@ async def update_user(
         user.password_hash = password_hash
     if "bio" in sent:
         user.bio = changes.bio or None
+    # the caches forget the profile first, then the old file goes: no cached page points at it
+    uow.emit(ProfileChanged(user_id))
     if "image" in sent:
         replaced = await _swap_image(session, user, changes.image or None)
         _discard_after_commit(uow, storage=storage, user_id=user_id, replaced=replaced)
-    uow.emit(ProfileChanged(user_id))
     await _commit_unique(uow)
     return user_public(user, tokens.issue(user_id))
 
