@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agora.blog import read_cache as blog_read_cache
 from agora.blog.reads import BlogReads
 from agora.identity import jobs as identity_jobs
+from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
+from agora.identity.reads import IdentityReads
 from agora.identity.tokens import TokenCodec
 from agora.platform.jobs.runtime import Jobs
 from agora.platform.mail import Mail, mail_from_settings
@@ -32,9 +35,12 @@ class Container:
     # identity
     tokens: TokenCodec
     passwords: Passwords
+    # identity's read side: the profiles routes show, cached
+    identity_reads: IdentityReads
     # the blog's read side: cached pages, articles, tags and feeds
     blog_reads: BlogReads
-    # one per request, RPC call or job: the transaction, its outbox and its after-commit hooks
+    # one per request, RPC call or job: the transaction, its outbox and its after-commit hooks;
+    # with the handlers of every context's events, registered here once
     units_of_work: UnitsOfWork
     # background jobs: the outbox's runners and every context's handlers, registered below
     jobs: Jobs
@@ -46,6 +52,9 @@ class Container:
         """``passwords``: a hasher of the caller's (tests that stand in for Argon2's cost)."""
         platform = Platform.from_settings(settings)
         units_of_work = UnitsOfWork(platform.db.sessions)
+        # after a commit: the read caches forget what the blog's and identity's writes changed
+        blog_read_cache.register_event_handlers(units_of_work.events, platform.cache)
+        identity_read_cache.register_event_handlers(units_of_work.events, platform.cache)
         jobs = Jobs(
             settings,
             db=platform.db,
@@ -60,6 +69,12 @@ class Container:
             platform=platform,
             tokens=TokenCodec.from_settings(settings),
             passwords=passwords or Passwords.from_settings(settings),
+            identity_reads=IdentityReads(
+                sessions=platform.db.autocommit_sessions,
+                cache=platform.cache,
+                ttl_seconds=settings.read_cache_seconds,
+                token_check_seconds=settings.token_check_cache_seconds,
+            ),
             blog_reads=BlogReads(
                 sessions=platform.db.autocommit_sessions,
                 cache=platform.cache,

@@ -8,8 +8,10 @@ from agora.blog import favorites
 from agora.blog import service as blog
 from agora.blog.schemas import NewArticle
 from agora.container import Container
+from agora.identity import follows
 from agora.identity import service as identity
 from agora.identity.emails import link_base
+from agora.identity.follows import SqlFollows
 from agora.identity.models import User
 from agora.identity.schemas import NewUser
 from agora.identity.service import profile_of
@@ -91,22 +93,22 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
     """Loads the demo content; returns False (and changes nothing) when users already exist."""
     # what a server on these settings is built of, so its caches learn of the new content too
     container = Container.from_settings(settings)
-    db, cache = container.platform.db, container.platform.cache
     tokens, passwords = container.tokens, container.passwords
+    events = container.units_of_work.events
     try:
-        async with db.sessions() as session:
+        async with container.units_of_work() as uow:
+            session = uow.session
             if only_if_empty and await session.scalar(select(exists().where(User.id > 0))):
                 return False
             users: dict[str, User] = {}
             for username, email, bio in USERS:
-                async with container.unit_of_work() as uow:
-                    await identity.register(
-                        uow=uow,
-                        tokens=tokens,
-                        passwords=passwords,
-                        new_user=NewUser(username=username, email=email, password=DEMO_PASSWORD),
-                        link_base=link_base(settings, settings.public_url or ""),
-                    )
+                await identity.register(
+                    uow=uow,
+                    tokens=tokens,
+                    passwords=passwords,
+                    new_user=NewUser(username=username, email=email, password=DEMO_PASSWORD),
+                    link_base=link_base(settings, settings.public_url or ""),
+                )
                 user = await session.scalar(select(User).where(User.username == username))
                 assert user is not None
                 user.bio = bio
@@ -114,12 +116,11 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                 # committed with them, finds that and sends nothing)
                 user.verified = True
                 users[username] = user
-            await session.commit()
+            await uow.commit()
             slugs: dict[str, str] = {}
             for author, title, description, tags, body in ARTICLES:
                 slugs[title] = await blog.create_article(
-                    session=session,
-                    cache=cache,
+                    uow=uow,
                     author=users[author],
                     new_article=NewArticle(
                         title=title, description=description, body=body, tagList=tags
@@ -134,18 +135,21 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                     slug=slugs[title],
                     body=body,
                 )
-            await session.commit()
+            await uow.commit()
             for username, title in FAVORITES:
                 await favorites.favorite(
                     connection=await session.connection(),
-                    cache=cache,
+                    events=events,
                     user_id=users[username].id,
                     slug=slugs[title],
                 )
-            await session.commit()
+            await uow.commit()
             for follower, followee in FOLLOWS:
-                await identity.follow(
-                    session=session, cache=cache, username=followee, follower_id=users[follower].id
+                await follows.follow(
+                    uow=uow,
+                    follows=SqlFollows(session),
+                    username=followee,
+                    follower_id=users[follower].id,
                 )
         return True
     finally:

@@ -18,15 +18,15 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
+from agora.blog.events import ArticlesChanged
 from agora.blog.feeds import UNNAMED, UNTITLED
 from agora.blog.models import Article, ArticleTag, Tag
-from agora.blog.read_cache import articles_changed
 from agora.identity.models import User
 from agora.platform.provided import ProvidingApp
 from tests.blog.atom import ATOM, SITE_FEED, entries, fetch_feed
 from tests.blog.conftest import PASSWORD, new_user
 from tests.conftest import auth, create_article
-from tests.support.apps import platform_of
+from tests.support.apps import events_of, platform_of
 
 # --- refused at the door --------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ async def _store_article(
             await connection.execute(
                 insert(ArticleTag).values(article_id=article_id, tag_id=tag_id)
             )
-    await articles_changed(platform_of(app).cache)
+    await events_of(app).publish(ArticlesChanged())
 
 
 async def test_feeds_stay_valid_over_rows_no_xml_can_carry(
@@ -215,7 +215,7 @@ async def test_any_text_a_client_writes_leaves_both_feeds_valid(
 ) -> None:
     async with platform_of(app).db.engine.begin() as connection:
         await connection.execute(delete(Article))
-    await articles_changed(platform_of(app).cache)
+    await events_of(app).publish(ArticlesChanged())
     name, token = await _author(app, client, username)
 
     expected: dict[str, Any] | None = None

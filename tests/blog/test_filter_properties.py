@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
+from agora.blog.events import ArticlesChanged
 from agora.blog.models import Article
-from agora.blog.read_cache import articles_changed
 from agora.platform.provided import ProvidingApp
 from tests.blog.conftest import list_articles, new_user, slugs
 from tests.conftest import create_article
-from tests.support.apps import platform_of
+from tests.support.apps import events_of, platform_of
 
 # near misses on purpose: "ann" must not match "anna", "py" must not match "python"
 AUTHORS = ("ann", "anna", "nn")
@@ -53,7 +53,7 @@ async def _fresh_blog(app: ProvidingApp) -> str:
     async with platform_of(app).db.engine.begin() as connection:
         await connection.execute(delete(Article))
     # rows deleted behind the service's back: tell the read cache, as the service would
-    await articles_changed(platform_of(app).cache)
+    await events_of(app).publish(ArticlesChanged())
     return f"e{next(_examples)}-"
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from httpx import AsyncClient
 from sqlalchemy import update
 
+from agora.blog.events import ArticlesChanged
 from agora.blog.models import Tag
-from agora.blog.read_cache import articles_changed
 from agora.platform.provided import ProvidingApp
 from tests.conftest import auth, create_article
-from tests.support.apps import platform_of
+from tests.support.apps import events_of, platform_of
 
 
 async def tags(client: AsyncClient) -> list[str]:
@@ -114,7 +114,7 @@ async def test_a_tag_with_a_line_break_survives_the_cache(
         await connection.execute(
             update(Tag).values(name="two\nlines").where(Tag.name == "two lines")
         )
-    await articles_changed(platform_of(app).cache)
+    await events_of(app).publish(ArticlesChanged())
 
     first = await tags(client)
     cached = await tags(client)

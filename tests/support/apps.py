@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from httpx import ASGITransport, AsyncClient
 
 from agora.platform.deps import PLATFORM
+from agora.platform.events import EventHandlers
 from agora.platform.ports import Platform
 from agora.platform.provided import ProvidingApp
 from tests.support.database import empty_tables
@@ -19,6 +20,11 @@ BASE_URL = "http://test"
 def platform_of(app: ProvidingApp) -> Platform:
     """The platform an app was built on (its database, cache, ...)."""
     return PLATFORM.of(app).platform
+
+
+def events_of(app: ProvidingApp) -> EventHandlers:
+    """The app's event handlers: ``await events_of(app).publish(...)`` after a write by hand."""
+    return PLATFORM.of(app).units_of_work.events
 
 
 def client_of(app: ProvidingApp) -> AsyncClient:

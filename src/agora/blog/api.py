@@ -24,7 +24,13 @@ from agora.blog.schemas import (
 from agora.identity.deps import CurrentProfile, CurrentUser, CurrentUserId, OptionalUserId
 from agora.identity.routing import TokenFirstRoute
 from agora.platform.db import INTEGER_MAX
-from agora.platform.deps import PlatformDep, PublicUrl, ReadSessionDep, SessionDep
+from agora.platform.deps import (
+    EventsDep,
+    PlatformDep,
+    PublicUrl,
+    ReadSessionDep,
+    UnitOfWorkDep,
+)
 from agora.platform.error_formats import REALWORLD, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
@@ -113,14 +119,11 @@ async def get_article(slug: SafeStr, reads: BlogReadsDep, viewer: OptionalUserId
 )
 async def create_article(
     body: NewArticleRequest,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     user: CurrentUser,
-    platform: PlatformDep,
     reads: BlogReadsDep,
 ) -> Response:
-    slug = await service.create_article(
-        session=session, cache=platform.cache, author=user, new_article=body.article
-    )
+    slug = await service.create_article(uow=uow, author=user, new_article=body.article)
     return await _article(reads, slug, user.id, status.HTTP_201_CREATED)
 
 
@@ -133,15 +136,14 @@ async def create_article(
 async def update_article(
     slug: SafeStr,
     body: UpdateArticleRequest,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     user: CurrentUser,
-    platform: PlatformDep,
     reads: BlogReadsDep,
 ) -> Response:
     # read before the service runs: a retry there rolls the session back, which expires `user`
     user_id = user.id
     new_slug = await service.update_article(
-        session=session, cache=platform.cache, user_id=user_id, slug=slug, changes=body.article
+        uow=uow, user_id=user_id, slug=slug, changes=body.article
     )
     return await _article(reads, new_slug, user_id)
 
@@ -152,10 +154,8 @@ async def update_article(
     summary="Delete your article",
     responses=errors(401, 403, 404),
 )
-async def delete_article(
-    slug: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
-) -> Response:
-    await service.delete_article(session=session, cache=platform.cache, user_id=user.id, slug=slug)
+async def delete_article(slug: SafeStr, uow: UnitOfWorkDep, user: CurrentUser) -> Response:
+    await service.delete_article(uow=uow, user_id=user.id, slug=slug)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -165,10 +165,12 @@ async def delete_article(
     summary="Favorite an article",
     responses=errors(401, 404),
 )
-async def favorite(slug: SafeStr, platform: PlatformDep, user_id: CurrentUserId) -> Response:
+async def favorite(
+    slug: SafeStr, platform: PlatformDep, events: EventsDep, user_id: CurrentUserId
+) -> Response:
     async with platform.db.autocommit_connection() as connection:
         article = await favorites.favorite(
-            connection=connection, cache=platform.cache, user_id=user_id, slug=slug
+            connection=connection, events=events, user_id=user_id, slug=slug
         )
     return _json({"article": article})
 
@@ -179,10 +181,12 @@ async def favorite(slug: SafeStr, platform: PlatformDep, user_id: CurrentUserId)
     summary="Unfavorite an article",
     responses=errors(401, 404),
 )
-async def unfavorite(slug: SafeStr, platform: PlatformDep, user_id: CurrentUserId) -> Response:
+async def unfavorite(
+    slug: SafeStr, platform: PlatformDep, events: EventsDep, user_id: CurrentUserId
+) -> Response:
     async with platform.db.autocommit_connection() as connection:
         article = await favorites.unfavorite(
-            connection=connection, cache=platform.cache, user_id=user_id, slug=slug
+            connection=connection, events=events, user_id=user_id, slug=slug
         )
     return _json({"article": article})
 
@@ -236,9 +240,9 @@ async def add_comment(
     responses=errors(401, 403, 404, 422),
 )
 async def delete_comment(
-    slug: SafeStr, comment_id: CommentId, session: SessionDep, user: CurrentUser
+    slug: SafeStr, comment_id: CommentId, uow: UnitOfWorkDep, user: CurrentUser
 ) -> Response:
-    await service.delete_comment(session=session, user_id=user.id, slug=slug, comment_id=comment_id)
+    await service.delete_comment(uow=uow, user_id=user.id, slug=slug, comment_id=comment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -14,6 +14,10 @@ there the write and the read are two statements.
 Races are settled by the database, never by a read before the write: favoriting twice inserts
 once (``ON CONFLICT DO NOTHING``), an unfavorite deletes what is there, and an article deleted
 at the same moment is a 404.
+
+No unit of work: the one statement is durable as soon as it ran, so its ``FavoritesChanged``
+goes straight to the handlers (``EventHandlers.publish``), the same ones a unit of work would run
+after its commit.
 """
 
 from __future__ import annotations
@@ -42,14 +46,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
 from agora.blog import queries
+from agora.blog.events import FavoritesChanged
 from agora.blog.models import Article, Favorite
 from agora.blog.queries import ArticleJSON
-from agora.blog.read_cache import favorites_changed
 from agora.blog.service import missing_reference
 from agora.identity.models import User
-from agora.platform.cache import Cache
 from agora.platform.db import UTCDateTime, on_postgresql, utcnow
 from agora.platform.errors import NotFound, Unauthorized
+from agora.platform.events import EventHandlers
 
 _COLUMNS = ["user_id", "article_id", "created_at"]
 
@@ -157,7 +161,7 @@ async def _run(
 
 
 async def _set(
-    *, connection: AsyncConnection, cache: Cache, user_id: int, slug: str, favorited: bool
+    *, connection: AsyncConnection, events: EventHandlers, user_id: int, slug: str, favorited: bool
 ) -> ArticleJSON:
     values = {"viewer_id": user_id, "slug": slug, "now": utcnow()}
     try:
@@ -170,25 +174,25 @@ async def _set(
     if not row.viewer_exists:
         raise Unauthorized("is invalid", field="token")
     if row.changed:
-        await favorites_changed(cache, user_id)
+        await events.publish(FavoritesChanged(user_id))
     return queries.entry_of(row)["article"]
 
 
 async def favorite(
-    *, connection: AsyncConnection, cache: Cache, user_id: int, slug: str
+    *, connection: AsyncConnection, events: EventHandlers, user_id: int, slug: str
 ) -> ArticleJSON:
     """Favorites the article (once, however often asked) and returns it as the user sees it.
 
     The connection may (and should) be autocommit: each statement is atomic on its own.
     """
     return await _set(
-        connection=connection, cache=cache, user_id=user_id, slug=slug, favorited=True
+        connection=connection, events=events, user_id=user_id, slug=slug, favorited=True
     )
 
 
 async def unfavorite(
-    *, connection: AsyncConnection, cache: Cache, user_id: int, slug: str
+    *, connection: AsyncConnection, events: EventHandlers, user_id: int, slug: str
 ) -> ArticleJSON:
     return await _set(
-        connection=connection, cache=cache, user_id=user_id, slug=slug, favorited=False
+        connection=connection, events=events, user_id=user_id, slug=slug, favorited=False
     )

@@ -6,7 +6,8 @@ signed-in viewer's flags are laid over it from two small per-viewer sets (what t
 whom they follow), cached too. A warm page costs no database round trip at all.
 
 Entries are keyed by two generations: ``ARTICLES`` (advanced after any write to articles or
-tags) and identity's ``PROFILES`` (advanced after a profile change), so a write is seen by the
+tags: the ``ArticlesChanged`` event) and identity's ``PROFILES`` (advanced after a profile
+change), so a write is seen by the
 next read — on every node, when the cache is Redis. With ``AGORA_READ_CACHE_SECONDS=0``
 everything here goes straight to the database.
 
@@ -30,11 +31,13 @@ import orjson
 from sqlalchemy import func, select
 
 from agora.blog import queries
+from agora.blog.events import ArticlesChanged, FavoritesChanged
 from agora.blog.models import ArticleTag, Favorite, Tag
 from agora.blog.queries import ArticleFilter, ArticleJSON, ArticlePreviewJSON, EntryJSON, PageJSON
 from agora.identity.read_cache import PROFILES, followee_ids
 from agora.platform.cache import Cache, cached_ids, generations, start_generation
 from agora.platform.db import SessionFactory
+from agora.platform.events import EventHandlers
 
 ARTICLES = "blog:articles"
 # advanced after any favorite or unfavorite (see the module's docstring)
@@ -47,15 +50,18 @@ def _favorites_key(user_id: int) -> str:
     return f"blog:favorites:{user_id}"
 
 
-async def articles_changed(cache: Cache) -> None:
-    """After the commit of any write that a list or an article could show."""
-    await start_generation(cache, ARTICLES)
+def register_event_handlers(events: EventHandlers, cache: Cache) -> None:
+    """What the cache forgets after the blog's writes; called once, by the composition root."""
 
+    async def articles_changed(_: ArticlesChanged) -> None:
+        await start_generation(cache, ARTICLES)
 
-async def favorites_changed(cache: Cache, user_id: int) -> None:
-    """After the commit of a favorite or an unfavorite by ``user_id``."""
-    await cache.delete(_favorites_key(user_id))
-    await start_generation(cache, FAVORITES)
+    async def favorites_changed(event: FavoritesChanged) -> None:
+        await cache.delete(_favorites_key(event.user_id))
+        await start_generation(cache, FAVORITES)
+
+    events.on(ArticlesChanged, articles_changed)
+    events.on(FavoritesChanged, favorites_changed)
 
 
 async def _favorite_ids(

@@ -1,5 +1,8 @@
 """Blog rules: writing articles, tags, favorites and comments. One commit per call.
 
+A write takes the request's unit of work, commits it, and emits ``ArticlesChanged`` for what
+follows the commit (the read cache forgets its pages: a handler the composition root registers).
+
 Authorization lives here, not only in the routes: only an article's author may change or delete
 it, only a comment's author may delete it.
 """
@@ -19,16 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
+from agora.blog.events import ArticlesChanged
 from agora.blog.models import SLUG_MAX, Article, ArticleTag, Comment, Tag
-from agora.blog.read_cache import articles_changed
 from agora.blog.schemas import Comment as CommentOut
 from agora.blog.schemas import NewArticle, UpdateArticle
 from agora.identity.models import Follow, User
 from agora.identity.schemas import Profile
 from agora.identity.service import profile_of
-from agora.platform.cache import Cache
 from agora.platform.db import UTCDateTime, dialect_insert, utcnow
 from agora.platform.errors import DomainError, Forbidden, NotFound, Unauthorized
+from agora.platform.uow import UnitOfWork
 
 # a new title's slug taken by another request at the same moment: try another this many times
 SLUG_ATTEMPTS = 3
@@ -100,10 +103,9 @@ async def _set_tags(session: AsyncSession, article_id: int, names: Sequence[str]
         )
 
 
-async def create_article(
-    *, session: AsyncSession, cache: Cache, author: User, new_article: NewArticle
-) -> str:
+async def create_article(*, uow: UnitOfWork, author: User, new_article: NewArticle) -> str:
     """Creates the article and returns its slug."""
+    session = uow.session
     insert = dialect_insert(session)
     slug = await _free_slug(session, new_article.title)
     while True:
@@ -124,8 +126,8 @@ async def create_article(
             break
         slug = _suffixed(_slug_base(new_article.title))
     await _set_tags(session, article_id, new_article.tag_list)
-    await session.commit()
-    await articles_changed(cache)
+    uow.emit(ArticlesChanged())
+    await uow.commit()
     return slug
 
 
@@ -167,29 +169,29 @@ async def _update(
 
 
 async def update_article(
-    *, session: AsyncSession, cache: Cache, user_id: int, slug: str, changes: UpdateArticle
+    *, uow: UnitOfWork, user_id: int, slug: str, changes: UpdateArticle
 ) -> str:
     """Applies the fields sent and returns the (possibly new) slug."""
     attempt = 1
     while True:
         try:
             new_slug = await _update(
-                session, user_id=user_id, slug=slug, changes=changes, suffixed=attempt > 1
+                uow.session, user_id=user_id, slug=slug, changes=changes, suffixed=attempt > 1
             )
-            await session.commit()
-            break
+            uow.emit(ArticlesChanged())
+            await uow.commit()
+            return new_slug
         except IntegrityError:
             # the only unique value an edit writes is the slug: another request took it between
-            # our look and our write; try again with a suffixed one
-            await session.rollback()
+            # our look and our write; try again with a suffixed one (the rollback drops the event)
+            await uow.rollback()
             if attempt == SLUG_ATTEMPTS:
                 raise
             attempt += 1
-    await articles_changed(cache)
-    return new_slug
 
 
-async def delete_article(*, session: AsyncSession, cache: Cache, user_id: int, slug: str) -> None:
+async def delete_article(*, uow: UnitOfWork, user_id: int, slug: str) -> None:
+    session = uow.session
     # one statement: two deletions at once delete once, the other finds nothing (404)
     deleted = await session.execute(
         delete(Article).where(Article.slug == slug, Article.author_id == user_id)
@@ -199,8 +201,8 @@ async def delete_article(*, session: AsyncSession, cache: Cache, user_id: int, s
         if author_id is not None and author_id != user_id:
             raise Forbidden("forbidden", field="article")
         raise NotFound("not found", field="article")
-    await session.commit()
-    await articles_changed(cache)
+    uow.emit(ArticlesChanged())
+    await uow.commit()
 
 
 # --- comments ---------------------------------------------------------------------------------
@@ -277,9 +279,8 @@ async def list_comments(
     ]
 
 
-async def delete_comment(
-    *, session: AsyncSession, user_id: int, slug: str, comment_id: int
-) -> None:
+async def delete_comment(*, uow: UnitOfWork, user_id: int, slug: str, comment_id: int) -> None:
+    session = uow.session
     # one statement: two deletions at once delete once, the other finds nothing (404)
     article_id = select(Article.id).where(Article.slug == slug).scalar_subquery()
     deleted = await session.execute(
@@ -289,7 +290,8 @@ async def delete_comment(
     )
     if not deleted.rowcount:  # type: ignore[attr-defined]
         raise await _why_not_deleted(session, user_id=user_id, slug=slug, comment_id=comment_id)
-    await session.commit()
+    # comments are not cached: nothing follows the commit
+    await uow.commit()
 
 
 async def _why_not_deleted(

@@ -6,15 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile, status
 
-from agora.identity import service
+from agora.identity import follows, service
 from agora.identity.deps import (
     CurrentUser,
     CurrentUserId,
+    IdentityReadsDep,
     OptionalUserId,
     PasswordsDep,
     TokenCodecDep,
 )
 from agora.identity.emails import link_base
+from agora.identity.follows import SqlFollows
 from agora.identity.routing import TokenFirstRoute
 from agora.identity.schemas import (
     LoginUserRequest,
@@ -23,13 +25,7 @@ from agora.identity.schemas import (
     UpdateUserRequest,
     UserResponse,
 )
-from agora.platform.deps import (
-    ClientAddress,
-    PlatformDep,
-    PublicUrl,
-    SessionDep,
-    UnitOfWorkDep,
-)
+from agora.platform.deps import ClientAddress, PlatformDep, PublicUrl, UnitOfWorkDep
 from agora.platform.error_formats import REALWORLD, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import SafeStr
@@ -92,14 +88,13 @@ async def current_user(user: CurrentUser, tokens: TokenCodecDep) -> UserResponse
 async def update_current_user(
     body: UpdateUserRequest,
     user_id: CurrentUserId,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     tokens: TokenCodecDep,
     passwords: PasswordsDep,
     platform: PlatformDep,
 ) -> UserResponse:
     updated = await service.update_user(
-        session=session,
-        cache=platform.cache,
+        uow=uow,
         storage=platform.storage,
         tokens=tokens,
         passwords=passwords,
@@ -130,15 +125,14 @@ async def upload_avatar(
         ),
     ],
     user_id: CurrentUserId,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     tokens: TokenCodecDep,
     platform: PlatformDep,
     public_url: PublicUrl,
 ) -> UserResponse:
     limit = platform.settings.avatar_max_bytes
     updated = await service.set_avatar(
-        session=session,
-        cache=platform.cache,
+        uow=uow,
         storage=platform.storage,
         tokens=tokens,
         user_id=user_id,
@@ -151,31 +145,27 @@ async def upload_avatar(
 
 @router.get("/profiles/{username}", summary="A profile", responses=errors(401, 404))
 async def get_profile(
-    username: SafeStr, session: SessionDep, viewer: OptionalUserId
+    username: SafeStr, reads: IdentityReadsDep, viewer: OptionalUserId
 ) -> ProfileResponse:
-    profile = await service.get_profile(session=session, username=username, viewer_id=viewer)
+    profile = await reads.profile(username, viewer)
     return ProfileResponse(profile=profile)
 
 
 @router.post(
     "/profiles/{username}/follow", summary="Follow a user", responses=errors(401, 404, 422)
 )
-async def follow(
-    username: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
-) -> ProfileResponse:
-    profile = await service.follow(
-        session=session, cache=platform.cache, username=username, follower_id=user.id
+async def follow(username: SafeStr, uow: UnitOfWorkDep, user: CurrentUser) -> ProfileResponse:
+    profile = await follows.follow(
+        uow=uow, follows=SqlFollows(uow.session), username=username, follower_id=user.id
     )
     return ProfileResponse(profile=profile)
 
 
 @router.delete("/profiles/{username}/follow", summary="Unfollow a user", responses=errors(401, 404))
-async def unfollow(
-    username: SafeStr, session: SessionDep, user: CurrentUser, platform: PlatformDep
-) -> ProfileResponse:
+async def unfollow(username: SafeStr, uow: UnitOfWorkDep, user: CurrentUser) -> ProfileResponse:
     # CurrentUser, not CurrentUserId: a valid token for a deleted user must get 401, not a profile
-    profile = await service.unfollow(
-        session=session, cache=platform.cache, username=username, follower_id=user.id
+    profile = await follows.unfollow(
+        uow=uow, follows=SqlFollows(uow.session), username=username, follower_id=user.id
     )
     return ProfileResponse(profile=profile)
 

@@ -9,12 +9,11 @@ from fastapi.security import APIKeyHeader
 
 from agora.identity.models import User
 from agora.identity.passwords import Passwords
-from agora.identity.read_cache import own_profile
+from agora.identity.reads import IdentityReads
 from agora.identity.schemas import Profile
 from agora.identity.service import get_user
-from agora.identity.token_validity import check_not_revoked
 from agora.identity.tokens import AccessClaims, TokenCodec
-from agora.platform.deps import PLATFORM, PlatformDep, SessionDep
+from agora.platform.deps import SessionDep
 from agora.platform.errors import Unauthorized
 from agora.platform.observability import USER_ID_SCOPE_KEY
 from agora.platform.provided import Provided
@@ -41,6 +40,9 @@ class IdentityServices(Protocol):
     @property
     def passwords(self) -> Passwords: ...
 
+    @property
+    def identity_reads(self) -> IdentityReads: ...
+
 
 IDENTITY: Provided[IdentityServices] = Provided("identity's services")
 
@@ -59,6 +61,13 @@ async def get_passwords(request: Request) -> Passwords:
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
+async def get_identity_reads(request: Request) -> IdentityReads:
+    return IDENTITY.of(request.app).identity_reads
+
+
+IdentityReadsDep = Annotated[IdentityReads, Depends(get_identity_reads)]
+
+
 def _claims_from_header(header: str | None, tokens: TokenCodec) -> AccessClaims | None:
     if not header:
         return None
@@ -73,19 +82,13 @@ async def optional_user_id(
 ) -> int | None:
     """The signed-in user's id, or None for an anonymous request. A bad token is still a 401, and
     so is one issued before the user's last password reset."""
-    # the codec and the platform straight from the app, not as dependencies: this runs on every
+    # the codec and the read side straight from the app, not as dependencies: this runs on every
     # request
-    claims = _claims_from_header(authorization, IDENTITY.of(request.app).tokens)
+    identity = IDENTITY.of(request.app)
+    claims = _claims_from_header(authorization, identity.tokens)
     if claims is None:
         return None
-    platform = PLATFORM.of(request.app).platform
-    await check_not_revoked(
-        sessions=platform.db.autocommit_sessions,
-        cache=platform.cache,
-        ttl_seconds=platform.settings.token_check_cache_seconds,
-        user_id=claims.user_id,
-        issued_at=claims.issued_at,
-    )
+    await identity.identity_reads.check_not_revoked(claims.user_id, issued_at=claims.issued_at)
     request.scope[USER_ID_SCOPE_KEY] = claims.user_id
     return claims.user_id
 
@@ -107,15 +110,10 @@ async def current_user(session: SessionDep, user_id: CurrentUserId) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def current_profile(platform: PlatformDep, user_id: CurrentUserId) -> Profile:
+async def current_profile(reads: IdentityReadsDep, user_id: CurrentUserId) -> Profile:
     """The signed-in user's public profile, from the cache when it can: for routes that only need
     to show who acted (a new comment's author), not to change the user."""
-    profile = await own_profile(
-        sessions=platform.db.autocommit_sessions,
-        cache=platform.cache,
-        ttl_seconds=platform.settings.read_cache_seconds,
-        user_id=user_id,
-    )
+    profile = await reads.own_profile(user_id)
     if profile is None:
         # a valid signature for a user who no longer exists
         raise Unauthorized("is invalid", field="token")

@@ -1,19 +1,23 @@
 """What other contexts may cache about identity, and the keys that invalidate it.
 
 Lists of articles show each author's profile (username, bio, image) and whether the viewer follows
-them. Those caches key their entries by the ``PROFILES`` generation, which identity advances after
-any profile change, and read a viewer's followees through ``followee_ids``, which identity forgets
-after a follow or unfollow. Identity never needs to know who caches what.
+them. Those caches key their entries by the ``PROFILES`` generation, which ends after any profile
+change (``ProfileChanged``), and read a viewer's followees through ``followee_ids``, forgotten
+after a follow or unfollow (``FollowsChanged``). Identity's rules only emit the events; the
+handlers here are registered by the composition root. Identity never needs to know who caches
+what.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from agora.identity.events import FollowsChanged, ProfileChanged
 from agora.identity.models import Follow, User
 from agora.identity.schemas import Profile
 from agora.platform.cache import Cache, cached_ids, start_generation
 from agora.platform.db import SessionFactory
+from agora.platform.events import EventHandlers
 
 PROFILES = "identity:profiles"
 # a viewer following more than this is answered from the database on every request
@@ -46,10 +50,6 @@ async def followee_ids(
     )
 
 
-async def follows_changed(cache: Cache, user_id: int) -> None:
-    await cache.delete(_followees_key(user_id))
-
-
 def _profile_key(user_id: int) -> str:
     return f"identity:profile:{user_id}"
 
@@ -78,6 +78,15 @@ async def own_profile(
     return profile
 
 
-async def profile_changed(cache: Cache, user_id: int) -> None:
-    await cache.delete(_profile_key(user_id))
-    await start_generation(cache, PROFILES)
+def register_event_handlers(events: EventHandlers, cache: Cache) -> None:
+    """What the cache forgets after identity's writes; called once, by the composition root."""
+
+    async def profile_changed(event: ProfileChanged) -> None:
+        await cache.delete(_profile_key(event.user_id))
+        await start_generation(cache, PROFILES)
+
+    async def follows_changed(event: FollowsChanged) -> None:
+        await cache.delete(_followees_key(event.follower_id))
+
+    events.on(ProfileChanged, profile_changed)
+    events.on(FollowsChanged, follows_changed)

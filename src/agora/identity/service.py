@@ -1,20 +1,26 @@
-"""Identity rules: registration, login, profile changes and follows. One commit per call."""
+"""Identity rules: registration, login and profile changes. One commit per call.
+
+A write takes the request's unit of work and emits ``ProfileChanged`` for what follows its
+commit (the read caches forget the profile: handlers the composition root registers). Follows
+have a module of their own (``follows``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, select, update
+import functools
+
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.identity.accounts import verification_requested
 from agora.identity.avatars import discard_avatar, store_avatar
+from agora.identity.events import ProfileChanged
 from agora.identity.models import Follow, User
 from agora.identity.passwords import Passwords
-from agora.identity.read_cache import follows_changed, profile_changed
 from agora.identity.schemas import LoginUser, NewUser, Profile, UpdateUser, UserPublic
 from agora.identity.tokens import TokenCodec
-from agora.platform.cache import Cache
-from agora.platform.db import Database, dialect_insert, utcnow
+from agora.platform.db import Database
 from agora.platform.errors import Conflict, Invalid, NotFound, Unauthorized
 from agora.platform.storage import FileStorage
 from agora.platform.uow import UnitOfWork
@@ -49,12 +55,12 @@ async def _ensure_free(
             raise Conflict("has already been taken", field=field)
 
 
-async def _commit_unique(session: AsyncSession, *, flush_only: bool = False) -> None:
+async def _commit_unique(uow: UnitOfWork, *, flush_only: bool = False) -> None:
     # the pre-check gives the message; the unique index settles a race between two requests
     try:
-        await (session.flush() if flush_only else session.commit())
+        await (uow.session.flush() if flush_only else uow.commit())
     except IntegrityError as exc:
-        await session.rollback()
+        await uow.rollback()
         field = "email" if "email" in str(exc.orig) else "username"
         raise Conflict("has already been taken", field=field) from None
 
@@ -75,7 +81,7 @@ async def register(
     await _ensure_free(session, username=new_user.username, email=email, except_id=None)
     user = User(username=new_user.username, email=email, password_hash=password_hash)
     session.add(user)
-    await _commit_unique(session, flush_only=True)  # the id, for the job
+    await _commit_unique(uow, flush_only=True)  # the id, for the job
     # the mail is sent by a job committed with the user: both happen, or neither
     verification_requested(uow, user_id=user.id, link_base=link_base)
     await uow.commit()
@@ -115,8 +121,7 @@ async def get_user(*, session: AsyncSession, user_id: int) -> User:
 
 async def update_user(
     *,
-    session: AsyncSession,
-    cache: Cache,
+    uow: UnitOfWork,
     storage: FileStorage,
     tokens: TokenCodec,
     passwords: Passwords,
@@ -129,6 +134,7 @@ async def update_user(
             raise Invalid("can't be blank", field=required)
     # hashed before the session takes a connection: the pool is never held while Argon2 runs
     password_hash = None if changes.password is None else await passwords.hash(changes.password)
+    session = uow.session
     user = await get_user(session=session, user_id=user_id)
     email = changes.email.lower() if changes.email is not None else None
     await _ensure_free(session, username=changes.username, email=email, except_id=user.id)
@@ -141,14 +147,23 @@ async def update_user(
         user.password_hash = password_hash
     if "bio" in sent:
         user.bio = changes.bio or None
-    replaced = None
+    # the caches forget the profile first, then the old file goes: no cached page points at it
+    uow.emit(ProfileChanged(user_id))
     if "image" in sent:
         replaced = await _swap_image(session, user, changes.image or None)
-    await _commit_unique(session)
-    await profile_changed(cache, user.id)
+        _discard_after_commit(uow, storage=storage, user_id=user_id, replaced=replaced)
+    await _commit_unique(uow)
+    return user_public(user, tokens.issue(user_id))
+
+
+def _discard_after_commit(
+    uow: UnitOfWork, *, storage: FileStorage, user_id: int, replaced: str | None
+) -> None:
+    # once the row no longer points at it, and never if the change is rolled back
     if replaced is not None:
-        await discard_avatar(storage=storage, user_id=user.id, url=replaced)
-    return user_public(user, tokens.issue(user.id))
+        uow.after_commit(
+            functools.partial(discard_avatar, storage=storage, user_id=user_id, url=replaced)
+        )
 
 
 async def _swap_image(session: AsyncSession, user: User, image: str | None) -> str | None:
@@ -178,8 +193,7 @@ async def _swap_image(session: AsyncSession, user: User, image: str | None) -> s
 
 async def set_avatar(
     *,
-    session: AsyncSession,
-    cache: Cache,
+    uow: UnitOfWork,
     storage: FileStorage,
     tokens: TokenCodec,
     user_id: int,
@@ -192,14 +206,14 @@ async def set_avatar(
         storage=storage, user_id=user_id, data=data, max_bytes=max_bytes, base_url=base_url
     )
     try:
-        user = await get_user(session=session, user_id=user_id)
-        replaced = await _swap_image(session, user, url)
-        await session.commit()
+        user = await get_user(session=uow.session, user_id=user_id)
+        replaced = await _swap_image(uow.session, user, url)
+        uow.emit(ProfileChanged(user_id))
+        _discard_after_commit(uow, storage=storage, user_id=user_id, replaced=replaced)
+        await uow.commit()
     except Exception:
         await storage.delete(key)
         raise
-    await profile_changed(cache, user_id)
-    await discard_avatar(storage=storage, user_id=user_id, url=replaced)
     return user_public(user, tokens.issue(user_id))
 
 
@@ -223,42 +237,3 @@ async def get_profile(*, session: AsyncSession, username: str, viewer_id: int | 
     user = await _user_by_username(session, username)
     following = await is_following(session, follower_id=viewer_id, followee_id=user.id)
     return profile_of(user, following=following)
-
-
-async def follow(
-    *, session: AsyncSession, cache: Cache, username: str, follower_id: int
-) -> Profile:
-    user = await _user_by_username(session, username)
-    if user.id == follower_id:
-        raise Invalid("cannot follow yourself", field="profile")
-    # read now: a rollback below would expire the loaded user
-    profile = profile_of(user, following=True)
-    insert = dialect_insert(session)
-    try:
-        # ON CONFLICT DO NOTHING: following twice, even in two requests at once, follows once
-        await session.execute(
-            insert(Follow)
-            .values(follower_id=follower_id, followee_id=user.id, created_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-        await session.commit()
-    except IntegrityError:
-        # a foreign key: the followed account was deleted meanwhile
-        await session.rollback()
-        raise NotFound("not found", field="profile") from None
-    await follows_changed(cache, follower_id)
-    return profile
-
-
-async def unfollow(
-    *, session: AsyncSession, cache: Cache, username: str, follower_id: int
-) -> Profile:
-    user = await _user_by_username(session, username)
-    profile = profile_of(user, following=False)
-    # one statement: unfollowing twice, even at once, deletes once and answers the same
-    await session.execute(
-        delete(Follow).where(Follow.follower_id == follower_id, Follow.followee_id == user.id)
-    )
-    await session.commit()
-    await follows_changed(cache, follower_id)
-    return profile

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora.platform.events import EventHandlers
 from agora.platform.ports import Platform
 from agora.platform.provided import Provided
 from agora.platform.uow import UnitOfWork, UnitsOfWork
@@ -35,15 +36,6 @@ async def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-async def get_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
-    # one unit of work per request: services commit; anything uncommitted is rolled back here
-    async with platform.db.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
-
 async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     # one unit of work per request: the service commits it; anything uncommitted rolls back here
     async with PLATFORM.of(request.app).units_of_work() as uow:
@@ -51,6 +43,23 @@ async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
+
+
+async def get_session(uow: UnitOfWorkDep) -> AsyncSession:
+    # the unit of work's session: what a route loads (CurrentUser) and what its service writes
+    # share one transaction and one pooled connection
+    return uow.session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_events(request: Request) -> EventHandlers:
+    # for a write that is one autocommit statement, durable without a unit of work (a favorite)
+    return PLATFORM.of(request.app).units_of_work.events
+
+
+EventsDep = Annotated[EventHandlers, Depends(get_events)]
 
 
 async def get_read_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:

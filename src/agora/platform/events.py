@@ -5,15 +5,24 @@ message published to the chat's other nodes) is registered in one place, the com
 (``EventHandlers.on``), and runs only after the unit of work committed. A rule never calls the
 cache, the fan-out or the mailer itself, so it stays testable without them.
 
+A write that is one autocommit statement (a favorite) is durable as soon as it ran, with no unit
+of work around it: it hands its event to ``EventHandlers.publish``, which runs the same handlers
+at once.
+
 Events are in-process and after the commit: a crash between the commit and a handler loses the
 handler's run. What must not be lost goes through the outbox (``uow.outbox.add``) instead.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +32,16 @@ class Event:
 
 E = TypeVar("E", bound=Event)
 EventHandler = Callable[[E], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
+
+
+async def run_committed(hook: Hook) -> None:
+    """Runs what follows a commit. A failure is logged, never raised: the change is durable, and
+    answering the client with an error would make it retry a write that happened."""
+    try:
+        await hook()
+    except Exception:
+        log.exception("after_commit hook failed", hook=getattr(hook, "__qualname__", repr(hook)))
 
 
 class EventHandlers:
@@ -36,3 +55,8 @@ class EventHandlers:
 
     def handlers_for(self, event: Event) -> list[EventHandler[Any]]:
         return self._by_type.get(type(event), [])
+
+    async def publish(self, event: Event) -> None:
+        """Runs ``event``'s handlers now: for a write that is already durable on its own."""
+        for handler in self.handlers_for(event):
+            await run_committed(functools.partial(handler, event))

@@ -8,9 +8,9 @@
 
 ``commit()`` commits the session and then runs the ``after_commit`` hooks and the handlers of the
 events emitted (cache invalidation, pub/sub publishes: whatever must happen only once the data is
-durable). A rollback, an exception, or leaving the block without a commit runs none of them.
-A hook that fails is logged and counted, never raised: the change is committed, and answering
-the client with an error would make it retry a write that happened.
+durable). A rollback, a failed commit, or leaving the block without a commit runs none of them.
+A hook that fails is logged, never raised: the change is committed, and answering the client
+with an error would make it retry a write that happened.
 
 Services take a unit of work, not a session and a cache. Their rules can then be tested with a
 fake one (``tests/identity/test_follow_rules.py``), the habit of *Architecture Patterns with
@@ -20,19 +20,16 @@ Python*.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agora.platform.events import Event, EventHandlers
+from agora.platform.events import Event, EventHandlers, Hook, run_committed
 from agora.platform.outbox import Outbox
 
-log = structlog.get_logger(__name__)
-
-Hook = Callable[[], Awaitable[None]]
+__all__ = ["Hook", "UnitOfWork", "UnitOfWorkLike", "UnitsOfWork"]
 
 
 class UnitOfWorkLike(Protocol):
@@ -71,16 +68,14 @@ class UnitOfWork:
             self._hooks.append(functools.partial(handler, event))
 
     async def commit(self) -> None:
-        await self.session.commit()
         hooks, self._hooks = self._hooks, []
         added, self.outbox.added = self.outbox.added, []
+        # taken before the commit: if it fails, nothing was durable and nothing may follow
+        await self.session.commit()
         if added and self._jobs_added is not None:
             self._jobs_added(added)  # counts them, and wakes the local drain: no wait for a poll
         for hook in hooks:
-            try:
-                await hook()
-            except Exception:
-                log.exception("after_commit hook failed", hook=getattr(hook, "__qualname__", hook))
+            await run_committed(hook)
 
     async def rollback(self) -> None:
         self._hooks.clear()

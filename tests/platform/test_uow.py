@@ -1,0 +1,204 @@
+"""The unit of work on the real database: what follows a commit happens only after a commit, and
+a job written to the outbox commits with its change or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from structlog.testing import capture_logs
+
+from agora.container import Container
+from agora.identity.models import User
+from agora.platform.db import Database
+from agora.platform.events import Event, EventHandlers
+from agora.platform.outbox import OutboxMessage, Topic
+from agora.platform.uow import UnitsOfWork
+from tests.support.database import empty_tables
+
+
+class Noted(BaseModel):
+    note: str
+
+
+NOTED = Topic("test.noted", Noted)
+
+
+@dataclass(frozen=True, slots=True)
+class UserAdded(Event):
+    username: str
+
+
+@pytest.fixture
+async def db(container: Container) -> AsyncIterator[Database]:
+    await empty_tables(container.platform.db)
+    yield container.platform.db
+    await container.close()
+
+
+@pytest.fixture
+def events() -> EventHandlers:
+    return EventHandlers()
+
+
+@pytest.fixture
+def units(db: Database, events: EventHandlers) -> UnitsOfWork:
+    return UnitsOfWork(db.sessions, events=events)
+
+
+def _user(username: str, email: str | None = None) -> User:
+    return User(username=username, email=email or f"{username}@example.com", password_hash="-")
+
+
+async def _stored(db: Database) -> tuple[list[str], list[str]]:
+    """The usernames and the outbox's notes as another session sees them: what was committed."""
+    async with db.autocommit_sessions() as session:
+        users = list(await session.scalars(select(User.username).order_by(User.username)))
+        notes = [
+            payload["note"]
+            for payload in await session.scalars(
+                select(OutboxMessage.payload).order_by(OutboxMessage.created_at)
+            )
+        ]
+    return users, notes
+
+
+async def test_hooks_and_events_run_after_the_commit(
+    db: Database, units: UnitsOfWork, events: EventHandlers
+) -> None:
+    seen: list[object] = []
+
+    async def handler(event: UserAdded) -> None:
+        seen.append(event)
+
+    async def hook() -> None:
+        seen.append(await _stored(db))  # what the hook sees is already durable
+
+    events.on(UserAdded, handler)
+    async with units() as uow:
+        uow.session.add(_user("ann"))
+        uow.after_commit(hook)
+        uow.emit(UserAdded("ann"))
+        assert seen == []
+        await uow.commit()
+
+    assert seen == [(["ann"], []), UserAdded("ann")]
+
+
+@pytest.mark.parametrize("ending", ["rollback", "leaving without a commit", "an exception"])
+async def test_without_a_commit_nothing_follows(
+    db: Database, units: UnitsOfWork, events: EventHandlers, ending: str
+) -> None:
+    seen: list[object] = []
+
+    async def handler(event: UserAdded) -> None:
+        seen.append(event)
+
+    async def hook() -> None:
+        seen.append("hook")
+
+    events.on(UserAdded, handler)
+    with pytest.raises(RuntimeError) if ending == "an exception" else nullcontext():
+        async with units() as uow:
+            uow.session.add(_user("ann"))
+            uow.outbox.add(NOTED, Noted(note="welcome ann"))
+            uow.after_commit(hook)
+            uow.emit(UserAdded("ann"))
+            await uow.session.flush()  # written in the transaction, not committed
+            if ending == "rollback":
+                await uow.rollback()
+            elif ending == "an exception":
+                raise RuntimeError("the request failed")
+
+    assert seen == []
+    assert await _stored(db) == ([], [])
+
+
+async def test_after_a_rollback_only_what_came_after_it_follows_the_commit(
+    db: Database, units: UnitsOfWork
+) -> None:
+    seen: list[str] = []
+
+    async def first() -> None:
+        seen.append("first")
+
+    async def second() -> None:
+        seen.append("second")
+
+    async with units() as uow:
+        uow.after_commit(first)
+        await uow.rollback()
+        uow.session.add(_user("ann"))
+        uow.after_commit(second)
+        await uow.commit()
+
+    assert seen == ["second"]
+
+
+async def test_a_failing_hook_is_logged_and_the_others_still_run(
+    db: Database, units: UnitsOfWork
+) -> None:
+    seen: list[str] = []
+
+    async def broken() -> None:
+        raise RuntimeError("the cache is gone")
+
+    async def after() -> None:
+        seen.append("after")
+
+    with capture_logs() as logs:
+        async with units() as uow:
+            uow.session.add(_user("ann"))
+            uow.after_commit(broken)
+            uow.after_commit(after)
+            await uow.commit()  # does not raise: the change is durable
+
+    assert seen == ["after"]
+    assert (await _stored(db))[0] == ["ann"]
+    [failure] = [log for log in logs if log["event"] == "after_commit hook failed"]
+    assert failure["log_level"] == "error"
+    assert "broken" in failure["hook"]
+
+
+async def test_a_job_commits_with_its_change(db: Database, units: UnitsOfWork) -> None:
+    async with units() as uow:
+        uow.session.add(_user("ann"))
+        message_id = uow.outbox.add(NOTED, Noted(note="welcome ann"))
+        await uow.commit()
+
+    assert await _stored(db) == (["ann"], ["welcome ann"])
+    async with db.autocommit_sessions() as session:
+        job = await session.get(OutboxMessage, message_id)
+    assert job is not None
+    assert (job.topic, job.attempts, job.dead_at) == ("test.noted", 0, None)
+
+
+async def test_a_failed_commit_loses_the_job_with_the_change_and_runs_nothing(
+    db: Database, units: UnitsOfWork
+) -> None:
+    async with units() as uow:
+        uow.session.add(_user("ann"))
+        await uow.commit()
+    seen: list[str] = []
+
+    async def hook() -> None:
+        seen.append("hook")
+
+    async with units() as uow:
+        # the same email: the unique index refuses the user, and the job goes with it
+        uow.session.add(_user("ann2", email="ann@example.com"))
+        uow.outbox.add(NOTED, Noted(note="welcome ann2"))
+        uow.after_commit(hook)
+        with pytest.raises(IntegrityError):
+            await uow.commit()
+        await uow.rollback()
+
+    assert seen == []
+    assert await _stored(db) == (["ann"], [])
+    async with db.autocommit_sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
