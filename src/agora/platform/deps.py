@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora.platform.jobs.runtime import Jobs
 from agora.platform.ports import Platform
 from agora.platform.provided import Provided
 from agora.platform.uow import UnitOfWork, UnitsOfWork
@@ -23,6 +24,9 @@ class PlatformServices(Protocol):
     @property
     def units_of_work(self) -> UnitsOfWork: ...
 
+    @property
+    def jobs(self) -> Jobs: ...
+
 
 PLATFORM: Provided[PlatformServices] = Provided("the platform")
 
@@ -33,6 +37,13 @@ async def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_jobs(request: Request) -> Jobs:
+    return PLATFORM.of(request.app).jobs
+
+
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
 
 
 async def get_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:

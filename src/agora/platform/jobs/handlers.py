@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -18,6 +19,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.platform.db import Base, UTCDateTime, dialect_insert, utcnow
+from agora.platform.jobs.schedule import Periodic
 from agora.platform.outbox import MESSAGE_ID_LENGTH, Topic
 from agora.platform.uow import UnitOfWork, UnitsOfWork
 
@@ -80,11 +82,27 @@ class JobHandlers:
 
     def __init__(self) -> None:
         self._by_topic: dict[str, _Registered] = {}
+        self.periodic: list[Periodic] = []
 
     def register(self, topic: Topic[P], handler: JobHandler[P]) -> None:
         if topic.name in self._by_topic:
             raise ValueError(f"{topic!r} has a handler already")
         self._by_topic[topic.name] = _Registered(topic, handler)
+
+    def every(
+        self,
+        topic: Topic[P],
+        *,
+        payload: Callable[[datetime], P],
+        seconds: float | None = None,
+        cron: str | None = None,
+    ) -> None:
+        """Runs ``topic`` every ``seconds`` or on the ``cron`` expression (UTC), once per due
+        time across every node; ``payload(due_time)`` makes each occurrence's payload. The
+        topic's handler is registered with ``register`` like any other."""
+        if any(job.topic.name == topic.name for job in self.periodic):
+            raise ValueError(f"{topic!r} is periodic already")
+        self.periodic.append(Periodic(topic, payload, seconds=seconds, cron=cron))
 
     @property
     def topics(self) -> list[str]:
