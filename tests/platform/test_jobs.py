@@ -14,48 +14,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import APIRouter
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
 from agora.app import APIS, create_app
 from agora.container import Container
 from agora.platform.db import utcnow
-from agora.platform.deps import UnitOfWorkDep
-from agora.platform.error_formats import REALWORLD, Api
-from agora.platform.errors import Invalid
 from agora.platform.jobs.schedule import Scheduler
 from agora.platform.jobs.store import Backoff
 from agora.platform.outbox import OutboxMessage
-from agora.settings import JobsSettings, Settings
+from agora.settings import Settings
 from tests.support.apps import client_of
 from tests.support.database import empty_tables
 from tests.support.jobs import (
     PROBE,
+    PROBE_API,
     Probe,
     create_probe_table,
     effects,
     eventually,
+    fast_jobs,
     register_probe,
     runs,
 )
-
-FAST = {"poll_seconds": 0.05, "backoff_seconds": 0.05, "backoff_max_seconds": 0.2}
-
-probe_router = APIRouter(prefix="/probe")
-
-
-@probe_router.post("/jobs", status_code=201)
-async def add_probe_job(uow: UnitOfWorkDep, key: str, log: str, refuse: bool = False) -> str:
-    """Commits a probe job, as a service would; ``refuse``: the rule fails after adding it."""
-    job_id = uow.outbox.add(PROBE, Probe(key=key, log=log))
-    if refuse:
-        raise Invalid("is refused", field="probe")
-    await uow.commit()
-    return job_id
-
-
-PROBE_API = Api(probe_router, REALWORLD)
 
 
 @pytest.fixture
@@ -63,7 +44,7 @@ def make_container(
     make_settings: Callable[..., Settings],
 ) -> Callable[..., Container]:
     def build(**jobs: Any) -> Container:
-        container = Container.from_settings(make_settings(jobs=JobsSettings(**{**FAST, **jobs})))
+        container = Container.from_settings(make_settings(jobs=fast_jobs(**jobs)))
         register_probe(container.jobs.handlers)
         return container
 

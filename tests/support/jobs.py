@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,17 +24,22 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from agora.container import Container
 from agora.platform.db import Database
+from agora.platform.deps import UnitOfWorkDep
+from agora.platform.error_formats import REALWORLD, Api
+from agora.platform.errors import Invalid
 from agora.platform.jobs.handlers import JobContext, JobHandlers
 from agora.platform.outbox import Topic
-from agora.settings import Settings
+from agora.settings import JobsSettings, Settings
 from agora.worker import run_worker
-from tests.support.servers import POLL_INTERVAL
+from tests.support.servers import POLL_INTERVAL, server_environment
 
 HOLD_TIMEOUT = 60.0
 WORKER_READY_TIMEOUT = 30.0
@@ -58,6 +64,23 @@ probe_effects = Table(
     Column("message_id", String(32), nullable=False),
     Column("key", String(100), nullable=False),
 )
+
+
+probe_router = APIRouter(prefix="/probe")
+
+
+@probe_router.post("/jobs", status_code=201)
+async def add_probe_job(uow: UnitOfWorkDep, key: str, log: str, refuse: bool = False) -> str:
+    """Commits a probe job, as a service would; ``refuse``: the rule fails after adding it."""
+    job_id = uow.outbox.add(PROBE, Probe(key=key, log=log))
+    if refuse:
+        raise Invalid("is refused", field="probe")
+    await uow.commit()
+    return job_id
+
+
+# an API of the tests' own, mounted beside the real ones: `create_app(apis=(*APIS, PROBE_API))`
+PROBE_API = Api(probe_router, REALWORLD)
 
 
 def _append(path: str, line: str) -> None:
@@ -131,9 +154,68 @@ def runs(log: Path, key: str | None = None, event: str = "start") -> list[Run]:
 
 # --- processes ----------------------------------------------------------------------------------
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+# runners that notice at once and retry soon: the tests wait for outcomes, not for timers
+FAST_JOBS: dict[str, Any] = {
+    "poll_seconds": 0.1,
+    "backoff_seconds": 0.1,
+    "backoff_max_seconds": 0.5,
+}
+
+
+def fast_jobs(**overrides: Any) -> JobsSettings:
+    """The jobs' settings of an app under test: ``FAST_JOBS`` and ``overrides``."""
+    return JobsSettings(**{**FAST_JOBS, **overrides})
+
+
+def jobs_environment(
+    database_url: str, workdir: Path, *, broker_url: str | None, queue: str, **jobs: object
+) -> dict[str, str]:
+    """The environment of a worker or committer on ``database_url`` (and ``broker_url``)."""
+    env = server_environment(database_url, workdir)
+    env["PYTHONPATH"] = str(REPOSITORY)  # python -m tests.support.jobs from anywhere
+    env["AGORA_JOBS_QUEUE"] = queue
+    if broker_url is not None:
+        env["AGORA_BROKER_URL"] = broker_url
+    for name, value in {**FAST_JOBS, **jobs}.items():
+        env[f"AGORA_JOBS_{name.upper()}"] = str(value)
+    return env
+
+
+async def delete_queue(broker_url: str, queue: str) -> None:
+    """Removes a test run's queue from the broker (durable queues outlive their tests)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(broker_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(queue)
+
 
 def probe_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tests.support.jobs", *args]
+
+
+def commit_then_die(environment: Mapping[str, str], log: Path, *, count: int) -> list[str]:
+    """A process commits ``count`` probe jobs with every runner off — as if it died between
+    the commit and the publish — and is killed with SIGKILL; the jobs' ids."""
+    committer = subprocess.Popen(
+        probe_command("commit", "--count", str(count), "--log", str(log)),
+        env=dict(environment),
+        stdout=subprocess.PIPE,
+    )
+    assert committer.stdout is not None
+    ids = []
+    try:
+        for line in committer.stdout:
+            if line.strip() == b"committed":
+                break
+            ids.append(line.strip().decode())
+    finally:
+        committer.send_signal(signal.SIGKILL)
+        committer.wait()
+        committer.stdout.close()
+    return ids
 
 
 @dataclass
