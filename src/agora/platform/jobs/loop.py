@@ -23,6 +23,7 @@ log = structlog.get_logger(__name__)
 
 TICK_SECONDS = 1.0
 MAX_PAUSE_SECONDS = 5.0
+STOP_SECONDS = 10.0
 
 
 class JobLoop:
@@ -42,6 +43,7 @@ class JobLoop:
         self._scheduled = scheduled
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._next_tick = 0.0
 
     def wake(self) -> None:
@@ -64,17 +66,22 @@ class JobLoop:
 
     async def _loop(self) -> None:
         pause = 0.0
-        while True:
+        while not self._stopping.is_set():
             self._wake.clear()
             try:
                 await self._tick()
                 taken = await self.step()
                 pause = 0.0
             except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # a driver turned the cancellation into an error of its own: still cancelled
+                    raise asyncio.CancelledError from exc
                 # the database or the broker away: the jobs wait in the outbox, nothing is lost
                 pause = min(MAX_PAUSE_SECONDS, max(self.poll_seconds / 4, pause * 2))
                 log.warning(f"{self.name} failed; retrying", error=repr(exc), pause=pause)
-                await asyncio.sleep(pause)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), pause)
                 continue
             if taken == self.batch_size:
                 continue  # more may be due already
@@ -86,11 +93,20 @@ class JobLoop:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping.clear()
             self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Lets the batch in hand finish (a cancelled claim or publish would leave its rows
+        leased for a while), then ends the loop; cancels it if it does not end soon."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_SECONDS)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
