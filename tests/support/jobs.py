@@ -119,8 +119,10 @@ def register_probe(handlers: JobHandlers) -> None:
 
 
 async def create_probe_table(db: Database) -> None:
+    """The effects' table, created if missing and emptied (empty_tables knows only the app's)."""
     async with db.engine.begin() as connection:
         await connection.run_sync(probe_tables.create_all)
+        await connection.execute(probe_effects.delete())
 
 
 async def effects(db: Database, key: str) -> int:

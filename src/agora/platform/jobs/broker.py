@@ -11,7 +11,6 @@ so a message the broker could not route comes back as not confirmed.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import orjson
@@ -36,9 +35,10 @@ def rabbit_broker(
         timeout=timeout_seconds,
         # at stop, how long the handlers still running get to finish
         graceful_timeout=graceful_seconds,
-        # FastStream logs every message at INFO; the jobs log their own outcome instead
-        logger=logging.getLogger("faststream"),
-        log_level=logging.DEBUG,
+        # FastStream would log every message; the jobs log their own outcome instead
+        logger=None,
+        # no dependency injection per message: the consumer reads the message itself
+        apply_types=False,
     )
 
 

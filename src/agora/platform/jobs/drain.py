@@ -49,7 +49,8 @@ class JobRunner:
         except Exception as exc:
             await self._failed(job, exc, retry=True)
         else:
-            await self.store.succeeded(job.id)
+            if not context.finished_in_transaction:
+                await self.store.succeeded(job.id)
             self.metrics.succeeded.labels(job.topic).inc()
             log.info(
                 "job done",

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import String
+from sqlalchemy import String, delete
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agora.platform.db import Base, UTCDateTime, dialect_insert, utcnow
+from agora.platform.db import Base, UTCDateTime, dialect_insert, on_postgresql, utcnow
 from agora.platform.jobs.schedule import Periodic
-from agora.platform.outbox import MESSAGE_ID_LENGTH, Topic
+from agora.platform.outbox import MESSAGE_ID_LENGTH, OutboxMessage, Topic
 from agora.platform.uow import UnitOfWork, UnitsOfWork
 
 P = TypeVar("P", bound=BaseModel)
@@ -43,12 +43,14 @@ class BadPayload(Exception):
     """The payload does not match its topic's schema: retrying cannot help either."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobContext:
     message_id: str
     topic: str
     attempt: int  # 1 for the first run
     units_of_work: UnitsOfWork
+    # set by first_time: the job leaves the outbox in the handler's own transaction
+    finished_in_transaction: bool = False
 
     def unit_of_work(self) -> UnitOfWork:
         return self.units_of_work()
@@ -57,15 +59,28 @@ class JobContext:
         """Records this job as processed in ``uow``'s transaction; False if it already was.
 
         Commit ``uow`` with the job's effect: both are kept, or neither, so a job delivered
-        again finds its record exactly when its effect happened.
+        again finds its record exactly when its effect happened. The same transaction removes
+        the job from the outbox: its effect, its record and its end are one commit (and the
+        runner has no transaction of its own left to make).
         """
         insert = dialect_insert(uow.session)
-        recorded = await uow.session.execute(
+        record = (
             insert(ProcessedJob)
             .values(message_id=self.message_id, processed_at=utcnow())
             .on_conflict_do_nothing()
         )
+        finish = delete(OutboxMessage).where(OutboxMessage.id == self.message_id)
+        if on_postgresql(uow.session):
+            # one statement, one round trip: the DELETE rides along as a data-modifying CTE
+            recorded = await uow.session.execute(record.add_cte(finish.cte("finished")))
+        else:
+            recorded = await uow.session.execute(record)
+            await uow.session.execute(finish)
+        uow.after_commit(self._finished)
         return bool(recorded.rowcount)  # type: ignore[attr-defined]
+
+    async def _finished(self) -> None:
+        self.finished_in_transaction = True
 
 
 JobHandler = Callable[[P, JobContext], Awaitable[None]]

@@ -49,6 +49,15 @@ class ClaimedJob:
 
 
 @dataclass(frozen=True, slots=True)
+class StartRequest:
+    """A worker's message for a job: its id, the runs it had when published, redelivered?"""
+
+    job_id: str
+    runs_before: int
+    redelivered: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxStats:
     backlog: int  # jobs not finished and not dead (delayed, due, published or running)
     oldest_due_seconds: float  # how long the oldest due, unpublished job has been waiting
@@ -120,10 +129,9 @@ class JobStore:
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
             .values(values)
             .returning(*_RETURNED)
-            .execution_options(synchronize_session=False)
         )
-        async with self.db.sessions.begin() as session:
-            rows = (await session.execute(claim)).all()
+        async with self.db.autocommit_connection() as connection:
+            rows = (await connection.execute(claim)).all()
         jobs = [
             ClaimedJob(
                 row.id, row.topic, row.payload, row.attempts + (0 if to_run else 1), row.created_at
@@ -145,12 +153,12 @@ class JobStore:
     async def _update_unstarted(self, jobs: Sequence[ClaimedJob], values: dict[str, Any]) -> None:
         # only rows no worker started since the claim: a fast worker may already have run (and
         # even failed and rescheduled) a job before its publisher hears the broker's confirm
-        by_runs: dict[int, list[str]] = defaultdict(list)
+        by_runs: dict[int, list[str]] = defaultdict(list)  # almost always one group: 0
         for job in jobs:
             by_runs[job.runs_before].append(job.id)
-        async with self.db.sessions.begin() as session:
+        async with self.db.autocommit_connection() as connection:
             for runs, ids in by_runs.items():
-                await session.execute(
+                await connection.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_(ids), OutboxMessage.attempts == runs)
                     .values(values)
@@ -165,28 +173,39 @@ class JobStore:
         its retry) — unless the broker redelivers it, which it does when the worker that had it
         died: then the run that started is taken for lost.
         """
-        runs = [runs_before, runs_before + 1] if redelivered else [runs_before]
+        started = await self.start_many([StartRequest(job_id, runs_before, redelivered)])
+        return started.get(job_id)
+
+    async def start_many(self, requests: Sequence[StartRequest]) -> dict[str, ClaimedJob]:
+        """``start`` for several messages at once (one statement for the usual case); the jobs
+        that may run, by id."""
+        groups: dict[tuple[int, bool], list[str]] = defaultdict(list)
+        for request in requests:
+            groups[request.runs_before, request.redelivered].append(request.job_id)
         now = utcnow()
-        claim = (
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == job_id,
-                OutboxMessage.dead_at.is_(None),
-                OutboxMessage.attempts.in_(runs),
-            )
-            .values(attempts=OutboxMessage.attempts + 1, leased_until=now + self.lease)
-            .returning(*_RETURNED)
-            .execution_options(synchronize_session=False)
-        )
-        async with self.db.sessions.begin() as session:
-            row = (await session.execute(claim)).one_or_none()
-        if row is None:
-            return None
-        return ClaimedJob(row.id, row.topic, row.payload, row.attempts, row.created_at)
+        started: dict[str, ClaimedJob] = {}
+        async with self.db.autocommit_connection() as connection:
+            for (runs_before, redelivered), ids in groups.items():
+                runs = [runs_before, runs_before + 1] if redelivered else [runs_before]
+                claim = (
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(ids),
+                        OutboxMessage.dead_at.is_(None),
+                        OutboxMessage.attempts.in_(runs),
+                    )
+                    .values(attempts=OutboxMessage.attempts + 1, leased_until=now + self.lease)
+                    .returning(*_RETURNED)
+                )
+                for row in await connection.execute(claim):
+                    started[row.id] = ClaimedJob(
+                        row.id, row.topic, row.payload, row.attempts, row.created_at
+                    )
+        return started
 
     async def succeeded(self, job_id: str) -> None:
-        async with self.db.sessions.begin() as session:
-            await session.execute(delete(OutboxMessage).where(OutboxMessage.id == job_id))
+        async with self.db.autocommit_connection() as connection:
+            await connection.execute(delete(OutboxMessage).where(OutboxMessage.id == job_id))
 
     async def failed(self, job: ClaimedJob, error: str, *, retry: bool = True) -> bool:
         """Records a failed run; the job runs again after its backoff, or — when its attempts are
@@ -202,8 +221,8 @@ class JobStore:
             values["dead_at"] = now
         else:
             values["run_at"] = now + timedelta(seconds=self.backoff.delay(job.attempt))
-        async with self.db.sessions.begin() as session:
-            await session.execute(
+        async with self.db.autocommit_connection() as connection:
+            await connection.execute(
                 update(OutboxMessage).where(OutboxMessage.id == job.id).values(values)
             )
         return dies
@@ -223,22 +242,22 @@ class JobStore:
         revive = update(OutboxMessage).where(OutboxMessage.dead_at.is_not(None))
         if job_id is not None:
             revive = revive.where(OutboxMessage.id == job_id)
-        async with self.db.sessions.begin() as session:
-            revived = await session.execute(
+        async with self.db.autocommit_connection() as connection:
+            revived = await connection.execute(
                 revive.values(
                     dead_at=None, attempts=0, run_at=utcnow(), leased_until=None, published_at=None
                 )
             )
-        return int(revived.rowcount)  # type: ignore[attr-defined]
+        return int(revived.rowcount)
 
     async def stats(self) -> OutboxStats:
         """The backlog, the wait of the oldest due job, the dead letters: one statement."""
         now = utcnow()
         alive = OutboxMessage.dead_at.is_(None)
         waiting = and_(_due(now), OutboxMessage.published_at.is_(None))
-        async with self.db.autocommit_sessions() as session:
+        async with self.db.autocommit_connection() as connection:
             backlog, oldest, dead = (
-                await session.execute(
+                await connection.execute(
                     select(
                         func.coalesce(func.sum(case((alive, 1), else_=0)), 0),
                         func.min(case((waiting, OutboxMessage.run_at), else_=None)),

@@ -15,14 +15,59 @@ when it is due. The broker so holds only work that may start now; delays live in
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import structlog
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
 
 from agora.platform.jobs.broker import RUNS_HEADER, job_queue, rabbit_broker
 from agora.platform.jobs.drain import JobRunner
+from agora.platform.jobs.store import ClaimedJob, JobStore, StartRequest
 
 log = structlog.get_logger(__name__)
+
+
+class Starts:
+    """Counts the starts of the messages that arrive together with one statement.
+
+    RabbitMQ hands over messages in bursts (up to the prefetch count); each handler asks for its
+    start here and the first one's flush, a loop turn later, takes every request made meanwhile:
+    one UPDATE instead of one per message, the worker's biggest cost per job otherwise.
+    """
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self._waiting: list[tuple[StartRequest, asyncio.Future[ClaimedJob | None]]] = []
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def start(self, request: StartRequest) -> ClaimedJob | None:
+        future: asyncio.Future[ClaimedJob | None] = asyncio.get_running_loop().create_future()
+        if not self._waiting:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._waiting.append((request, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(self._start(batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _start(
+        self, batch: list[tuple[StartRequest, asyncio.Future[ClaimedJob | None]]]
+    ) -> None:
+        try:
+            started = await self.store.start_many([request for request, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for request, future in batch:
+            if not future.done():
+                future.set_result(started.get(request.job_id))
 
 
 class JobConsumer:
@@ -37,6 +82,7 @@ class JobConsumer:
         graceful_seconds: float,
     ) -> None:
         self.runner = runner
+        self._starts = Starts(runner.store)
         self.broker: RabbitBroker = rabbit_broker(
             url, timeout_seconds=timeout_seconds, graceful_seconds=graceful_seconds
         )
@@ -47,15 +93,16 @@ class JobConsumer:
             no_reply=True,
         )(self.consume)
 
-    async def consume(self, message: RabbitMessage) -> None:
+    async def consume(self, _body: Any) -> None:
+        message: RabbitMessage = self.broker.context.get_local("message")
         job_id = message.message_id
         try:
             runs_before = int(message.headers[RUNS_HEADER])
         except (KeyError, TypeError, ValueError):
             log.warning("a message that is no job of ours: dropped", message_id=job_id)
             return
-        job = await self.runner.store.start(
-            job_id, runs_before=runs_before, redelivered=bool(message.raw_message.redelivered)
+        job = await self._starts.start(
+            StartRequest(job_id, runs_before, bool(message.raw_message.redelivered))
         )
         if job is None:
             # finished or dead already, or a stale copy: acknowledged and dropped
