@@ -46,6 +46,7 @@ from agora.container import Container
 from agora.migrations.runner import upgrade
 from agora.settings import JobsSettings, Settings
 from bench import report
+from bench.server import cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "performance.md"
@@ -68,6 +69,8 @@ class JobsResult:
     p99_ms: float
     max_ms: float
     committed_late_ms: float  # p99 of how late the committer was on its own schedule
+    worker_cpu_ms: float | None  # the worker's CPU time per job in the sustained phase
+    bench_cpu_ms: float  # this process's (commits and relay) per job, same phase
     concurrency: int
     committers: int
 
@@ -183,7 +186,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 async def _measure(
-    url: str, broker_url: str, queue: str, workdir: Path, args: argparse.Namespace
+    url: str, broker_url: str, queue: str, workdir: Path, args: argparse.Namespace, worker: int
 ) -> JobsResult:
     container = Container.from_settings(_settings(url, broker_url, queue))
     await create_probe_table(container.platform.db)
@@ -192,15 +195,24 @@ async def _measure(
         warm = workdir / "warm.log"
         await _sustained(container, warm, 500, args.committers)
         sustained_log = workdir / "sustained.log"
+        worker_before, bench_before = cpu_seconds(worker), time.process_time()
         seconds = await _sustained(container, sustained_log, args.jobs, args.committers)
-        print(f"  sustained: {args.jobs / seconds:,.0f} jobs/s ({args.jobs:,} in {seconds:.1f} s)")
+        worker_after, bench_cpu = cpu_seconds(worker), time.process_time() - bench_before
+        worker_cpu = (
+            None
+            if worker_before is None or worker_after is None
+            else (worker_after - worker_before) * 1000 / args.jobs
+        )
+        print(
+            f"  sustained: {args.jobs / seconds:,.0f} jobs/s ({args.jobs:,} in {seconds:.1f} s); "
+            f"CPU per job: worker {worker_cpu or 0:.2f} ms, committers and relay "
+            f"{bench_cpu * 1000 / args.jobs:.2f} ms"
+        )
         rate_log = workdir / "rate.log"
         committed, late = await _fixed_rate(container, rate_log, args.rate, args.seconds)
     finally:
         await container.close()
-    latencies = [
-        (run.at - committed[run.key]) * 1000 for run in runs(rate_log) if run.attempt == 1
-    ]
+    latencies = [(run.at - committed[run.key]) * 1000 for run in runs(rate_log) if run.attempt == 1]
     result = JobsResult(
         sustained_jobs=args.jobs,
         sustained_seconds=seconds,
@@ -212,6 +224,8 @@ async def _measure(
         committed_late_ms=_percentile(late, 0.99),
         concurrency=args.concurrency,
         committers=args.committers,
+        worker_cpu_ms=worker_cpu,
+        bench_cpu_ms=bench_cpu * 1000 / args.jobs,
     )
     print(
         f"  at {args.rate:g} jobs/s: commit → handler start p50 {result.p50_ms:.1f} ms, "
@@ -237,8 +251,8 @@ def run(args: argparse.Namespace) -> JobsResult:
             poll_seconds=1.0,
         )
         environment.update(AGORA_DATABASE_POOL_SIZE="10")
-        with worker_process(environment, WORKER_LOG, concurrency=args.concurrency):
-            return asyncio.run(_measure(url, broker_url, queue, workdir, args))
+        with worker_process(environment, WORKER_LOG, concurrency=args.concurrency) as worker:
+            return asyncio.run(_measure(url, broker_url, queue, workdir, args, worker.process.pid))
 
 
 def render(result: JobsResult) -> str:
@@ -246,7 +260,8 @@ def render(result: JobsResult) -> str:
     verdict = "; ".join(f"{c.target}: **{'PASS' if c.passed else 'MISS'}**" for c in checks)
     return "\n".join(
         [
-            f"- Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: PostgreSQL + RabbitMQ, one "
+            f"- Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average at the end "
+            f"{os.getloadavg()[0]:.1f}: PostgreSQL + RabbitMQ, one "
             f"`agora worker` (prefetch {result.concurrency}), {result.committers} committers in "
             "the bench process (one job per transaction, relayed by the process's own relay).",
             "",
@@ -259,6 +274,8 @@ def render(result: JobsResult) -> str:
             f"| same, p99 | {result.p99_ms:.1f} ms |",
             f"| same, max | {result.max_ms:.1f} ms |",
             f"| committer behind its schedule, p99 | {result.committed_late_ms:.1f} ms |",
+            f"| worker CPU per job (sustained) | {result.worker_cpu_ms or 0:.2f} ms |",
+            f"| committers' and relay's CPU per job (sustained) | {result.bench_cpu_ms:.2f} ms |",
             "",
             f"Targets: {verdict}",
         ]
