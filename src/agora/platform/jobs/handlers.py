@@ -9,16 +9,19 @@ same transaction — and does nothing when the job was done before.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import String, delete
+from sqlalchemy import Delete, String, bindparam, delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agora.platform.db import Base, UTCDateTime, dialect_insert, on_postgresql, utcnow
+from agora.platform.db import Base, UTCDateTime, on_postgresql, utcnow
 from agora.platform.jobs.schedule import Periodic
 from agora.platform.outbox import MESSAGE_ID_LENGTH, OutboxMessage, Topic
 from agora.platform.uow import UnitOfWork, UnitsOfWork
@@ -63,24 +66,42 @@ class JobContext:
         the job from the outbox: its effect, its record and its end are one commit (and the
         runner has no transaction of its own left to make).
         """
-        insert = dialect_insert(uow.session)
-        record = (
-            insert(ProcessedJob)
-            .values(message_id=self.message_id, processed_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-        finish = delete(OutboxMessage).where(OutboxMessage.id == self.message_id)
+        params = {"message_id": self.message_id, "processed_at": utcnow()}
+        # Core statements on the transaction's own connection: no ORM bookkeeping needed
+        connection = await uow.session.connection()
         if on_postgresql(uow.session):
             # one statement, one round trip: the DELETE rides along as a data-modifying CTE
-            recorded = await uow.session.execute(record.add_cte(finish.cte("finished")))
+            recorded = await connection.execute(_record_and_finish(), params)
         else:
-            recorded = await uow.session.execute(record)
-            await uow.session.execute(finish)
+            recorded = await connection.execute(_record(sqlite_insert), params)
+            await connection.execute(_finish(), params)
         uow.after_commit(self._finished)
-        return bool(recorded.rowcount)  # type: ignore[attr-defined]
+        return bool(recorded.rowcount)
 
     async def _finished(self) -> None:
         self.finished_in_transaction = True
+
+
+# built once (see "Statements built once" in docs/architecture.md): every job runs them
+
+
+@functools.cache
+def _record(insert: Callable[[Any], Any]) -> Any:
+    return (
+        insert(ProcessedJob)
+        .values(message_id=bindparam("message_id"), processed_at=bindparam("processed_at"))
+        .on_conflict_do_nothing()
+    )
+
+
+@functools.cache
+def _finish() -> Delete:
+    return delete(OutboxMessage).where(OutboxMessage.id == bindparam("message_id"))
+
+
+@functools.cache
+def _record_and_finish() -> Any:
+    return _record(postgresql_insert).add_cte(_finish().cte("finished"))
 
 
 JobHandler = Callable[[P, JobContext], Awaitable[None]]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, delete, func, or_, select, update
 
 from agora.platform.db import Database, utcnow
 from agora.platform.outbox import OutboxMessage
@@ -90,6 +90,19 @@ _RETURNED = (
     OutboxMessage.payload,
     OutboxMessage.attempts,
     OutboxMessage.created_at,
+)
+
+
+# a worker's start: built once, bound per burst of messages (the lists expand at execution)
+_START = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id.in_(bindparam("ids", expanding=True)),
+        OutboxMessage.dead_at.is_(None),
+        OutboxMessage.attempts.in_(bindparam("runs", expanding=True)),
+    )
+    .values(attempts=OutboxMessage.attempts + 1, leased_until=bindparam("leased_until"))
+    .returning(*_RETURNED)
 )
 
 
@@ -182,22 +195,13 @@ class JobStore:
         groups: dict[tuple[int, bool], list[str]] = defaultdict(list)
         for request in requests:
             groups[request.runs_before, request.redelivered].append(request.job_id)
-        now = utcnow()
+        leased_until = utcnow() + self.lease
         started: dict[str, ClaimedJob] = {}
         async with self.db.autocommit_connection() as connection:
             for (runs_before, redelivered), ids in groups.items():
                 runs = [runs_before, runs_before + 1] if redelivered else [runs_before]
-                claim = (
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id.in_(ids),
-                        OutboxMessage.dead_at.is_(None),
-                        OutboxMessage.attempts.in_(runs),
-                    )
-                    .values(attempts=OutboxMessage.attempts + 1, leased_until=now + self.lease)
-                    .returning(*_RETURNED)
-                )
-                for row in await connection.execute(claim):
+                params = {"ids": ids, "runs": runs, "leased_until": leased_until}
+                for row in await connection.execute(_START, params):
                     started[row.id] = ClaimedJob(
                         row.id, row.topic, row.payload, row.attempts, row.created_at
                     )

@@ -101,14 +101,20 @@ class JobConsumer:
         except (KeyError, TypeError, ValueError):
             log.warning("a message that is no job of ours: dropped", message_id=job_id)
             return
-        job = await self._starts.start(
-            StartRequest(job_id, runs_before, bool(message.raw_message.redelivered))
-        )
-        if job is None:
-            # finished or dead already, or a stale copy: acknowledged and dropped
-            log.info("job copy skipped", job_id=job_id, runs_before=runs_before)
-            return
-        await self.runner.run(job)
+        try:
+            job = await self._starts.start(
+                StartRequest(job_id, runs_before, bool(message.raw_message.redelivered))
+            )
+            if job is None:
+                # finished or dead already, or a stale copy: acknowledged and dropped
+                log.info("job copy skipped", job_id=job_id, runs_before=runs_before)
+                return
+            await self.runner.run(job)  # the handler's failures are recorded there
+        except Exception:
+            # the outcome could not be recorded (the database away): the message goes back to
+            # the queue (nack) and comes again, redelivered
+            log.warning("job not recorded; returned to the queue", job_id=job_id, exc_info=True)
+            raise
 
     async def start(self) -> None:
         await self.broker.start()
