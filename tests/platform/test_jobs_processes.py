@@ -138,32 +138,43 @@ async def test_jobs_of_a_process_killed_after_its_commit_run_after_a_restart(
 
 
 @needs_broker
+@pytest.mark.parametrize("killed", ["before its effect", "after its effect"])
 async def test_a_worker_killed_in_the_middle_of_a_job_has_it_delivered_again_with_one_effect(
-    site: Site, tmp_path: Path
+    site: Site, tmp_path: Path, killed: str
 ) -> None:
     log, release = tmp_path / "runs.log", tmp_path / "release"
+    before = killed == "before its effect"
     environment = site.environment()
     with worker_process(environment, tmp_path / "first.log", concurrency=1) as first:
-        await site.add("held", log, release=str(release))
+        job_id = await site.add("held", log, release=str(release), hold_before_effect=before)
 
-        async def effect_committed() -> bool:
-            return bool(runs(log, "held", event="done"))
+        async def holding() -> bool:
+            return bool(runs(log, "held", event="start" if before else "done"))
 
-        # the first worker committed the job's effect and holds it, unacknowledged: killed now
-        await eventually(effect_committed, what="the first run's effect")
+        # the first worker holds the job, unacknowledged, and is killed there
+        await eventually(holding, what="the first run")
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
     release.touch()
-    with worker_process(environment, tmp_path / "second.log"):
+    with worker_process(environment, tmp_path / "second.log") as second:
 
         async def finished() -> bool:
-            return await site.outbox() == 0
+            return await site.outbox() == 0 and (
+                before or f'"job_id": "{job_id}"' in second.log_path.read_text()
+            )
 
         await eventually(finished, what="the redelivered job")
     started = runs(log, "held")
-    assert [run.attempt for run in started] == [1, 2]
-    assert started[0].pid == first.process.pid != started[1].pid
     assert await effects(site.db, "held") == 1
+    assert started[0].pid == first.process.pid
+    if before:
+        # delivered again to the second worker, which ran it: its second run
+        assert [run.attempt for run in started] == [1, 2]
+        assert started[1].pid != first.process.pid
+    else:
+        # delivered again, and recognised: the job had ended with its effect
+        assert [run.attempt for run in started] == [1]
+        assert "job copy skipped" in second.log_path.read_text()
 
 
 @needs_broker

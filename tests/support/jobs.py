@@ -48,8 +48,10 @@ WORKER_READY_TIMEOUT = 30.0
 class Probe(BaseModel):
     key: str
     log: str  # the file each run appends its start and end to
-    # after its effect is committed, the run waits until this file exists (a test kills it then)
+    # the run waits until this file exists (a test kills it meanwhile): after its effect is
+    # committed, or before when ``hold_before_effect``
     release: str | None = None
+    hold_before_effect: bool = False
     # the run fails while this file exists
     fail_while: str | None = None
 
@@ -100,6 +102,8 @@ async def probe(payload: Probe, job: JobContext) -> None:
     _append(payload.log, f"start {payload.key} {job.attempt} {os.getpid()} {time.time():.6f}")
     if payload.fail_while and _exists(payload.fail_while):
         raise RuntimeError(f"probe {payload.key} was told to fail")
+    if payload.release and payload.hold_before_effect:
+        await _hold(payload.release)
     async with job.unit_of_work() as uow:
         if await job.first_time(uow):
             await uow.session.execute(
@@ -107,11 +111,15 @@ async def probe(payload: Probe, job: JobContext) -> None:
             )
         await uow.commit()
     _append(payload.log, f"done {payload.key} {job.attempt} {os.getpid()} {time.time():.6f}")
-    if payload.release:
-        for _ in range(int(HOLD_TIMEOUT / POLL_INTERVAL)):
-            if _exists(payload.release):
-                break
-            await asyncio.sleep(POLL_INTERVAL)  # polling a condition, bounded by the deadline
+    if payload.release and not payload.hold_before_effect:
+        await _hold(payload.release)
+
+
+async def _hold(release: str) -> None:
+    for _ in range(int(HOLD_TIMEOUT / POLL_INTERVAL)):
+        if _exists(release):
+            return
+        await asyncio.sleep(POLL_INTERVAL)  # polling a condition, bounded by the deadline
 
 
 def register_probe(handlers: JobHandlers) -> None:
