@@ -137,6 +137,18 @@ async def test_jobs_of_a_process_killed_after_its_commit_run_after_a_restart(
     assert sorted(run.key for run in runs(log)) == ["k0", "k1", "k2"]
 
 
+@pytest.mark.parametrize("broker", [False, pytest.param(True, marks=needs_broker)])
+def test_agora_worker_runs_until_sigterm_and_exits_cleanly(
+    site: Site, tmp_path: Path, broker: bool
+) -> None:
+    command = agora_command("worker", "--concurrency", "2")
+    log = tmp_path / "worker.log"
+    with worker_process(site.environment(broker=broker), log, command=command) as worker:
+        assert worker.process.poll() is None
+    assert worker.process.returncode == 0
+    assert '"event": "worker stopped"' in log.read_text()
+
+
 @needs_broker
 @pytest.mark.parametrize("killed", ["before its effect", "after its effect"])
 async def test_a_worker_killed_in_the_middle_of_a_job_has_it_delivered_again_with_one_effect(

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,14 +247,18 @@ class Worker:
 
 @contextmanager
 def worker_process(
-    environment: Mapping[str, str], log_path: Path, *, concurrency: int = 4
+    environment: Mapping[str, str],
+    log_path: Path,
+    *,
+    concurrency: int = 4,
+    command: Sequence[str] | None = None,
 ) -> Iterator[Worker]:
-    """The probe's worker with exactly ``environment``; yields once it consumes; on exit
-    SIGTERM, and it must exit 0 (unless the test killed it)."""
+    """The probe's worker (or ``command``) with exactly ``environment``; yields once it
+    consumes; on exit SIGTERM, and it must exit 0 (unless the test killed it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            probe_command("worker", "--concurrency", str(concurrency)),
+            list(command or probe_command("worker", "--concurrency", str(concurrency))),
             env=dict(environment),
             stdout=log,
             stderr=subprocess.STDOUT,
