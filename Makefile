@@ -60,8 +60,9 @@ format: install ## apply ruff's formatting and safe fixes
 e2e: install $(NPM_TOOLS) ## only the end-to-end tests (live servers, conformance suites)
 	$(BIN)/pytest tests/e2e
 
-bench: install ## seed a large blog on PostgreSQL, load it, write docs/performance.md
+bench: install ## seed a large blog on PostgreSQL, load it; jobs on RabbitMQ; write docs/performance.md
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.jobs
 
 clean: ## remove the environment, local data and caches
 	rm -rf $(VENV) .tools var tests/e2e/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -26,7 +26,7 @@ from bench.dataset import Scale
 from bench.load import AsyncioLoad, LoadGenerator, LoadResult, Request, find_wrk
 from bench.scenarios import SCENARIOS, Scenario
 from bench.seed import Fixture, container_for, database_url, existing, seed
-from bench.server import Server, running_server
+from bench.server import Server, cpu_seconds, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "performance.md"
@@ -152,25 +152,15 @@ def _context(
     ]
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux), to report CPU per request: unlike
-    requests/s it hardly moves when other programs compete for the same cores."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _measure(
     generator: LoadGenerator, server: Server, request: Request, args: argparse.Namespace
 ) -> LoadResult:
     options = {"connections": args.connections, "threads": args.threads}
     if args.warmup > 0:
         generator.run(server.base_url, request, seconds=args.warmup, **options)
-    before = _cpu_seconds(server.pid)
+    before = cpu_seconds(server.pid)
     result = generator.run(server.base_url, request, seconds=args.duration, **options)
-    after = _cpu_seconds(server.pid)
+    after = cpu_seconds(server.pid)
     if before is None or after is None or not result.requests:
         return result
     return dataclasses.replace(result, server_cpu_ms=(after - before) * 1000 / result.requests)

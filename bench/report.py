@@ -106,12 +106,15 @@ def render(outcomes: list[Outcome], *, context: list[str], dataset: dict[str, in
     return "\n".join(parts)
 
 
-def write(path: Path, generated: str) -> None:
-    """Replaces the text between the markers, keeping the hand-written part around it."""
+def write(path: Path, generated: str, *, begin: str = BEGIN, end: str = END) -> None:
+    """Replaces the text between the markers, keeping the hand-written part around it;
+    ``generated`` goes between ``begin`` and ``end`` (which it need not contain)."""
     text = path.read_text() if path.exists() else "# Performance\n"
-    if BEGIN in text and END in text:
-        before, _, rest = text.partition(BEGIN)
-        _, _, after = rest.partition(END)
+    if not generated.startswith(begin):
+        generated = f"{begin}\n\n{generated}\n\n{end}"
+    if begin in text and end in text:
+        before, _, rest = text.partition(begin)
+        _, _, after = rest.partition(end)
         text = before + generated + after
     else:
         text = text.rstrip("\n") + "\n\n" + generated + "\n"

@@ -57,3 +57,13 @@ def running_server(database_url: str, log_path: Path, *, pool_size: int) -> Iter
     except ServerFailed as failed:
         # a report, not a test: say what happened, without a traceback
         raise SystemExit(f"bench: {failed}") from None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux), to report CPU per request: unlike
+    requests/s it hardly moves when other programs compete for the same cores."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

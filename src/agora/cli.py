@@ -1,4 +1,4 @@
-"""``agora serve | migrate | seed``: the one entry point for running Agora."""
+"""``agora serve | migrate | seed | worker | jobs``: the one entry point for running Agora."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from agora.settings import Settings
+
+if TYPE_CHECKING:
+    from agora.platform.jobs.store import JobStore
 
 
 def _settings() -> Settings:
@@ -110,6 +114,91 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from agora.worker import run_worker
+
+    asyncio.run(run_worker(_settings(), concurrency=args.concurrency))
+    return 0
+
+
+async def _on_jobs(work: Callable[[JobStore], Awaitable[int]]) -> int:
+    from agora.container import Container
+
+    container = Container.from_settings(_settings())
+    try:
+        return await work(container.jobs.store)
+    finally:
+        await container.close()
+
+
+def _jobs_dead(args: argparse.Namespace) -> int:
+    async def show(store: JobStore) -> int:
+        letters = await store.dead_letters(limit=args.limit)
+        if not letters:
+            print("no dead letters")
+        for letter in letters:
+            died = letter.dead_at.isoformat() if letter.dead_at else "?"
+            print(f"{letter.id}  {letter.topic}  attempts={letter.attempts}  died={died}")
+            print(f"    {letter.last_error or '(no error recorded)'}")
+        return 0
+
+    return asyncio.run(_on_jobs(show))
+
+
+def _jobs_retry(args: argparse.Namespace) -> int:
+    if (args.id is None) == (not args.all):
+        print("agora: give one job id, or --all", file=sys.stderr)
+        return 2
+
+    async def retry(store: JobStore) -> int:
+        revived = await store.retry_dead(None if args.all else args.id)
+        print(f"{revived} dead letter(s) will run again")
+        return 0 if revived or args.all else 1
+
+    return asyncio.run(_on_jobs(retry))
+
+
+def _jobs_stats(_args: argparse.Namespace) -> int:
+    async def show(store: JobStore) -> int:
+        stats = await store.stats()
+        print(f"backlog {stats.backlog}")
+        print(f"oldest_due_seconds {stats.oldest_due_seconds:.1f}")
+        print(f"dead {stats.dead}")
+        return 0
+
+    return asyncio.run(_on_jobs(show))
+
+
+def _add_jobs_commands(commands: Any) -> None:
+    worker = commands.add_parser(
+        "worker",
+        help="run background jobs",
+        description="Run background jobs until SIGTERM: with AGORA_BROKER_URL, consume RabbitMQ "
+        "and relay the outbox to it; without, drain the outbox in this process.",
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="jobs run at once (default AGORA_JOBS_CONCURRENCY)",
+    )
+    worker.set_defaults(handler=_worker)
+
+    jobs = commands.add_parser(
+        "jobs", help="inspect the outbox", description="Dead letters, retries and the backlog."
+    )
+    actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dead = actions.add_parser("dead", help="list dead letters: topic, attempts, last error")
+    dead.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    dead.set_defaults(handler=_jobs_dead)
+    retry = actions.add_parser("retry", help="run dead letters again, with fresh attempts")
+    retry.add_argument("id", nargs="?", help="the job's id (from `agora jobs dead`)")
+    retry.add_argument("--all", action="store_true", help="every dead letter")
+    retry.set_defaults(handler=_jobs_retry)
+    stats = actions.add_parser("stats", help="backlog, oldest due job's wait, dead letters")
+    stats.set_defaults(handler=_jobs_stats)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agora",
@@ -165,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="only when the database has no users yet"
     )
     seed.set_defaults(handler=_seed)
+    _add_jobs_commands(commands)
     return parser
 
 

@@ -76,11 +76,18 @@ class JobsSettings(SettingsGroup):
     # how often runners look for due jobs besides being woken by a commit (delayed jobs, retries)
     poll_seconds: float = Field(default=1.0, gt=0, le=3600)
     batch_size: int = Field(default=100, ge=1, le=10_000)
-    # jobs one process runs at once
+    # jobs one process runs at once (a worker: RabbitMQ's prefetch count; `agora worker
+    # --concurrency` overrides it)
     concurrency: int = Field(default=16, ge=1, le=1000)
-    # the embedded default: the server runs jobs itself unless a broker is configured; false
-    # leaves them to other processes
+    # the server moves its jobs on: runs them (embedded default) or relays them to the broker
+    # (AGORA_BROKER_URL); false leaves both to `agora worker` processes
     run_in_server: bool = True
+    # the RabbitMQ queue of the jobs; deployments (or test runs) sharing a broker need their own
+    queue: str = Field(default="agora.jobs", pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
+    # connecting to the broker, and each publish's confirm, give up after this long
+    broker_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    # on SIGTERM a worker stops taking jobs and gives those running this long to finish
+    graceful_seconds: float = Field(default=20.0, ge=0, le=3600)
 
 
 class Settings(BaseSettings):

@@ -64,7 +64,7 @@ class Mailing:
     async def jobs_done(self) -> None:
         """Until the outbox is empty: every job committed so far has run."""
         give_up = time.monotonic() + MAIL_DEADLINE
-        while (await self.container.jobs.store.backlog())[0]:
+        while (await self.container.jobs.store.stats()).backlog:
             assert time.monotonic() < give_up, "the jobs did not finish"
             await asyncio.sleep(0.02)
 

@@ -27,7 +27,11 @@ async def test_readyz_checks_the_database_and_redis_when_configured(
 
     assert response.status_code == 200
     expected = {"database": "ok"} | ({"redis": "ok"} if settings.redis_url else {})
-    assert response.json() == {"status": "ready", "checks": expected}
+    assert response.json() == {
+        "status": "ready",
+        "checks": expected,
+        "jobs": {"backlog": 0, "oldest_due_seconds": 0.0, "dead": 0},
+    }
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(client_for: ClientFor) -> None:

@@ -122,7 +122,8 @@ async def test_a_killed_redis_bypasses_the_cache_then_serves_again_after_a_resta
     metrics_after = (await client.get("/metrics")).text
 
     assert ready_after.status_code == 200
-    assert ready_after.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+    assert ready_after.json()["status"] == "ready"
+    assert ready_after.json()["checks"] == {"database": "ok", "redis": "ok"}
     assert after == [["Before", "During"]] * 3
     assert metric(metrics_after, "agora_redis_up") == 1
     assert log_events(capsys).count("redis available again") == 1

@@ -1,7 +1,8 @@
 """The test tier, and the settings of an app under test.
 
-SQLite and the in-process cache by default; PostgreSQL and Redis when ``AGORA_TEST_DATABASE_URL``
-/ ``AGORA_TEST_REDIS_URL`` are set (CI's second tier sets both).
+SQLite and the in-process cache by default; PostgreSQL, Redis and RabbitMQ when
+``AGORA_TEST_DATABASE_URL`` / ``AGORA_TEST_REDIS_URL`` / ``AGORA_TEST_BROKER_URL`` are set (CI's
+second tier sets all three).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from agora.settings import Settings
 
 TEST_DATABASE_URL = os.environ.get("AGORA_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL") or None
+# RabbitMQ for the jobs' production path; its tests are skipped without it
+TEST_BROKER_URL = os.environ.get("AGORA_TEST_BROKER_URL") or None
 TEST_JWT_SECRET = "test-secret-" + "x" * 32
 # Argon2id at its cheapest: the tests are about what hashing does, not what it costs (the
 # default cost takes ~0.1 s a hash, and the suite registers and logs in hundreds of users)

@@ -4,7 +4,16 @@ from agora.blog import models as blog_models
 from agora.identity import models as identity_models
 from agora.platform import outbox as platform_outbox
 from agora.platform.db import Base
+from agora.platform.jobs import handlers as platform_jobs
+from agora.platform.jobs import schedule as platform_schedule
 
 target_metadata = Base.metadata
 
-__all__ = ["blog_models", "identity_models", "platform_outbox", "target_metadata"]
+__all__ = [
+    "blog_models",
+    "identity_models",
+    "platform_jobs",
+    "platform_outbox",
+    "platform_schedule",
+    "target_metadata",
+]

@@ -10,6 +10,7 @@ from fastapi.dependencies.models import Dependant
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.events import EventHandlers
+from agora.platform.jobs.runtime import Jobs
 from agora.platform.ports import Platform
 from agora.platform.provided import Provided
 from agora.platform.uow import UnitOfWork, UnitsOfWork
@@ -24,6 +25,9 @@ class PlatformServices(Protocol):
     @property
     def units_of_work(self) -> UnitsOfWork: ...
 
+    @property
+    def jobs(self) -> Jobs: ...
+
 
 PLATFORM: Provided[PlatformServices] = Provided("the platform")
 
@@ -34,6 +38,13 @@ async def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_jobs(request: Request) -> Jobs:
+    return PLATFORM.of(request.app).jobs
+
+
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
 
 
 async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy import JSON, Index, Integer, String, Text, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -54,8 +54,11 @@ class OutboxMessage(Base):
     topic: Mapped[str] = mapped_column(String(TOPIC_MAX))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # not before this time (a delayed job); the relay and the embedded drain skip it until then
+    # not before this time (a delayed job, a retry after its backoff): when it became due
     run_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # a runner or the relay holds it until then (claimed, published, running); past it, a holder
+    # that went silent is taken for lost and the job is due again. NULL: nobody holds it
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # set when the broker confirmed it (production); NULL while only in this table
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # runs started so far; a failed run keeps its error here, a dead letter its last one
@@ -65,7 +68,15 @@ class OutboxMessage(Base):
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # a job that succeeded is deleted: the table holds only work still to do, and dead letters
 
-    __table_args__ = (Index("ix_outbox_due", "dead_at", "published_at", "run_at"),)
+    # the runners' one question, "what is due?", reads live rows in run_at order
+    __table_args__ = (
+        Index(
+            "ix_outbox_due",
+            "run_at",
+            postgresql_where=text("dead_at IS NULL"),
+            sqlite_where=text("dead_at IS NULL"),
+        ),
+    )
 
 
 class Outbox:

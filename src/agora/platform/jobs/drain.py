@@ -1,21 +1,22 @@
 """The embedded default: the server process itself runs the due jobs, with no broker.
 
-A loop claims due jobs from the outbox and runs their handlers, up to ``concurrency`` at once.
-It wakes when a unit of work commits jobs (``wake``), and polls besides, for delayed jobs, for
-retries coming due, and for jobs other processes committed. Several server processes on one
+A loop (``JobLoop``) claims due jobs from the outbox and runs their handlers, up to
+``concurrency`` at once. Several server processes on one
 database share the work safely: the claim (``JobStore.claim_due``) hands each job to one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
+from collections.abc import Callable
 
 import structlog
 
 from agora.platform.jobs.handlers import BadPayload, JobContext, JobHandlers, UnknownTopic
+from agora.platform.jobs.loop import JobLoop
 from agora.platform.jobs.metrics import JobMetrics
+from agora.platform.jobs.schedule import Scheduler
 from agora.platform.jobs.store import ClaimedJob, JobStore
 from agora.platform.uow import UnitsOfWork
 
@@ -48,7 +49,8 @@ class JobRunner:
         except Exception as exc:
             await self._failed(job, exc, retry=True)
         else:
-            await self.store.succeeded(job.id)
+            if not context.finished_in_transaction:
+                await self.store.succeeded(job.id)
             self.metrics.succeeded.labels(job.topic).inc()
             log.info(
                 "job done",
@@ -74,7 +76,9 @@ class JobRunner:
         )
 
 
-class LocalDrain:
+class LocalDrain(JobLoop):
+    name = "outbox drain"
+
     def __init__(
         self,
         runner: JobRunner,
@@ -82,21 +86,24 @@ class LocalDrain:
         poll_seconds: float,
         batch_size: int,
         concurrency: int,
+        scheduler: Scheduler | None = None,
+        scheduled: Callable[[list[str]], None] | None = None,
     ) -> None:
+        super().__init__(
+            poll_seconds=poll_seconds,
+            batch_size=batch_size,
+            scheduler=scheduler,
+            scheduled=scheduled,
+        )
         self.runner = runner
-        self.poll_seconds = poll_seconds
-        self.batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
-        self._stopping = False
 
-    def wake(self) -> None:
-        """A unit of work committed jobs: look now rather than at the next poll."""
-        self._wake.set()
+    def resize(self, concurrency: int) -> None:
+        """Runs up to ``concurrency`` jobs at once from now on (before ``start``)."""
+        self._slots = asyncio.Semaphore(concurrency)
 
-    async def run_due(self) -> int:
+    async def step(self) -> int:
         """Claims the jobs due now (one batch) and runs them; how many it claimed."""
         jobs = await self.runner.store.claim_due(self.batch_size)
         for job in jobs:
@@ -112,38 +119,8 @@ class LocalDrain:
         finally:
             self._slots.release()
 
-    async def _loop(self) -> None:
-        # the flag, not only the cancellation: a cancel that lands inside a database call may come
-        # back as another exception (SQLAlchemy's rollback of the interrupted transaction), which
-        # the handler below takes for an outage and would go on after
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                claimed = await self.run_due()
-            except Exception:
-                if self._stopping:
-                    break
-                # the database away for a moment: the jobs wait in the outbox, nothing is lost
-                log.warning("outbox drain failed; retrying", exc_info=True)
-                claimed = 0
-            if claimed == self.batch_size:
-                continue  # more may be due already
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._loop(), name="outbox drain")
-
     async def stop(self) -> None:
         """Stops claiming, then lets the jobs already running finish."""
-        if self._task is not None:
-            self._stopping = True
-            self._wake.set()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)

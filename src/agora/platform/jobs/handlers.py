@@ -9,16 +9,21 @@ same transaction — and does nothing when the job was done before.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import String, exists, select
+from sqlalchemy import Delete, String, bindparam, delete, exists, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agora.platform.db import Base, UTCDateTime, dialect_insert, utcnow
-from agora.platform.outbox import MESSAGE_ID_LENGTH, Topic
+from agora.platform.db import Base, UTCDateTime, on_postgresql, utcnow
+from agora.platform.jobs.schedule import Periodic
+from agora.platform.outbox import MESSAGE_ID_LENGTH, OutboxMessage, Topic
 from agora.platform.uow import UnitOfWork, UnitsOfWork
 
 P = TypeVar("P", bound=BaseModel)
@@ -41,12 +46,14 @@ class BadPayload(Exception):
     """The payload does not match its topic's schema: retrying cannot help either."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobContext:
     message_id: str
     topic: str
     attempt: int  # 1 for the first run
     units_of_work: UnitsOfWork
+    # set by first_time: the job leaves the outbox in the handler's own transaction
+    finished_in_transaction: bool = False
 
     def unit_of_work(self) -> UnitOfWork:
         return self.units_of_work()
@@ -55,15 +62,24 @@ class JobContext:
         """Records this job as processed in ``uow``'s transaction; False if it already was.
 
         Commit ``uow`` with the job's effect: both are kept, or neither, so a job delivered
-        again finds its record exactly when its effect happened.
+        again finds its record exactly when its effect happened. The same transaction removes
+        the job from the outbox: its effect, its record and its end are one commit (and the
+        runner has no transaction of its own left to make).
         """
-        insert = dialect_insert(uow.session)
-        recorded = await uow.session.execute(
-            insert(ProcessedJob)
-            .values(message_id=self.message_id, processed_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-        return bool(recorded.rowcount)  # type: ignore[attr-defined]
+        params = {"message_id": self.message_id, "processed_at": utcnow()}
+        # Core statements on the transaction's own connection: no ORM bookkeeping needed
+        connection = await uow.session.connection()
+        if on_postgresql(uow.session):
+            # one statement, one round trip: the DELETE rides along as a data-modifying CTE
+            recorded = await connection.execute(_record_and_finish(), params)
+        else:
+            recorded = await connection.execute(_record(sqlite_insert), params)
+            await connection.execute(_finish(), params)
+        uow.after_commit(self._finished)
+        return bool(recorded.rowcount)
+
+    async def _finished(self) -> None:
+        self.finished_in_transaction = True
 
     async def done_before(self) -> bool:
         """Whether this job's effect was committed already (it is delivered again).
@@ -77,6 +93,28 @@ class JobContext:
                 select(exists().where(ProcessedJob.message_id == self.message_id))
             )
         return bool(done)
+
+
+# built once (see "Statements built once" in docs/architecture.md): every job runs them
+
+
+@functools.cache
+def _record(insert: Callable[[Any], Any]) -> Any:
+    return (
+        insert(ProcessedJob)
+        .values(message_id=bindparam("message_id"), processed_at=bindparam("processed_at"))
+        .on_conflict_do_nothing()
+    )
+
+
+@functools.cache
+def _finish() -> Delete:
+    return delete(OutboxMessage).where(OutboxMessage.id == bindparam("message_id"))
+
+
+@functools.cache
+def _record_and_finish() -> Any:
+    return _record(postgresql_insert).add_cte(_finish().cte("finished"))
 
 
 JobHandler = Callable[[P, JobContext], Awaitable[None]]
@@ -93,11 +131,27 @@ class JobHandlers:
 
     def __init__(self) -> None:
         self._by_topic: dict[str, _Registered] = {}
+        self.periodic: list[Periodic] = []
 
     def register(self, topic: Topic[P], handler: JobHandler[P]) -> None:
         if topic.name in self._by_topic:
             raise ValueError(f"{topic!r} has a handler already")
         self._by_topic[topic.name] = _Registered(topic, handler)
+
+    def every(
+        self,
+        topic: Topic[P],
+        *,
+        payload: Callable[[datetime], P],
+        seconds: float | None = None,
+        cron: str | None = None,
+    ) -> None:
+        """Runs ``topic`` every ``seconds`` or on the ``cron`` expression (UTC), once per due
+        time across every node; ``payload(due_time)`` makes each occurrence's payload. The
+        topic's handler is registered with ``register`` like any other."""
+        if any(job.topic.name == topic.name for job in self.periodic):
+            raise ValueError(f"{topic!r} is periodic already")
+        self.periodic.append(Periodic(topic, payload, seconds=seconds, cron=cron))
 
     @property
     def topics(self) -> list[str]:

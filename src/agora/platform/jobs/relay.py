@@ -1,0 +1,89 @@
+"""The relay: moves due outbox rows to RabbitMQ, in batches, marking a row sent only once the
+broker confirmed it.
+
+It claims a batch (``claim_due(to_run=False)``: the rows are leased to it for a short while, so
+another relay on another node skips them), publishes the whole batch at once and waits for the
+confirms together (one round trip per batch rather than per message), then records
+``published_at`` on the confirmed rows in one transaction. Rows the broker did not confirm are
+released and published again by the next pass; a relay that dies mid-batch leaves rows whose
+short lease ends soon. A message can so be published twice — the workers' check
+(``JobStore.start``) and the handlers' idempotency make the copy harmless.
+
+It runs in every server process when a broker is configured (woken by the commits of that
+process: a job leaves at once) and in every ``agora worker`` (polling: retries, delayed and
+periodic jobs move on even when no server is up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+
+from agora.platform.jobs.broker import JobPublisher
+from agora.platform.jobs.loop import JobLoop
+from agora.platform.jobs.metrics import JobMetrics
+from agora.platform.jobs.schedule import Scheduler
+from agora.platform.jobs.store import ClaimedJob, JobStore
+
+log = structlog.get_logger(__name__)
+
+
+class PublishFailed(Exception):
+    """Some jobs of a batch were not confirmed; they wait for the next pass."""
+
+
+class Relay(JobLoop):
+    name = "outbox relay"
+
+    def __init__(
+        self,
+        store: JobStore,
+        publisher: JobPublisher,
+        metrics: JobMetrics,
+        *,
+        poll_seconds: float,
+        batch_size: int,
+        scheduler: Scheduler | None = None,
+        scheduled: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        super().__init__(
+            poll_seconds=poll_seconds,
+            batch_size=batch_size,
+            scheduler=scheduler,
+            scheduled=scheduled,
+        )
+        self.store = store
+        self.publisher = publisher
+        self.metrics = metrics
+        # a claimed batch is the relay's for this long: publishing it takes a timeout at most
+        self.claim_lease_seconds = 3 * publisher.timeout_seconds
+
+    async def step(self) -> int:
+        await self.publisher.connect()  # no claim while the broker is away: nothing to release
+        jobs = await self.store.claim_due(
+            self.batch_size, to_run=False, lease_seconds=self.claim_lease_seconds
+        )
+        if not jobs:
+            return 0
+        outcomes = await asyncio.gather(
+            *(self.publisher.publish(job) for job in jobs), return_exceptions=True
+        )
+        confirmed: list[ClaimedJob] = []
+        refused: list[ClaimedJob] = []
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            (confirmed if outcome is True else refused).append(job)
+        if confirmed:
+            await self.store.mark_published(confirmed)
+            for job in confirmed:
+                self.metrics.published.labels(job.topic).inc()
+        if refused:
+            await self.store.release(refused)
+            errors = {repr(o) for o in outcomes if o is not True}
+            raise PublishFailed(f"{len(refused)} of {len(jobs)} not confirmed: {sorted(errors)}")
+        return len(jobs)
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.publisher.close()
