@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from agora.app import APIS, create_app
 from agora.container import Container
@@ -144,6 +144,34 @@ async def test_a_job_that_always_fails_ends_as_a_dead_letter_and_runs_again_when
 
     await eventually(done, what="the retried job's effect")
     assert [run.attempt for run in runs(log, "d")] == [1, 2, 3, 1]
+
+
+async def test_a_job_that_took_its_runner_down_each_time_is_buried_unrun(
+    started: Callable[..., Any], tmp_path: Path
+) -> None:
+    # a job whose runs each ended with their process (a crash, an out-of-memory kill) leaves no
+    # failure on record, only its counted starts; it must not take runner after runner down
+    waiting, _ = await started(run_in_server=False, max_attempts=3)
+    log = tmp_path / "runs.log"
+    async with waiting.unit_of_work() as uow:
+        job_id = uow.outbox.add(PROBE, Probe(key="poison", log=str(log)))
+        await uow.commit()
+    async with waiting.platform.db.sessions.begin() as session:
+        # three runs started (claimed, counted) and never reported back: their leases are over
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == job_id).values(attempts=3)
+        )
+    await started(max_attempts=3)  # a server that drains
+    store = waiting.jobs.store
+
+    async def dead() -> bool:
+        return bool(await store.dead_letters())
+
+    await eventually(dead, what="the dead letter")
+    [letter] = await store.dead_letters()
+    assert letter.id == job_id
+    assert "stopped during each of its 3 runs" in (letter.last_error or "")
+    assert runs(log, "poison") == []
 
 
 async def test_a_delayed_job_runs_once_after_its_time_with_two_servers(

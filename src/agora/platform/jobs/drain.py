@@ -23,6 +23,13 @@ from agora.platform.uow import UnitsOfWork
 log = structlog.get_logger(__name__)
 
 
+class RunnerLost(Exception):
+    """A job whose every run ended with the process that ran it."""
+
+    def __init__(self, runs: int) -> None:
+        super().__init__(f"its runner stopped during each of its {runs} runs (a crash or a kill)")
+
+
 class JobRunner:
     """Runs one claimed job and records how it went: shared by the drain and the worker."""
 
@@ -39,6 +46,12 @@ class JobRunner:
         self.metrics = metrics
 
     async def run(self, job: ClaimedJob) -> None:
+        if job.attempt > self.store.max_attempts:
+            # Its attempts were spent without a failure on record: each run ended with its
+            # runner (a crash, an out-of-memory kill). Running it again would take the next
+            # runner down too, so it is buried unrun, as a failure would have buried it.
+            await self._failed(job, RunnerLost(job.attempt - 1), retry=False)
+            return
         context = JobContext(job.id, job.topic, job.attempt, self.units_of_work)
         self.metrics.started.labels(job.topic).inc()
         started = time.perf_counter()
