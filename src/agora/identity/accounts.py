@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from agora.identity import account_tokens
 from agora.identity.account_tokens import Purpose
+from agora.identity.events import TokensRevoked
 from agora.identity.jobs import (
     SEND_PASSWORD_RESET,
     SEND_VERIFICATION,
@@ -18,8 +19,6 @@ from agora.identity.jobs import (
 )
 from agora.identity.models import User
 from agora.identity.passwords import Passwords
-from agora.identity.token_validity import tokens_revoked
-from agora.platform.cache import Cache
 from agora.platform.db import Database, utcnow
 from agora.platform.errors import Invalid, Unauthorized
 from agora.platform.uow import UnitOfWork
@@ -67,7 +66,6 @@ async def reset_password(
     uow: UnitOfWork,
     db: Database,
     passwords: Passwords,
-    cache: Cache,
     token: str,
     password: str,
 ) -> None:
@@ -97,10 +95,6 @@ async def reset_password(
     await account_tokens.spend_all(
         uow.session, user_id=spent.user_id, purpose=Purpose.RESET_PASSWORD, now=now
     )
-    user_id = spent.user_id
-
-    async def forget_old_tokens() -> None:
-        await tokens_revoked(cache, user_id)
-
-    uow.after_commit(forget_old_tokens)
+    # the cached "tokens valid after" moment is forgotten once this commits
+    uow.emit(TokensRevoked(spent.user_id))
     await uow.commit()

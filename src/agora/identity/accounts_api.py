@@ -114,7 +114,6 @@ async def confirm_password_reset(
         uow=uow,
         db=platform.db,
         passwords=passwords,
-        cache=platform.cache,
         token=body.token,
         password=body.password,
     )

@@ -20,6 +20,13 @@ class ProfileChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TokensRevoked(Event):
+    """Every access token issued to ``user_id`` before now is refused (a password reset)."""
+
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class FollowsChanged(Event):
     """``follower_id`` followed or unfollowed someone."""
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from agora.identity.events import FollowsChanged, ProfileChanged
+from agora.identity import token_validity
+from agora.identity.events import FollowsChanged, ProfileChanged, TokensRevoked
 from agora.identity.models import Follow, User
 from agora.identity.schemas import Profile
 from agora.platform.cache import Cache, cached_ids, start_generation
@@ -88,5 +89,9 @@ def register_event_handlers(events: EventHandlers, cache: Cache) -> None:
     async def follows_changed(event: FollowsChanged) -> None:
         await cache.delete(_followees_key(event.follower_id))
 
+    async def tokens_revoked(event: TokensRevoked) -> None:
+        await token_validity.tokens_revoked(cache, event.user_id)
+
     events.on(ProfileChanged, profile_changed)
     events.on(FollowsChanged, follows_changed)
+    events.on(TokensRevoked, tokens_revoked)
