@@ -17,11 +17,13 @@ or an address, and the raw secret exists nowhere but in the mail.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from email.message import EmailMessage
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.identity import account_tokens, emails
 from agora.identity.account_tokens import Purpose
@@ -47,6 +49,12 @@ class SendPasswordReset(BaseModel):
 SEND_VERIFICATION = Topic("identity.send_verification", SendVerification)
 SEND_PASSWORD_RESET = Topic("identity.send_password_reset", SendPasswordReset)
 
+# what each kind of token is mailed as: the front end's page for its link, and the message
+_LINK_MAILS: dict[Purpose, tuple[str, Callable[..., EmailMessage]]] = {
+    Purpose.VERIFY_EMAIL: (emails.VERIFY_PATH, emails.verification),
+    Purpose.RESET_PASSWORD: (emails.RESET_PATH, emails.password_reset),
+}
+
 
 class AccountEmails:
     def __init__(self, *, mail: Mail, settings: Settings) -> None:
@@ -54,54 +62,62 @@ class AccountEmails:
         self.settings = settings
 
     async def send_verification(self, payload: SendVerification, job: JobContext) -> None:
-        if await job.done_before():
-            return
-        lifetime = timedelta(seconds=self.settings.verification_token_seconds)
-        async with job.unit_of_work() as uow:
-            user = await uow.session.get(User, payload.user_id)
-            if user is None or user.verified:
-                message = None  # deleted, or verified meanwhile: nothing to confirm
-            else:
-                token = account_tokens.create(
-                    uow.session,
-                    user_id=user.id,
-                    sent_to=user.email,
-                    purpose=Purpose.VERIFY_EMAIL,
-                    lifetime=lifetime,
-                )
-                message = emails.verification(
-                    sender=self.settings.mail_from,
-                    to=user.email,
-                    username=user.username,
-                    url=emails.link(payload.link_base, emails.VERIFY_PATH, token),
-                    lifetime=lifetime,
-                    site=self.settings.site_title,
-                    job_id=job.message_id,
-                )
-            await uow.commit()
-        await self._send_once(message, job)
+        async def unverified_user(session: AsyncSession) -> User | None:
+            user = await session.get(User, payload.user_id)
+            # deleted, or verified meanwhile: nothing to confirm
+            return None if user is None or user.verified else user
+
+        await self._send_link(
+            job,
+            recipient=unverified_user,
+            purpose=Purpose.VERIFY_EMAIL,
+            lifetime=timedelta(seconds=self.settings.verification_token_seconds),
+            link_base=payload.link_base,
+        )
 
     async def send_password_reset(self, payload: SendPasswordReset, job: JobContext) -> None:
+        async def account_of_address(session: AsyncSession) -> User | None:
+            # no account: no mail, and the asker learns nothing
+            return await session.scalar(select(User).where(User.email == payload.email.lower()))
+
+        await self._send_link(
+            job,
+            recipient=account_of_address,
+            purpose=Purpose.RESET_PASSWORD,
+            lifetime=timedelta(seconds=self.settings.password_reset_token_seconds),
+            link_base=payload.link_base,
+        )
+
+    async def _send_link(
+        self,
+        job: JobContext,
+        *,
+        recipient: Callable[[AsyncSession], Awaitable[User | None]],
+        purpose: Purpose,
+        lifetime: timedelta,
+        link_base: str,
+    ) -> None:
+        """Makes a token for ``purpose`` and mails its link to the user ``recipient`` finds (no
+        one: nothing is sent, and the job still ends)."""
         if await job.done_before():
             return
-        lifetime = timedelta(seconds=self.settings.password_reset_token_seconds)
+        path, compose = _LINK_MAILS[purpose]
         async with job.unit_of_work() as uow:
-            user = await uow.session.scalar(select(User).where(User.email == payload.email.lower()))
-            if user is None:
-                message = None  # no account: no mail, and the asker learns nothing
-            else:
+            user = await recipient(uow.session)
+            message = None
+            if user is not None:
                 token = account_tokens.create(
                     uow.session,
                     user_id=user.id,
                     sent_to=user.email,
-                    purpose=Purpose.RESET_PASSWORD,
+                    purpose=purpose,
                     lifetime=lifetime,
                 )
-                message = emails.password_reset(
+                message = compose(
                     sender=self.settings.mail_from,
                     to=user.email,
                     username=user.username,
-                    url=emails.link(payload.link_base, emails.RESET_PATH, token),
+                    url=emails.link(link_base, path, token),
                     lifetime=lifetime,
                     site=self.settings.site_title,
                     job_id=job.message_id,
