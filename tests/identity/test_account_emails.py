@@ -31,6 +31,7 @@ from agora.platform.jobs.handlers import JobContext, ProcessedJob
 from agora.settings import Settings
 from tests.conftest import auth, register
 from tests.support.apps import client_of
+from tests.support.concurrency import ROUNDS, at_once, statuses
 from tests.support.database import empty_tables
 from tests.support.mail import MAIL_DEADLINE, Inbox, smtp_server
 
@@ -72,8 +73,8 @@ class Mailing:
         message = await self.inbox.wait_for(to(email, "Confirm your address"))
         return link_token(message, "/verify-email")
 
-    async def reset_token(self, email: str) -> str:
-        message = await self.inbox.wait_for(to(email, "Reset your password"))
+    async def reset_token(self, email: str, *, nth: int = 0) -> str:
+        message = await self.inbox.wait_for(to(email, "Reset your password"), nth=nth)
         return link_token(message, "/reset-password")
 
 
@@ -230,6 +231,27 @@ async def test_a_reset_sets_the_password_and_signs_out_every_older_token(
     again = await confirm_reset(client, secret, "yet another passphrase")
     assert token_error(again) == ["has already been used"]
     assert (await login(client, NEW_PASSWORD)).status_code == 200
+
+
+async def test_one_reset_token_spent_twice_at_once_sets_one_password(mailing: Mailing) -> None:
+    client = mailing.client
+    await register(client, "jake")
+    for round_ in range(ROUNDS):  # a race window is narrow: several rounds, a fresh token each
+        assert (await request_reset(client, "jake@example.com")).status_code == 202
+        secret = await mailing.reset_token("jake@example.com", nth=round_)
+        first, second = f"passphrase {round_} a", f"passphrase {round_} b"
+
+        answers = await at_once(
+            confirm_reset(client, secret, first), confirm_reset(client, secret, second)
+        )
+
+        assert sorted(statuses(answers)) == [204, 422]
+        won, lost = (first, second) if answers[0].status_code == 204 else (second, first)
+        assert token_error(answers[0] if answers[0].status_code == 422 else answers[1]) == [
+            "has already been used"
+        ]
+        assert (await login(client, won)).status_code == 200
+        assert (await login(client, lost)).status_code == 401
 
 
 async def test_an_expired_reset_token_is_refused(mailing: Mailing) -> None:

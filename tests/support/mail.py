@@ -42,15 +42,19 @@ class Inbox:
         return [message for message in self.messages if message["To"] == address]
 
     async def wait_for(
-        self, match: Callable[[EmailMessage], bool], *, deadline: float = MAIL_DEADLINE
+        self,
+        match: Callable[[EmailMessage], bool],
+        *,
+        nth: int = 0,
+        deadline: float = MAIL_DEADLINE,
     ) -> EmailMessage:
-        """The first message ``match`` accepts, polling until ``deadline`` seconds have passed
-        (the mail is sent by a job in the background)."""
+        """The ``nth`` message (0: the first) that ``match`` accepts, polling until ``deadline``
+        seconds have passed (the mail is sent by a job in the background)."""
         give_up = time.monotonic() + deadline
         while time.monotonic() < give_up:
-            for message in self.messages:
-                if match(message):
-                    return message
+            matching = [message for message in self.messages if match(message)]
+            if len(matching) > nth:
+                return matching[nth]
             await asyncio.sleep(0.02)
         raise AssertionError(f"no such mail within {deadline} s; got {self.messages!r}")
 
