@@ -17,6 +17,8 @@ from starlette.responses import Response
 from agora import __version__
 from agora.blog.api import api as blog_api
 from agora.blog.deps import BLOG
+from agora.chat.gateway.deps import CHAT_GATEWAY
+from agora.chat.gateway.routes import api as chat_gateway_api
 from agora.container import Container
 from agora.identity.accounts_api import api as accounts_api
 from agora.identity.api import api as identity_api
@@ -56,7 +58,7 @@ Authenticate with the header `Authorization: Token <jwt>`; the token comes from
 """
 
 # the contexts whose routes the server mounts, each with the error format its clients read
-APIS = (identity_api, accounts_api, blog_api)
+APIS = (identity_api, accounts_api, blog_api, chat_gateway_api)
 
 
 def _metrics_route(platform: Platform, jobs: Jobs) -> APIRouter:
@@ -115,6 +117,7 @@ def create_app(
             gc.collect()
             gc.freeze()
         await container.jobs.start_in_server()
+        container.chat_gateway.start()
         yield
         await container.close()
         worker_ended()
@@ -129,6 +132,7 @@ def create_app(
     PLATFORM.provide(app, container)
     IDENTITY.provide(app, container)
     BLOG.provide(app, container)
+    CHAT_GATEWAY.provide(app, container)
 
     # failures on paths no context owns (a typo, /docs) speak RealWorld, as the API always did
     formats = ErrorFormats(default=REALWORLD)

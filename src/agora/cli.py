@@ -87,6 +87,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,
         server_header=False,
+        # the chat's WebSocket: a larger frame is refused with 1009 before it is read whole;
+        # no per-message compression, which would compress each fan-out frame per recipient
+        ws_max_size=settings.chat_gateway.max_frame_bytes,
+        ws_per_message_deflate=False,
     )
     return 0
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from agora.blog import read_cache as blog_read_cache
 from agora.blog.reads import BlogReads
+from agora.chat.gateway.domain import DomainRoomLogs
+from agora.chat.gateway.node import GatewayNode, build_gateway
 from agora.identity import jobs as identity_jobs
 from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
@@ -46,6 +48,8 @@ class Container:
     jobs: Jobs
     # the mail port: SMTP, or .eml files on the embedded default
     mail: Mail
+    # the chat's WebSocket gateway on this node: connections, fan-out, presence
+    chat_gateway: GatewayNode
 
     @classmethod
     def from_settings(cls, settings: Settings, *, passwords: Passwords | None = None) -> Container:
@@ -64,17 +68,22 @@ class Container:
         mail = mail_from_settings(settings)
         # every context's job handlers, in one place
         identity_jobs.register(jobs.handlers, mail=mail, settings=settings)
+        tokens = TokenCodec.from_settings(settings)
+        identity_reads = IdentityReads(
+            sessions=platform.db.autocommit_sessions,
+            cache=platform.cache,
+            ttl_seconds=settings.read_cache_seconds,
+            token_check_seconds=settings.token_check_cache_seconds,
+        )
+        chat_gateway = build_gateway(
+            platform=platform, tokens=tokens, identity_reads=identity_reads, logs=DomainRoomLogs()
+        )
         return cls(
             settings=settings,
             platform=platform,
-            tokens=TokenCodec.from_settings(settings),
+            tokens=tokens,
             passwords=passwords or Passwords.from_settings(settings),
-            identity_reads=IdentityReads(
-                sessions=platform.db.autocommit_sessions,
-                cache=platform.cache,
-                ttl_seconds=settings.read_cache_seconds,
-                token_check_seconds=settings.token_check_cache_seconds,
-            ),
+            identity_reads=identity_reads,
             blog_reads=BlogReads(
                 sessions=platform.db.autocommit_sessions,
                 cache=platform.cache,
@@ -84,12 +93,14 @@ class Container:
             units_of_work=units_of_work,
             jobs=jobs,
             mail=mail,
+            chat_gateway=chat_gateway,
         )
 
     def unit_of_work(self) -> UnitOfWork:
         return self.units_of_work()
 
     async def close(self) -> None:
+        await self.chat_gateway.stop()
         await self.jobs.close()
         self.passwords.close()
         await self.platform.close()
