@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from agora.blog import read_cache as blog_read_cache
 from agora.blog.reads import BlogReads
-from agora.chat.gateway.domain import DomainRoomLogs
+from agora.chat.gateway.domain import DomainRoomCalls, DomainRoomLogs
 from agora.chat.gateway.node import GatewayNode, build_gateway
 from agora.identity import jobs as identity_jobs
 from agora.identity import read_cache as identity_read_cache
@@ -76,7 +76,11 @@ class Container:
             token_check_seconds=settings.token_check_cache_seconds,
         )
         chat_gateway = build_gateway(
-            platform=platform, tokens=tokens, identity_reads=identity_reads, logs=DomainRoomLogs()
+            platform=platform,
+            tokens=tokens,
+            identity_reads=identity_reads,
+            logs=DomainRoomLogs(),
+            calls=DomainRoomCalls(),
         )
         return cls(
             settings=settings,

@@ -17,6 +17,10 @@ from websockets.exceptions import ConnectionClosed
 DEADLINE = 10.0
 
 
+class Disconnected(AssertionError):
+    """The connection closed while a call or a notification was awaited."""
+
+
 class RpcError(Exception):
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(error.get("message"))
@@ -60,7 +64,7 @@ class RpcClient:
             async with asyncio.timeout(DEADLINE):
                 while (value := done()) is None:
                     if self._reader.done():
-                        raise AssertionError(f"closed ({self.close_code}) waiting for {what}")
+                        raise Disconnected(f"closed ({self.close_code}) waiting for {what}")
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
@@ -141,15 +145,20 @@ class RpcClient:
             await self._reader
 
 
+async def open_client(url: str, **options: Any) -> RpcClient:
+    """A client of ``url`` (``ws://…/api/chat/ws?…``); ``await client.close()`` at the end."""
+    websocket = await connect(url, open_timeout=DEADLINE, max_size=None, **options)
+    return RpcClient(websocket)
+
+
 @asynccontextmanager
 async def rpc_client(url: str, **options: Any) -> AsyncIterator[RpcClient]:
-    """A client of ``url`` (``ws://…/api/chat/ws?…``), closed at the end."""
-    async with connect(url, open_timeout=DEADLINE, max_size=None, **options) as websocket:
-        client = RpcClient(websocket)
-        try:
-            yield client
-        finally:
-            await client.close()
+    """A client of ``url``, closed at the end."""
+    client = await open_client(url, **options)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def ws_url(base_url: str, **query: str) -> str:

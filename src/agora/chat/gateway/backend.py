@@ -21,6 +21,9 @@ class LogEvent:
 
 
 class RoomLogs(Protocol):
+    # the most events one ``events_after`` answers
+    page_max: int
+
     async def open_room(self, *, user_id: int, room_id: int) -> int:
         """The room's last sequence number, for a member; ``NotFound``/``Forbidden`` else."""
         ...
@@ -34,3 +37,24 @@ class RoomLogs(Protocol):
     async def rooms_of(self, user_id: int) -> Sequence[int]:
         """The rooms the user is a member of (whom their presence concerns)."""
         ...
+
+
+class RoomCalls(Protocol):
+    """The calls that change a room (or read its history); each answers after its commit with
+    the JSON the REST routes answer with (the event, with its ``seq`` and ``at``)."""
+
+    async def send(self, *, user_id: int, room_id: int, body: str, client_id: str) -> Any: ...
+
+    async def edit(self, *, user_id: int, room_id: int, message_id: int, body: str) -> Any: ...
+
+    async def delete(self, *, user_id: int, room_id: int, message_id: int) -> Any: ...
+
+    async def react(
+        self, *, add: bool, user_id: int, room_id: int, message_id: int, emoji: str
+    ) -> Any: ...
+
+    async def mark_read(self, *, user_id: int, room_id: int, seq: int) -> Any: ...
+
+    async def history(
+        self, *, user_id: int, room_id: int, before: int | None, after: int | None, limit: int
+    ) -> Any: ...

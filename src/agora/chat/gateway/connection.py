@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agora.chat.gateway import close_codes, rpc
 from agora.chat.gateway.auth import Authenticator
+from agora.chat.gateway.backend import RoomCalls
 from agora.chat.gateway.hub import Hub, WatchingStream
 from agora.chat.gateway.outgoing import Outgoing, QueueClosed
 from agora.platform import jsonrpc
@@ -52,18 +53,20 @@ class Connection:
         *,
         hub: Hub,
         auth: Authenticator,
+        calls: RoomCalls,
         methods: Mapping[str, Method],
         settings: ChatGatewaySettings,
     ) -> None:
         self.websocket = websocket
         self.hub = hub
         self.auth = auth
+        self.calls = calls
         self.settings = settings
         self._methods = methods
-        self.outgoing = Outgoing(settings.send_queue_frames)
+        self._closed = asyncio.Event()
+        self.outgoing = Outgoing(settings.send_queue_frames, on_close=self._closed.set)
         self.user_id = 0  # 0 until authenticated
         self.streams: dict[int, WatchingStream] = {}
-        self._closed = asyncio.Event()
 
     @property
     def authenticated(self) -> bool:
@@ -87,11 +90,9 @@ class Connection:
 
     def close(self, code: int, reason: str) -> None:
         self.outgoing.close(code, reason)
-        self._closed.set()
 
     def _put(self, frame: str) -> None:
-        if not self.outgoing.put(frame):
-            self._closed.set()
+        self.outgoing.put(frame)  # a full queue closes the connection (4008)
 
     async def serve(self) -> None:
         await self.websocket.accept()
@@ -139,15 +140,20 @@ class Connection:
             return  # the client is gone
 
     async def _read(self) -> None:
-        if not await self._authenticate_on_connect():
-            return
         deadline = None
-        if not self.authenticated:
-            deadline = asyncio.get_running_loop().call_later(
-                self.settings.auth_timeout_seconds, self._auth_timed_out
-            )
         try:
+            if not await self._authenticate_on_connect():
+                return
+            if not self.authenticated:
+                deadline = asyncio.get_running_loop().call_later(
+                    self.settings.auth_timeout_seconds, self._auth_timed_out
+                )
             await self._read_frames()
+        except (WebSocketDisconnect, QueueClosed):
+            return
+        except Exception:
+            log.exception("chat connection failed", user=self.user_id)
+            self.close(close_codes.INTERNAL_ERROR, "internal error: reconnect")
         finally:
             if deadline is not None:
                 deadline.cancel()

@@ -32,18 +32,11 @@ from agora.platform.presence import Presence
 
 log = structlog.get_logger("agora.chat.gateway")
 
-# the log event kinds that are a new message: notified as `message` (what chat clients and the
-# bench's adapter listen for); every other kind is notified under its own name
-NEW_MESSAGE_KINDS = frozenset({"message", "message.created", "message_created", "message.sent"})
-
-
-def method_of(kind: str) -> str:
-    return "message" if kind in NEW_MESSAGE_KINDS else kind
-
 
 def encode_event(event: LogEvent) -> bytes:
-    """The notification of a log event: the same bytes live and in a replay."""
-    return notification_frame(method_of(event.kind), orjson.dumps(event.wire))
+    """The notification of a log event, named by its kind (``message``, ``edit``, ...): the
+    same bytes live and in a replay."""
+    return notification_frame(event.kind, orjson.dumps(event.wire))
 
 
 def room_channel(room_id: int) -> str:
@@ -116,10 +109,13 @@ class Hub:
     async def publish_event(self, event: LogEvent, *, ends: int | None = None) -> None:
         """A committed log event, to the room's subscribers on every node. ``ends``: the user
         whose subscription it ends (they left, or were removed), who still gets this one."""
-        await self.fanout.publish(
-            room_channel(event.room_id),
-            _envelope(encode_event(event), seq=event.seq, ends=ends),
-        )
+        await self.publish_frame(event.room_id, encode_event(event), seq=event.seq, ends=ends)
+
+    async def publish_frame(
+        self, room_id: int, frame: bytes, *, seq: int, ends: int | None = None
+    ) -> None:
+        """A log event's notification, encoded once by whoever committed it."""
+        await self.fanout.publish(room_channel(room_id), _envelope(frame, seq=seq, ends=ends))
 
     async def publish_ephemeral(
         self, room_id: int, method: str, params: Mapping[str, Any], *, actor: int | None = None

@@ -6,13 +6,25 @@ after the commit, and carries the event's sequence number and the server's time.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from agora.chat.gateway.connection import Connection, Method
 from agora.chat.gateway.hub import WatchingStream
-from agora.chat.gateway.params import AuthParams, NoParams, RoomParams, SubscribeParams
+from agora.chat.gateway.params import (
+    AuthParams,
+    EditParams,
+    HistoryParams,
+    MarkReadParams,
+    MessageParams,
+    NoParams,
+    ReactParams,
+    RoomParams,
+    SendParams,
+    SubscribeParams,
+)
 from agora.platform.errors import Conflict, Forbidden, Invalid
 from agora.platform.wire import iso_utc_millis
 
@@ -82,15 +94,21 @@ async def subscribe(connection: Connection, params: SubscribeParams) -> dict[str
         outgoing=connection.outgoing,
         read=read,
         encode=hub.encode,
-        page=settings.replay_page,
+        page=min(settings.replay_page, hub.logs.page_max),
         reorder_seconds=settings.reorder_seconds,
         last=head if params.since is None else params.since,
         on_replayed=replayed,
         on_failure=lambda _exc: connection.close(1011, "could not read the room's log"),
     )
     connection.streams[room_id] = stream
-    await hub.join_room(stream)  # subscribed first: what is committed from now on comes live
-    count = await stream.catch_up()
+    try:
+        await hub.join_room(stream)  # subscribed first: what is committed from now on comes live
+        count = await stream.catch_up()
+    except BaseException:
+        if connection.streams.get(room_id) is stream:
+            del connection.streams[room_id]
+        await hub.leave_room(stream)
+        raise
     return {"room": room_id, "seq": stream.last, "replayed": count}
 
 
@@ -114,3 +132,73 @@ async def typing(connection: Connection, params: RoomParams) -> dict[str, Any]:
         actor=connection.user_id,
     )
     return {"room": params.room}
+
+
+# --- calls that change a room: answered after the commit, with the event (its seq and time) ---
+
+
+@method("send", SendParams)
+async def send(connection: Connection, params: SendParams) -> Any:
+    """A new message; the same ``clientId`` again returns the first one's event."""
+    return await connection.calls.send(
+        user_id=connection.user_id,
+        room_id=params.room,
+        body=params.body,
+        client_id=params.client_id or f"server-{uuid.uuid4()}",
+    )
+
+
+@method("edit", EditParams)
+async def edit(connection: Connection, params: EditParams) -> Any:
+    return await connection.calls.edit(
+        user_id=connection.user_id, room_id=params.room, message_id=params.message, body=params.body
+    )
+
+
+@method("delete", MessageParams)
+async def delete(connection: Connection, params: MessageParams) -> Any:
+    return await connection.calls.delete(
+        user_id=connection.user_id, room_id=params.room, message_id=params.message
+    )
+
+
+@method("react", ReactParams)
+async def react(connection: Connection, params: ReactParams) -> Any:
+    """The reaction's event; null when the user had this reaction on the message already."""
+    return await connection.calls.react(
+        add=True,
+        user_id=connection.user_id,
+        room_id=params.room,
+        message_id=params.message,
+        emoji=params.emoji,
+    )
+
+
+@method("unreact", ReactParams)
+async def unreact(connection: Connection, params: ReactParams) -> Any:
+    return await connection.calls.react(
+        add=False,
+        user_id=connection.user_id,
+        room_id=params.room,
+        message_id=params.message,
+        emoji=params.emoji,
+    )
+
+
+@method("mark_read", MarkReadParams)
+async def mark_read(connection: Connection, params: MarkReadParams) -> Any:
+    """Read up to ``seq``: ``{room, lastReadSeq, unread}``; the room hears a read receipt."""
+    return await connection.calls.mark_read(
+        user_id=connection.user_id, room_id=params.room, seq=params.seq
+    )
+
+
+@method("history", HistoryParams)
+async def history(connection: Connection, params: HistoryParams) -> Any:
+    return await connection.calls.history(
+        user_id=connection.user_id,
+        room_id=params.room,
+        before=params.before,
+        after=params.after,
+        limit=params.limit,
+    )

@@ -10,7 +10,7 @@ from starlette.websockets import WebSocket
 
 from agora.chat.gateway import close_codes
 from agora.chat.gateway.auth import Authenticator
-from agora.chat.gateway.backend import RoomLogs
+from agora.chat.gateway.backend import RoomCalls, RoomLogs
 from agora.chat.gateway.connection import Connection, Method
 from agora.chat.gateway.hub import Hub
 from agora.chat.gateway.methods import METHODS
@@ -25,12 +25,18 @@ from agora.settings import ChatGatewaySettings
 class GatewayNode:
     hub: Hub
     auth: Authenticator
+    calls: RoomCalls
     settings: ChatGatewaySettings
     methods: Mapping[str, Method] = field(default_factory=lambda: METHODS)
 
     async def serve(self, websocket: WebSocket) -> None:
         connection = Connection(
-            websocket, hub=self.hub, auth=self.auth, methods=self.methods, settings=self.settings
+            websocket,
+            hub=self.hub,
+            auth=self.auth,
+            calls=self.calls,
+            methods=self.methods,
+            settings=self.settings,
         )
         await connection.serve()
 
@@ -48,6 +54,7 @@ def build_gateway(
     tokens: TokenCodec,
     identity_reads: IdentityReads,
     logs: RoomLogs,
+    calls: RoomCalls,
 ) -> GatewayNode:
     settings = platform.settings.chat_gateway
     hub = Hub(
@@ -62,4 +69,4 @@ def build_gateway(
         cache=platform.cache,
         ticket_seconds=settings.ticket_seconds,
     )
-    return GatewayNode(hub=hub, auth=auth, settings=settings)
+    return GatewayNode(hub=hub, auth=auth, calls=calls, settings=settings)

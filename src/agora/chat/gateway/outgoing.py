@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 from agora.chat.gateway.close_codes import SLOW_CONSUMER
 
@@ -21,8 +22,9 @@ class QueueClosed(Exception):
 
 
 class Outgoing:
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, on_close: Callable[[], None] | None = None) -> None:
         self.capacity = capacity
+        self._on_close = on_close  # the connection stops reading and closes the socket
         self._frames: deque[str] = deque()
         self._ready = asyncio.Event()  # set while there is a frame to write, or it closed
         self._room = asyncio.Event()  # set while a paced writer may go on
@@ -70,6 +72,8 @@ class Outgoing:
     def close(self, code: int, reason: str) -> None:
         if self.closed is None:
             self.closed = (code, reason)
+            if self._on_close is not None:
+                self._on_close()
         self._frames.clear()
         self._ready.set()
         self._room.set()  # paced writers wake, and find it closed

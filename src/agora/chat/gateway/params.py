@@ -6,12 +6,17 @@ Names are camelCase on the wire, as in the rest of the chat's JSON.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from agora.platform.db import INTEGER_MAX
 
 RoomId = int
+Body = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Emoji = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
 class Params(BaseModel):
@@ -38,3 +43,32 @@ class RoomParams(Params):
 class SubscribeParams(RoomParams):
     # the last sequence number the client has of this room: it gets every event after it
     since: int | None = Field(default=None, ge=0, le=2**62)
+
+
+class SendParams(RoomParams):
+    body: Body
+    # the same id again returns the first message instead of a second one; without it (the
+    # bench's shape) the server makes one up, and a retry would send twice
+    client_id: ClientId | None = None
+
+
+class MessageParams(RoomParams):
+    message: int = Field(ge=1, le=INTEGER_MAX, description="the message's id")
+
+
+class EditParams(MessageParams):
+    body: Body
+
+
+class ReactParams(MessageParams):
+    emoji: Emoji
+
+
+class MarkReadParams(RoomParams):
+    seq: int = Field(ge=0, le=INTEGER_MAX)
+
+
+class HistoryParams(RoomParams):
+    before: int | None = Field(default=None, ge=1, le=INTEGER_MAX)
+    after: int | None = Field(default=None, ge=0, le=INTEGER_MAX)
+    limit: int = Field(default=50, ge=1, le=200)
