@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from agora.blog import read_cache as blog_read_cache
 from agora.blog.reads import BlogReads
+from agora.chat.messages import SendLimits
+from agora.chat.reads import ChatReads
 from agora.identity import jobs as identity_jobs
 from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
@@ -39,6 +41,9 @@ class Container:
     identity_reads: IdentityReads
     # the blog's read side: cached pages, articles, tags and feeds
     blog_reads: BlogReads
+    # the chat: the limits on sending, and what the gateway reads (rooms, missed events)
+    chat_limits: SendLimits
+    chat_reads: ChatReads
     # one per request, RPC call or job: the transaction, its outbox and its after-commit hooks;
     # with the handlers of every context's events, registered here once
     units_of_work: UnitsOfWork
@@ -81,6 +86,8 @@ class Container:
                 ttl_seconds=settings.read_cache_seconds,
                 site_title=settings.site_title,
             ),
+            chat_limits=SendLimits.of(platform.rate_limiter, settings.chat),
+            chat_reads=ChatReads(platform.db.autocommit_sessions),
             units_of_work=units_of_work,
             jobs=jobs,
             mail=mail,
