@@ -94,7 +94,7 @@ class JobsSettings(SettingsGroup):
 
 
 class ChatSettings(SettingsGroup):
-    """The chat (``agora.chat``): ``AGORA_CHAT_*``."""
+    """The chat's rules (``agora.chat``): ``AGORA_CHAT_*``, a prefix the gateway's group shares."""
 
     model_config = SettingsConfigDict(env_prefix="AGORA_CHAT_")
 
@@ -102,6 +102,30 @@ class ChatSettings(SettingsGroup):
     max_message_chars: int = Field(default=MESSAGE_CHARS_CEILING, ge=1, le=MESSAGE_CHARS_CEILING)
     # messages one user may send, in the `limits` notation ("20/5seconds"), over every room
     send_rate: str = "20/5seconds"
+
+
+class ChatGatewaySettings(SettingsGroup):
+    """The chat's real-time gateway (``agora.chat.gateway``): ``AGORA_CHAT_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="AGORA_CHAT_")
+
+    # frames waiting to be written to one WebSocket; a client that lets more pile up is closed
+    # with 4008 ("slow consumer") and recovers on reconnect, instead of the node's memory growing
+    send_queue_frames: int = Field(default=1000, ge=8, le=1_000_000)
+    # the largest frame a client may send; a larger one closes the connection with 1009
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # how long a ticket from POST /api/chat/tickets may wait to be used (it works once)
+    ticket_seconds: int = Field(default=30, ge=1, le=3600)
+    # a connection that has not authenticated after this long is closed with 4001
+    auth_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # a node refreshes its users' presence this often; a dead node's users go offline within
+    # about twice this (presence_seconds is the entries' lifetime)
+    presence_seconds: float = Field(default=15.0, ge=1, le=3600)
+    # events one recovery page reads from the room's log (subscribe with `since`)
+    replay_page: int = Field(default=500, ge=1, le=10_000)
+    # a live event that arrives before one it follows waits this long for it before the missing
+    # ones are read from the database (pub/sub does not keep two publishers' order)
+    reorder_seconds: float = Field(default=0.1, ge=0, le=10)
 
 
 class Settings(BaseSettings):
@@ -164,7 +188,10 @@ class Settings(BaseSettings):
     # `agora worker` processes; unset, the server runs the jobs itself (the embedded default)
     broker_url: str | None = None
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    # the chat's rules: message length, send rate
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    # the chat's WebSocket gateway: queues, frame sizes, tickets, presence
+    chat_gateway: ChatGatewaySettings = Field(default_factory=ChatGatewaySettings)
 
     # account emails (agora.identity.emails): SMTP when a URL is set —
     # "smtp://user:password@host:587?starttls=true", "smtps://user:password@host:465" (implicit

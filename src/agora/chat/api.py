@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from agora.chat import blocks, history, messages, rooms, views
 from agora.chat.deps import SendLimitsDep
+from agora.chat.log import PAGE_MAX
 from agora.chat.models import EMOJI_MAX, RoomKind
 from agora.chat.schemas import (
     BlockOut,
@@ -205,7 +206,7 @@ async def room_events(
     user_id: CurrentUserId,
     before: Annotated[int | None, Query(ge=1, le=INTEGER_MAX)] = None,
     after: Seq = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
 ) -> Response:
     page = await history.history(
         session=session, user_id=user_id, room_id=room_id, before=before, after=after, limit=limit

@@ -36,8 +36,9 @@ from agora.platform.errors import NotFound
 from agora.platform.uow import UnitOfWork
 from agora.platform.wire import iso_utc_millis
 
-# the most events one page of history or recovery holds
+# the most events one page of history holds (REST), and one page of recovery (the gateway)
 PAGE_MAX = 200
+REPLAY_MAX = 10_000
 # the kinds whose event carries a message's text, withheld once it is deleted
 _TEXT_KINDS = frozenset({EventKind.MESSAGE, EventKind.EDIT})
 
@@ -156,9 +157,10 @@ def _after() -> Select[tuple[int, int, str, datetime, dict[str, Any], datetime |
 async def events_after(
     session: AsyncSession, room_id: int, after: int, limit: int = PAGE_MAX
 ) -> list[WireEvent]:
-    """The room's events after ``after``, oldest first, at most ``limit`` (up to ``PAGE_MAX``):
-    what a client that has seen up to ``after`` missed. Membership is the caller's to check."""
-    limit = max(1, min(limit, PAGE_MAX))
+    """The room's events after ``after``, oldest first: ``limit`` of them (at most
+    ``REPLAY_MAX``), fewer only at the end of the log. What a client that has seen up to
+    ``after`` missed; membership is the caller's to check."""
+    limit = max(1, min(limit, REPLAY_MAX))
     rows = await session.execute(_after(), {"room": room_id, "after": after, "limit": limit})
     return _as_wire(rows.all())
 

@@ -35,7 +35,8 @@ class ChatReads:
     async def events_after(
         self, room_id: int, after: int, limit: int = log.PAGE_MAX
     ) -> list[WireEvent]:
-        """The room's events after ``after``, oldest first, at most ``limit`` (``log.PAGE_MAX``
-        at most): call again after the last one returned until fewer come back."""
+        """The room's events after ``after``, oldest first: ``limit`` of them (at most
+        ``log.REPLAY_MAX``), fewer only at the end of the log; call again after the last one
+        returned until fewer come back."""
         async with self._sessions() as session:
             return await log.events_after(session, room_id, after, limit)

@@ -34,6 +34,11 @@ class Cache(Protocol):
 
     async def delete(self, *keys: str) -> None: ...
 
+    async def take(self, key: str) -> bytes | None:
+        """The value, deleted in the same step: of two callers at once, one gets it (a ticket
+        that works once)."""
+        ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -72,6 +77,13 @@ class MemoryCache:
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._entries.pop(key, None)
+
+    async def take(self, key: str) -> bytes | None:
+        # nothing awaited between the read and the removal: no other task runs in between
+        entry = self._entries.pop(key, None)
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return entry[1]
 
     async def ping(self) -> None:
         return None
@@ -142,6 +154,13 @@ class RedisCache:
             await self._use(lambda: self._redis.delete(*(self._namespace + key for key in keys)))
         except RedisUnavailable:
             self._remember(keys)
+
+    async def take(self, key: str) -> bytes | None:
+        try:
+            value = await self._use(lambda: self._redis.getdel(self._namespace + key))
+        except RedisUnavailable:
+            return None
+        return value if isinstance(value, bytes) or value is None else str(value).encode()
 
     async def ping(self) -> None:
         """Asks Redis even while the breaker leaves it alone; an answer replays what waits."""

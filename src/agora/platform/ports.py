@@ -8,7 +8,9 @@ from prometheus_client import CollectorRegistry
 
 from agora.platform.cache import Cache, create_cache
 from agora.platform.db import Database
+from agora.platform.fanout import Fanout, create_fanout
 from agora.platform.observability import Metrics
+from agora.platform.presence import Presence, create_presence
 from agora.platform.ratelimit import RateLimiter, create_rate_limiter
 from agora.platform.redis_breaker import RedisBreaker, connect_redis
 from agora.platform.storage import FileStorage, LocalFileStorage
@@ -23,6 +25,9 @@ class Platform:
     rate_limiter: RateLimiter
     storage: FileStorage
     metrics: Metrics
+    # the chat's messages between nodes, and who is connected anywhere
+    fanout: Fanout
+    presence: Presence
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
@@ -56,9 +61,24 @@ class Platform:
             ),
             storage=LocalFileStorage(settings.media_dir, url_prefix=settings.media_url),
             metrics=metrics,
+            fanout=create_fanout(
+                settings.redis_url,
+                publisher=redis,
+                breaker=breaker,
+                namespace=namespace,
+                registry=metrics.registry,
+            ),
+            presence=create_presence(
+                redis,
+                breaker=breaker,
+                namespace=namespace,
+                ttl_seconds=settings.chat_gateway.presence_seconds,
+            ),
         )
 
     async def close(self) -> None:
+        await self.presence.close()
+        await self.fanout.close()
         await self.rate_limiter.close()
         await self.cache.close()  # and the Redis client the rate limiter borrowed
         await self.db.dispose()

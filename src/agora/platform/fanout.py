@@ -1,0 +1,321 @@
+"""The fan-out port: bytes published on a channel reach every listener of that channel, on every
+node. In-process on the embedded default, Redis pub/sub when ``AGORA_REDIS_URL`` is set.
+
+A node listens only to the channels its own listeners want: the first local listener of a
+channel makes the node SUBSCRIBE, the last one to leave makes it UNSUBSCRIBE, so a node never
+receives what none of its clients watches, and nodes can be added without every node receiving
+every message. One pub/sub connection per node, read by one task.
+
+Delivery is at most once (pub/sub keeps nothing for a listener that was not there, nor across a
+lost connection); whoever needs every message keeps a sequence and reads the gaps from where
+the messages are kept (the chat: its rooms' event log).
+
+``subscribe`` returns once the node's subscription is in force, so what is published after it
+returns reaches the listener: a reader may subscribe first, then read what it missed, without a
+gap between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from agora.platform.redis_breaker import REDIS_FAILURES, RedisBreaker, RedisUnavailable
+
+log = structlog.get_logger("agora.fanout")
+
+# called on the reader's task for every message of its channel: must not block (queue it)
+Listener = Callable[[bytes], None]
+
+# every published payload is prefixed with its publication time, so a receiver measures the lag
+_STAMP = struct.Struct("!d")
+# how long `subscribe` waits for Redis to confirm a subscription
+SUBSCRIBE_TIMEOUT_SECONDS = 5.0
+# the reader's pause after a lost connection, doubling up to the maximum
+RECONNECT_SECONDS, RECONNECT_MAX_SECONDS = 0.1, 2.0
+
+
+class Subscription(Protocol):
+    async def close(self) -> None:
+        """The listener gets nothing more; the node leaves the channel if it was the last."""
+        ...
+
+
+class Fanout(Protocol):
+    async def publish(self, channel: str, payload: bytes) -> None:
+        """To every listener of ``channel`` on every node; at most once, never raises for an
+        unreachable Redis (the message is lost, and counted)."""
+        ...
+
+    async def subscribe(self, channel: str, listener: Listener) -> Subscription: ...
+
+    def channels(self) -> frozenset[str]:
+        """The channels this node listens to now."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class FanoutMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.published = Counter(
+            "agora_fanout_published", "Messages published to the fan-out", registry=registry
+        )
+        self.lost = Counter(
+            "agora_fanout_publish_failed",
+            "Messages the fan-out could not publish (Redis unreachable): at most once",
+            registry=registry,
+        )
+        self.received = Counter(
+            "agora_fanout_received",
+            "Messages this node received from the fan-out",
+            registry=registry,
+        )
+        self.lag = Histogram(
+            "agora_fanout_lag_seconds",
+            "From publication to its arrival at this node (pub/sub lag)",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=registry,
+        )
+
+
+class _Listening:
+    """The node's local listeners by channel, and the subscriptions that join and leave."""
+
+    def __init__(self, metrics: FanoutMetrics) -> None:
+        self._metrics = metrics
+        self._listeners: dict[str, dict[int, Listener]] = {}
+        self._joined: set[str] = set()
+        # joins and leaves one at a time, in order: a leave and a new join of one channel must
+        # reach the server in the order they were asked
+        self._lock = asyncio.Lock()
+        self._next_id = 0
+
+    async def _join(self, channel: str) -> None:
+        raise NotImplementedError
+
+    async def _leave(self, channel: str) -> None:
+        raise NotImplementedError
+
+    def channels(self) -> frozenset[str]:
+        return frozenset(self._joined)
+
+    async def subscribe(self, channel: str, listener: Listener) -> Subscription:
+        self._next_id += 1
+        key = self._next_id
+        self._listeners.setdefault(channel, {})[key] = listener
+        if channel not in self._joined:
+            try:
+                await self._settle(channel)
+            except BaseException:
+                await self._remove(channel, key)
+                raise
+        return _Handle(self, channel, key)
+
+    async def _remove(self, channel: str, key: int) -> None:
+        listeners = self._listeners.get(channel)
+        if listeners is None or listeners.pop(key, None) is None:
+            return
+        if not listeners:
+            del self._listeners[channel]
+            await self._settle(channel)
+
+    async def _settle(self, channel: str) -> None:
+        """Makes the node's subscription match whether anyone here listens to ``channel``."""
+        async with self._lock:
+            wanted = channel in self._listeners
+            if wanted and channel not in self._joined:
+                await self._join(channel)
+                self._joined.add(channel)
+            elif not wanted and channel in self._joined:
+                self._joined.discard(channel)
+                await self._leave(channel)
+
+    def _deliver(self, channel: str, data: bytes) -> None:
+        if len(data) < _STAMP.size:
+            return
+        self._metrics.received.inc()
+        (published_at,) = _STAMP.unpack_from(data)
+        self._metrics.lag.observe(max(0.0, time.time() - published_at))
+        payload = data[_STAMP.size :]
+        # a copy: a listener may unsubscribe (or another subscribe) while we go through them
+        for listener in tuple(self._listeners.get(channel, {}).values()):
+            try:
+                listener(payload)
+            except Exception:
+                log.exception("fan-out listener failed", channel=channel)
+
+
+class _Handle:
+    def __init__(self, listening: _Listening, channel: str, key: int) -> None:
+        self._listening, self._channel, self._key = listening, channel, key
+
+    async def close(self) -> None:
+        await self._listening._remove(self._channel, self._key)
+
+
+def _stamped(payload: bytes) -> bytes:
+    return _STAMP.pack(time.time()) + payload
+
+
+class MemoryFanout(_Listening):
+    """One process: publishing is calling the listeners, on the publisher's task."""
+
+    def __init__(self, *, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(FanoutMetrics(registry if registry is not None else CollectorRegistry()))
+
+    async def _join(self, channel: str) -> None:
+        return None
+
+    async def _leave(self, channel: str) -> None:
+        return None
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        self._metrics.published.inc()
+        if channel in self._joined:
+            self._deliver(channel, _stamped(payload))
+
+    async def close(self) -> None:
+        self._listeners.clear()
+        self._joined.clear()
+
+
+class RedisFanout(_Listening):
+    """Redis pub/sub: publishes on the shared client (through the breaker, so an unreachable
+    Redis costs no request more than a lost message), listens on a connection of its own.
+
+    The listening connection has no read timeout (it is idle whenever nobody talks) and comes
+    back on its own after Redis restarts: redis-py subscribes it again to every channel it had,
+    and this reader goes on. What was published meanwhile is lost, as pub/sub always may.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        publisher: Redis,
+        breaker: RedisBreaker,
+        namespace: str,
+        registry: CollectorRegistry | None = None,
+        connect_timeout_seconds: float = 2.0,
+    ) -> None:
+        super().__init__(FanoutMetrics(registry if registry is not None else CollectorRegistry()))
+        self._publisher = publisher
+        self._breaker = breaker
+        self._prefix = f"{namespace}:fanout:"
+        self._listener_client = Redis.from_url(
+            url,
+            socket_connect_timeout=connect_timeout_seconds,
+            socket_keepalive=True,
+            retry=Retry(ExponentialBackoff(cap=RECONNECT_MAX_SECONDS), retries=3),
+        )
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        # a channel of this node alone: keeps the connection subscribed (a pub/sub connection
+        # with no subscription cannot be read) and is where a message for this node would go
+        self.node_channel = f"node:{uuid.uuid4().hex}"
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        data = _stamped(payload)
+        try:
+            await self._breaker.call(
+                "fanout", lambda: self._publisher.publish(self._prefix + channel, data)
+            )
+        except RedisUnavailable:
+            self._metrics.lost.inc()
+            return
+        self._metrics.published.inc()
+
+    async def _start(self) -> PubSub:
+        if self._pubsub is None:
+            self._pubsub = self._listener_client.pubsub()
+            await self._pubsub.subscribe(self._prefix + self.node_channel)
+            self._reader = asyncio.create_task(self._read(self._pubsub), name="fanout reader")
+        return self._pubsub
+
+    async def _join(self, channel: str) -> None:
+        pubsub = await self._start()
+        confirmed = asyncio.get_running_loop().create_future()
+        self._confirmations[channel] = confirmed
+        try:
+            await pubsub.subscribe(self._prefix + channel)
+            # Redis answers in order: once it confirms, what is published later reaches us
+            await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
+        finally:
+            self._confirmations.pop(channel, None)
+
+    async def _leave(self, channel: str) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(*REDIS_FAILURES):
+                await self._pubsub.unsubscribe(self._prefix + channel)
+
+    async def _read(self, pubsub: PubSub) -> None:
+        pause = RECONNECT_SECONDS
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=None)
+            except asyncio.CancelledError:
+                raise
+            except REDIS_FAILURES as exc:
+                log.warning("fan-out connection lost", error=repr(exc), retry_in_seconds=pause)
+                await asyncio.sleep(pause)  # then get_message reconnects and subscribes again
+                pause = min(pause * 2, RECONNECT_MAX_SECONDS)
+                continue
+            pause = RECONNECT_SECONDS
+            if message is not None:
+                self._handle(message)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        raw_channel = message.get("channel")
+        if not isinstance(raw_channel, bytes | str):
+            return
+        name = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
+        channel = name.removeprefix(self._prefix)
+        kind = message.get("type")
+        if kind == "message":
+            data = message["data"]
+            self._deliver(channel, data if isinstance(data, bytes) else str(data).encode())
+        elif kind == "subscribe":
+            confirmed = self._confirmations.get(channel)
+            if confirmed is not None and not confirmed.done():
+                confirmed.set_result(None)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            with contextlib.suppress(*REDIS_FAILURES):
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped upstream
+        await self._listener_client.aclose()
+        self._listeners.clear()
+        self._joined.clear()
+
+
+def create_fanout(
+    redis_url: str | None,
+    *,
+    publisher: Redis | None,
+    breaker: RedisBreaker | None,
+    namespace: str,
+    registry: CollectorRegistry,
+) -> Fanout:
+    if redis_url is None or publisher is None or breaker is None:
+        return MemoryFanout(registry=registry)
+    return RedisFanout(
+        redis_url, publisher=publisher, breaker=breaker, namespace=namespace, registry=registry
+    )
