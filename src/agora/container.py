@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from agora.blog import read_cache as blog_read_cache
 from agora.blog.reads import BlogReads
-from agora.chat.gateway.domain import DomainRoomCalls, DomainRoomLogs
+from agora.chat.gateway import domain as chat_gateway_domain
 from agora.chat.gateway.node import GatewayNode, build_gateway
+from agora.chat.messages import SendLimits
+from agora.chat.reads import ChatReads
 from agora.identity import jobs as identity_jobs
 from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
@@ -41,6 +43,9 @@ class Container:
     identity_reads: IdentityReads
     # the blog's read side: cached pages, articles, tags and feeds
     blog_reads: BlogReads
+    # the chat: the limits on sending, and what the gateway reads (rooms, missed events)
+    chat_limits: SendLimits
+    chat_reads: ChatReads
     # one per request, RPC call or job: the transaction, its outbox and its after-commit hooks;
     # with the handlers of every context's events, registered here once
     units_of_work: UnitsOfWork
@@ -75,13 +80,23 @@ class Container:
             ttl_seconds=settings.read_cache_seconds,
             token_check_seconds=settings.token_check_cache_seconds,
         )
+        chat_limits = SendLimits.of(platform.rate_limiter, settings.chat)
+        chat_reads = ChatReads(platform.db.autocommit_sessions)
         chat_gateway = build_gateway(
             platform=platform,
             tokens=tokens,
             identity_reads=identity_reads,
-            logs=DomainRoomLogs(),
-            calls=DomainRoomCalls(),
+            logs=chat_gateway_domain.ChatRoomLogs(
+                sessions=platform.db.autocommit_sessions, reads=chat_reads
+            ),
+            calls=chat_gateway_domain.ChatCalls(
+                units_of_work=units_of_work,
+                sessions=platform.db.autocommit_sessions,
+                limits=chat_limits,
+            ),
         )
+        # after a commit: the chat's events to every node's subscribers
+        chat_gateway_domain.register_event_handlers(units_of_work.events, chat_gateway.hub)
         return cls(
             settings=settings,
             platform=platform,
@@ -94,6 +109,8 @@ class Container:
                 ttl_seconds=settings.read_cache_seconds,
                 site_title=settings.site_title,
             ),
+            chat_limits=chat_limits,
+            chat_reads=chat_reads,
             units_of_work=units_of_work,
             jobs=jobs,
             mail=mail,

@@ -47,6 +47,9 @@ class RateLimitFallback(StrEnum):
 # the cheapest of them, as memory × iterations
 MIN_PRODUCTION_PASSWORD_COST = 7168 * 5
 
+# the longest chat message the API documents; AGORA_CHAT_MAX_MESSAGE_CHARS may only lower it
+MESSAGE_CHARS_CEILING = 4000
+
 
 def _usable_cpus() -> int:
     # the CPUs this process may run on, which a container or taskset may make fewer than the host's
@@ -88,6 +91,17 @@ class JobsSettings(SettingsGroup):
     broker_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     # on SIGTERM a worker stops taking jobs and gives those running this long to finish
     graceful_seconds: float = Field(default=20.0, ge=0, le=3600)
+
+
+class ChatSettings(SettingsGroup):
+    """The chat's rules (``agora.chat``): ``AGORA_CHAT_*``, a prefix the gateway's group shares."""
+
+    model_config = SettingsConfigDict(env_prefix="AGORA_CHAT_")
+
+    # the longest message, in characters (an edit too); at most the documented 4000
+    max_message_chars: int = Field(default=MESSAGE_CHARS_CEILING, ge=1, le=MESSAGE_CHARS_CEILING)
+    # messages one user may send, in the `limits` notation ("20/5seconds"), over every room
+    send_rate: str = "20/5seconds"
 
 
 class ChatGatewaySettings(SettingsGroup):
@@ -174,6 +188,8 @@ class Settings(BaseSettings):
     # `agora worker` processes; unset, the server runs the jobs itself (the embedded default)
     broker_url: str | None = None
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    # the chat's rules: message length, send rate
+    chat: ChatSettings = Field(default_factory=ChatSettings)
     # the chat's WebSocket gateway: queues, frame sizes, tickets, presence
     chat_gateway: ChatGatewaySettings = Field(default_factory=ChatGatewaySettings)
 

@@ -201,7 +201,9 @@ async def test_every_client_ends_with_every_rooms_whole_history(
         _shape(event)[2] for room in rooms for event in logs[room] if event["kind"] == "message"
     ]
     assert len(sent) == len(set(sent)) == len(members) * MESSAGES_PER_USER
-    assert doomed.process.returncode == -9
+    assert await asyncio.to_thread(doomed.process.wait, 10) == -9
+    moved = [member for member in members if len(member.clients) > 1]
+    assert len(moved) == USERS_PER_NODE  # the killed node's clients, each on a survivor now
     for member in members:
         for client in member.clients:
             await client.close()

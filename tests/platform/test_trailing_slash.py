@@ -13,7 +13,16 @@ from tests.conftest import auth, register
 
 ARTICLE = {"article": {"title": "Slashes", "description": "d", "body": "b"}}
 # a value for each path parameter, so every route can be asked for
-SAMPLE_PARAMETERS = {"slug": "no-such-article", "username": "nobody", "comment_id": "1"}
+SAMPLE_PARAMETERS = {
+    "slug": "no-such-article",
+    "username": "nobody",
+    "comment_id": "1",
+    # the chat
+    "room_id": "1",
+    "message_id": "1",
+    "member_id": "1",
+    "emoji": "ok",
+}
 
 
 def every_route(app: ProvidingApp) -> list[tuple[str, str]]:

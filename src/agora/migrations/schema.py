@@ -1,6 +1,7 @@
 """Every model, imported so that ``Base.metadata`` knows all tables (for Alembic and tests)."""
 
 from agora.blog import models as blog_models
+from agora.chat import models as chat_models
 from agora.identity import models as identity_models
 from agora.platform import outbox as platform_outbox
 from agora.platform.db import Base
@@ -11,6 +12,7 @@ target_metadata = Base.metadata
 
 __all__ = [
     "blog_models",
+    "chat_models",
     "identity_models",
     "platform_jobs",
     "platform_outbox",

@@ -6,17 +6,13 @@ Names are camelCase on the wire, as in the rest of the chat's JSON.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from agora.chat.schemas import Body, ClientId, Emoji
 from agora.platform.db import INTEGER_MAX
 
 RoomId = int
-Body = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
-ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Emoji = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
 class Params(BaseModel):

@@ -1,0 +1,185 @@
+"""The room's event log: every change to a room is one row of ``chat_events``, numbered by the
+room's own sequence, and read back in that order (history, recovery).
+
+**Numbers without gaps.** A write first takes the room's next number::
+
+    UPDATE chat_rooms SET last_seq = last_seq + 1 WHERE id = :room RETURNING last_seq
+
+in the transaction that writes the change and its event. The row lock this takes (PostgreSQL;
+SQLite has one writer at a time anyway) makes the room's writers wait for each other until the
+commit, so numbers are handed out in commit order; a rollback gives its number back with
+everything else. So the log is 1, 2, 3 … with no gap and no duplicate, and a reader that has
+seen up to n and asks for what follows gets every later event exactly once.
+
+**Announced after the commit.** ``record`` builds the event's wire dict once and emits
+``RoomEventCommitted`` into the unit of work: the gateway's handler publishes it only once the
+change is durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import orjson
+from sqlalchemy import Integer, Select, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
+
+from agora.chat.events import RoomEventCommitted
+from agora.chat.models import ChatEvent, EventKind, Message, Room
+from agora.chat.schemas import WireEvent
+from agora.platform.db import utcnow
+from agora.platform.errors import NotFound
+from agora.platform.uow import UnitOfWork
+from agora.platform.wire import iso_utc_millis
+
+# the most events one page of history holds (REST), and one page of recovery (the gateway)
+PAGE_MAX = 200
+REPLAY_MAX = 10_000
+# the kinds whose event carries a message's text, withheld once it is deleted
+_TEXT_KINDS = frozenset({EventKind.MESSAGE, EventKind.EDIT})
+
+
+@cache
+def _next_seq() -> ReturningUpdate[int, str]:
+    # built once: this runs for every write to every room
+    return (
+        update(Room)
+        .where(Room.id == bindparam("room", type_=Integer))
+        .values(last_seq=Room.last_seq + 1)
+        .returning(Room.last_seq, Room.kind)
+    )
+
+
+async def next_seq(session: AsyncSession, room_id: int) -> tuple[int, str]:
+    """The room's next sequence number and its kind; the room is locked until the commit."""
+    row = (await session.execute(_next_seq(), {"room": room_id})).first()
+    if row is None:
+        raise NotFound("not found", field="room")
+    return row[0], row[1]
+
+
+def user_ref(user_id: int, username: str) -> dict[str, Any]:
+    return {"id": user_id, "username": username}
+
+
+def message_state(message: Message) -> dict[str, Any]:
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.id,
+        "body": None if deleted else message.body,
+        "clientId": message.client_id,
+        "editedAt": None if message.edited_at is None else iso_utc_millis(message.edited_at),
+        "deleted": deleted,
+    }
+
+
+def wire(room_id: int, seq: int, kind: str, at: datetime, data: dict[str, Any]) -> WireEvent:
+    return {"room": room_id, "seq": seq, "kind": kind, "at": iso_utc_millis(at), **data}
+
+
+async def record(
+    uow: UnitOfWork,
+    *,
+    room_id: int,
+    seq: int,
+    kind: EventKind,
+    actor_id: int | None,
+    data: dict[str, Any],
+    message_id: int | None = None,
+) -> WireEvent:
+    """Writes event ``seq`` (from ``next_seq``) and announces it after the commit."""
+    now = utcnow()
+    await uow.session.execute(
+        insert(ChatEvent),
+        [
+            {
+                "room_id": room_id,
+                "seq": seq,
+                "kind": kind.value,
+                "actor_id": actor_id,
+                "message_id": message_id,
+                "data": data,
+                "created_at": now,
+            }
+        ],
+    )
+    event = wire(room_id, seq, kind.value, now, data)
+    uow.emit(
+        RoomEventCommitted(
+            room_id=room_id, seq=seq, kind=kind.value, event=event, json=orjson.dumps(event)
+        )
+    )
+    return event
+
+
+# --- reading the log --------------------------------------------------------------------------
+
+
+def _events() -> Select[tuple[int, int, str, datetime, dict[str, Any], datetime | None]]:
+    return select(
+        ChatEvent.room_id,
+        ChatEvent.seq,
+        ChatEvent.kind,
+        ChatEvent.created_at,
+        ChatEvent.data,
+        Message.deleted_at,
+    ).outerjoin(Message, Message.id == ChatEvent.message_id)
+
+
+def _as_wire(
+    rows: Sequence[tuple[int, int, str, datetime, dict[str, Any], datetime | None]],
+) -> list[WireEvent]:
+    events = []
+    for room_id, seq, kind, at, data, deleted_at in rows:
+        if deleted_at is not None and kind in _TEXT_KINDS:
+            data = {**data, "message": {**data["message"], "body": None, "deleted": True}}
+        events.append(wire(room_id, seq, kind, at, data))
+    return events
+
+
+@cache
+def _after() -> Select[tuple[int, int, str, datetime, dict[str, Any], datetime | None]]:
+    return (
+        _events()
+        .where(
+            ChatEvent.room_id == bindparam("room", type_=Integer),
+            ChatEvent.seq > bindparam("after", type_=Integer),
+        )
+        .order_by(ChatEvent.seq)
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+async def events_after(
+    session: AsyncSession, room_id: int, after: int, limit: int = PAGE_MAX
+) -> list[WireEvent]:
+    """The room's events after ``after``, oldest first: ``limit`` of them (at most
+    ``REPLAY_MAX``), fewer only at the end of the log. What a client that has seen up to
+    ``after`` missed; membership is the caller's to check."""
+    limit = max(1, min(limit, REPLAY_MAX))
+    rows = await session.execute(_after(), {"room": room_id, "after": after, "limit": limit})
+    return _as_wire(rows.all())
+
+
+async def events_before(
+    session: AsyncSession, room_id: int, before: int | None, limit: int, after: int = 0
+) -> list[WireEvent]:
+    """The latest ``limit`` events before ``before`` (all when None) and after ``after``, oldest
+    first: a page of history read backwards."""
+    limit = max(1, min(limit, PAGE_MAX))
+    query = _events().where(ChatEvent.room_id == room_id, ChatEvent.seq > after)
+    if before is not None:
+        query = query.where(ChatEvent.seq < before)
+    rows = await session.execute(query.order_by(ChatEvent.seq.desc()).limit(limit))
+    return _as_wire(list(reversed(rows.all())))
+
+
+async def event_at(session: AsyncSession, room_id: int, seq: int) -> WireEvent:
+    rows = await session.execute(
+        _events().where(ChatEvent.room_id == room_id, ChatEvent.seq == seq)
+    )
+    return _as_wire(rows.all())[0]

@@ -1,0 +1,42 @@
+"""What the gateway asks the chat without a unit of work: whose rooms, and what a client missed.
+
+Bound once by the composition root to the autocommit sessions (reads need no transaction).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from agora.chat import log
+from agora.chat.models import Member
+from agora.chat.schemas import WireEvent
+from agora.platform.db import SessionFactory
+
+
+class ChatReads:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    async def member_rooms(self, user_id: int) -> list[int]:
+        """The ids of the rooms ``user_id`` is a member of, in id order."""
+        async with self._sessions() as session:
+            rooms = await session.scalars(
+                select(Member.room_id).where(Member.user_id == user_id).order_by(Member.room_id)
+            )
+            return list(rooms)
+
+    async def is_member(self, user_id: int, room_id: int) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(Member.user_id).where(Member.room_id == room_id, Member.user_id == user_id)
+            )
+            return found is not None
+
+    async def events_after(
+        self, room_id: int, after: int, limit: int = log.PAGE_MAX
+    ) -> list[WireEvent]:
+        """The room's events after ``after``, oldest first: ``limit`` of them (at most
+        ``log.REPLAY_MAX``), fewer only at the end of the log; call again after the last one
+        returned until fewer come back."""
+        async with self._sessions() as session:
+            return await log.events_after(session, room_id, after, limit)

@@ -1,0 +1,49 @@
+"""Writers at the same moment: the room's sequence has no gap and no duplicate, and a message sent
+twice at once with one client id is one message. Real concurrency on PostgreSQL (the CI tier);
+on SQLite the writes queue, which must give the same answers."""
+
+from __future__ import annotations
+
+from tests.chat.conftest import Chatter
+from tests.support.concurrency import ROUNDS, at_once, statuses
+
+
+async def test_duplicates_sent_at_once_make_one_message(ann: Chatter) -> None:
+    room_id = (await ann.create_room("general"))["id"]
+    path = f"/rooms/{room_id}/messages"
+
+    for round_ in range(ROUNDS):
+        payload = {"body": f"once {round_}", "clientId": f"dup-{round_}"}
+        responses = await at_once(*(ann.call("POST", path, json=payload) for _ in range(4)))
+
+        assert statuses(responses) == [201] * 4
+        events = [response.json()["event"] for response in responses]
+        assert all(event == events[0] for event in events)
+
+    page = await ann.events(room_id)
+    messages = [event for event in page["events"] if event["kind"] == "message"]
+    assert [m["message"]["clientId"] for m in messages] == [f"dup-{n}" for n in range(ROUNDS)]
+    assert page["lastSeq"] == 1 + ROUNDS
+
+
+async def test_concurrent_senders_leave_no_gap(ann: Chatter, bob: Chatter, cid: Chatter) -> None:
+    room_id = (await ann.create_room("general"))["id"]
+    await bob.ok("POST", f"/rooms/{room_id}/join")
+    await cid.ok("POST", f"/rooms/{room_id}/join")
+    senders = [ann, bob, cid]
+    path = f"/rooms/{room_id}/messages"
+
+    responses = await at_once(
+        *(
+            sender.call("POST", path, json={"body": f"{n}", "clientId": f"{sender.username}{n}"})
+            for n in range(8)
+            for sender in senders
+        )
+    )
+
+    assert statuses(responses) == [201] * 24
+    acknowledged = sorted(response.json()["event"]["seq"] for response in responses)
+    assert acknowledged == list(range(4, 28))  # after three joins: one number each, none lost
+    page = await ann.events(room_id, limit=200)
+    assert [event["seq"] for event in page["events"]] == list(range(1, 28))
+    assert page["lastSeq"] == 27
