@@ -19,6 +19,7 @@ from tests.conftest import auth, register
 from tests.support.apps import client_of
 from tests.support.chat_ws import RpcClient, RpcError, rpc_client, ws_url
 from tests.support.database import empty_tables
+from tests.support.metrics import samples
 from tests.support.serving import serving
 
 
@@ -290,3 +291,19 @@ async def test_a_removed_member_hears_it_and_nothing_after(chat: Chat) -> None:
         with pytest.raises(RpcError) as gone:
             await bob.call("typing", room=room)
         assert gone.value.code == 403
+
+
+async def test_metrics_count_connections_calls_frames_and_fanout(chat: Chat) -> None:
+    await chat.user("ann")
+    room = await chat.room("ann")
+    async with chat.connect("ann") as ann:
+        await ann.call("subscribe", room=room)
+        sent = await ann.call("send", room=room, body="counted", clientId="m")
+        await ann.notification("message", seq=sent["seq"])
+        figures = samples((await chat.http.get("/metrics")).text)
+    assert figures[("agora_chat_connections", frozenset())] == 1
+    ok_send = frozenset({"method": "send", "outcome": "ok"}.items())
+    assert figures[("agora_chat_calls_total", ok_send)] == 1
+    assert figures[("agora_chat_frames_sent_total", frozenset())] >= 3  # 2 answers, 1 event
+    assert figures[("agora_chat_fanout_seconds_count", frozenset())] >= 1
+    assert figures[("agora_fanout_published_total", frozenset())] >= 1
