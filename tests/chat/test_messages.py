@@ -48,6 +48,24 @@ async def test_the_same_client_id_again_returns_the_first_message(ann: Chatter) 
     assert page["lastSeq"] == 2
 
 
+async def test_a_client_id_names_a_message_in_one_room_by_one_author(
+    ann: Chatter, bob: Chatter
+) -> None:
+    first_room = await _room_with(ann, bob)
+    second_room = await _room_with(ann)
+    first = await ann.send(first_room, "hello", client_id="c-1")
+
+    elsewhere = await ann.send(second_room, "hello", client_id="c-1")
+    by_bob = await bob.send(first_room, "hello", client_id="c-1")
+    path = f"/rooms/{first_room}/messages/{first['message']['id']}"
+    await ann.ok("PUT", path, json={"body": "edited"})
+    retried = await ann.send(first_room, "hello", client_id="c-1")
+
+    assert elsewhere["message"]["id"] != first["message"]["id"]
+    assert by_bob["message"]["id"] != first["message"]["id"]
+    assert retried == first  # the creation event, as it was written
+
+
 async def test_only_members_write_and_only_authors_edit(
     ann: Chatter, bob: Chatter, cid: Chatter
 ) -> None:

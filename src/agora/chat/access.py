@@ -66,10 +66,3 @@ async def blocked_between(session: AsyncSession, one: int, other: int) -> bool:
         (Block.blocker_id == other) & (Block.blocked_id == one),
     )
     return bool(await session.scalar(select(exists().where(either))))
-
-
-async def peer_of(session: AsyncSession, room_id: int, user_id: int) -> int | None:
-    """The other member of a direct conversation."""
-    return await session.scalar(
-        select(Member.user_id).where(Member.room_id == room_id, Member.user_id != user_id)
-    )

@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, Select, bindparam, insert, select, update
+from sqlalchemy import Insert, Integer, Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -62,6 +62,11 @@ async def next_seq(session: AsyncSession, room_id: int) -> tuple[int, str]:
     return row[0], row[1]
 
 
+@cache
+def _insert_event() -> Insert:
+    return insert(ChatEvent)
+
+
 def user_ref(user_id: int, username: str) -> dict[str, Any]:
     return {"id": user_id, "username": username}
 
@@ -90,22 +95,21 @@ async def record(
     actor_id: int | None,
     data: dict[str, Any],
     message_id: int | None = None,
+    at: datetime | None = None,
 ) -> WireEvent:
     """Writes event ``seq`` (from ``next_seq``) and announces it after the commit."""
-    now = utcnow()
+    now = at or utcnow()
     await uow.session.execute(
-        insert(ChatEvent),
-        [
-            {
-                "room_id": room_id,
-                "seq": seq,
-                "kind": kind.value,
-                "actor_id": actor_id,
-                "message_id": message_id,
-                "data": data,
-                "created_at": now,
-            }
-        ],
+        _insert_event(),
+        {
+            "room_id": room_id,
+            "seq": seq,
+            "kind": kind.value,
+            "actor_id": actor_id,
+            "message_id": message_id,
+            "data": data,
+            "created_at": now,
+        },
     )
     event = wire(room_id, seq, kind.value, now, data)
     uow.emit(

@@ -15,18 +15,36 @@ and makes no second message, also when both arrive at once: the second waits on 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import ReturningInsert
 
 from agora.chat import log
-from agora.chat.access import MANAGERS, Membership, blocked_between, peer_of, require_member
+from agora.chat.access import MANAGERS, Membership, require_member
 from agora.chat.events import ReadMarked
-from agora.chat.models import EventKind, Member, Message, Reaction, Room, RoomKind
+from agora.chat.models import Block, EventKind, Member, Message, Reaction, Room, RoomKind
 from agora.chat.schemas import ReadMark, WireEvent
 from agora.chat.views import unread
-from agora.platform.db import dialect_insert, utcnow
+from agora.identity.models import User
+from agora.platform.db import UTCDateTime, dialect_insert, utcnow
 from agora.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from agora.platform.ratelimit import RateLimiter
 from agora.platform.uow import UnitOfWork
@@ -54,15 +72,62 @@ class SendLimits:
         await self.limiter.hit(self.rate, "chat-send", str(user_id))
 
 
-async def _existing(
-    session: AsyncSession, room_id: int, author_id: int, client_id: str
-) -> int | None:
-    return await session.scalar(
-        select(Message.seq).where(
-            Message.room_id == room_id,
-            Message.author_id == author_id,
-            Message.client_id == client_id,
+@cache  # one statement each for rooms and direct conversations: a send is the hottest write
+def _sender(direct: bool) -> Select[str, int | None, bool]:
+    """The sender's name, the seq of their message with this client id (None: a new one), and
+    in a direct conversation whether either member blocked the other: one round trip. No row:
+    the sender is not a member."""
+    room = bindparam("room", type_=Integer)
+    user = bindparam("user", type_=Integer)
+    first = (
+        select(Message.seq)
+        .where(
+            Message.room_id == room,
+            Message.author_id == user,
+            Message.client_id == bindparam("client_id", type_=String),
         )
+        .scalar_subquery()
+    )
+    blocked: ColumnElement[bool] = literal(False)
+    if direct:
+        peer = aliased(Member)
+        blocked = exists().where(
+            peer.room_id == room,
+            peer.user_id != user,
+            or_(
+                (Block.blocker_id == user) & (Block.blocked_id == peer.user_id),
+                (Block.blocker_id == peer.user_id) & (Block.blocked_id == user),
+            ),
+        )
+    return (
+        select(User.username, first, blocked)
+        .join(Member, Member.user_id == User.id)
+        .where(Member.room_id == room, Member.user_id == user)
+    )
+
+
+@cache
+def _insert_message() -> ReturningInsert[int]:
+    return (
+        insert(Message)
+        .values(
+            room_id=bindparam("room", type_=Integer),
+            seq=bindparam("seq", type_=Integer),
+            author_id=bindparam("user", type_=Integer),
+            body=bindparam("body", type_=Text),
+            client_id=bindparam("client_id", type_=String),
+            created_at=bindparam("now", type_=UTCDateTime()),
+        )
+        .returning(Message.id)
+    )
+
+
+@cache
+def _first_seq() -> Select[int]:
+    return select(Message.seq).where(
+        Message.room_id == bindparam("room", type_=Integer),
+        Message.author_id == bindparam("user", type_=Integer),
+        Message.client_id == bindparam("client_id", type_=String),
     )
 
 
@@ -84,32 +149,46 @@ async def send(
     await limits.check(user_id, body)
     session = uow.session
     seq, kind = await log.next_seq(session, room_id)
-    me = await require_member(session, room_id, user_id)
-    first = await _existing(session, room_id, user_id, client_id)
+    keys = {"room": room_id, "user": user_id, "client_id": client_id}
+    sender = (await session.execute(_sender(kind == RoomKind.DIRECT), keys)).first()
+    if sender is None:
+        raise Forbidden("is not one of your rooms", field="room")
+    username, first, blocked = sender
     if first is not None:
         return await _replay(uow, room_id, first)
-    if kind == RoomKind.DIRECT:
-        peer = await peer_of(session, room_id, user_id)
-        if peer is not None and await blocked_between(session, user_id, peer):
-            raise Forbidden("is blocked: one of you blocked the other", field="room")
-    message = Message(
-        room_id=room_id,
-        seq=seq,
-        author_id=user_id,
-        body=body,
-        client_id=client_id,
-        created_at=utcnow(),
-    )
-    session.add(message)
+    if blocked:
+        raise Forbidden("is blocked: one of you blocked the other", field="room")
+    now = utcnow()
     try:
-        await session.flush()
+        message_id = await session.scalar(
+            _insert_message(), {**keys, "seq": seq, "body": body, "now": now}
+        )
     except IntegrityError:
+        # the same client id, committed after our look (the room's lock makes this rare)
         await uow.rollback()
-        first = await _existing(session, room_id, user_id, client_id)
+        first = await session.scalar(_first_seq(), keys)
         if first is None:
             raise
         return await log.event_at(session, room_id, first)
-    event = await _record(uow, EventKind.MESSAGE, me, message, seq)
+    event = await log.record(
+        uow,
+        room_id=room_id,
+        seq=seq,
+        kind=EventKind.MESSAGE,
+        actor_id=user_id,
+        message_id=message_id,
+        at=now,
+        data={
+            "actor": log.user_ref(user_id, username),
+            "message": {
+                "id": message_id,
+                "body": body,
+                "clientId": client_id,
+                "editedAt": None,
+                "deleted": False,
+            },
+        },
+    )
     await uow.commit()
     return event
 

@@ -51,12 +51,14 @@ WireEvent = dict[str, Any]
 
 
 class UserRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: int
     username: str
 
 
 class MessageState(BaseModel):
-    model_config = ConfigDict(serialize_by_alias=True)
+    model_config = ConfigDict(serialize_by_alias=True, extra="forbid")
 
     id: int
     body: str | None = Field(description="null once the message was deleted")
@@ -68,7 +70,7 @@ class MessageState(BaseModel):
 class RoomEvent(BaseModel):
     """One change to a room; the fields besides the first four depend on ``kind``."""
 
-    model_config = ConfigDict(serialize_by_alias=True)
+    model_config = ConfigDict(serialize_by_alias=True, extra="forbid")
 
     room: int
     seq: int = Field(description="The room's sequence number: 1, 2, 3 … with no gap")
