@@ -146,3 +146,20 @@ async def test_a_long_replay_is_paced_by_the_queue() -> None:
     assert got == list(range(1, 501))
     assert most <= 16
     assert stream._outgoing.closed is None
+
+
+async def test_the_event_that_ends_a_membership_is_the_last_delivered() -> None:
+    log = Log(0)
+    stream = stream_of(log, last=0)
+    ended: list[int] = []
+    stream.ended = lambda: ended.append(stream.last)  # type: ignore[method-assign]
+    await stream.catch_up()
+    log.append(4)
+    stream.on_event(3, frame(3))  # the removal, early
+    stream.end_after(3)
+    stream.on_event(1, frame(1))
+    stream.on_event(2, frame(2))
+    stream.on_event(4, frame(4))  # after the removal: never theirs
+    assert await drain(stream._outgoing) == [1, 2, 3]
+    assert ended == [3]
+    assert stream.closed

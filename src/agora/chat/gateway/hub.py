@@ -142,10 +142,10 @@ class Hub:
         for stream in tuple(watched.members):
             if seq:
                 stream.on_event(seq, frame)
+                if ends is not None and stream.user_id == ends:
+                    stream.end_after(seq)
             elif actor is None or stream.user_id != actor:
                 stream.listener.deliver(frame)
-            if ends is not None and stream.user_id == ends:
-                stream.listener.room_ended(room_id)
         self.metrics.fanout_latency.observe(max(0.0, time.time() - header["t"]))
 
     def _on_user(self, user_id: int, payload: bytes) -> None:
@@ -253,3 +253,6 @@ class WatchingStream(RoomStream):
     def __init__(self, listener: Listener, **options: Any) -> None:
         super().__init__(**options)
         self.listener = listener
+
+    def ended(self) -> None:
+        self.listener.room_ended(self.room_id)

@@ -64,6 +64,7 @@ class RoomStream:
         self._catching_up = True  # until the first catch_up ends
         self._timer: asyncio.TimerHandle | None = None
         self._filling: asyncio.Task[None] | None = None
+        self._ends_at: int | None = None  # the event that ends the user's membership
         self.closed = False
 
     def on_event(self, seq: int, frame: str) -> None:
@@ -85,14 +86,31 @@ class RoomStream:
             )
 
     def _deliver(self, seq: int, frame: str) -> None:
-        if self._outgoing.put(frame):
-            self.last = seq
+        if not self.closed and self._outgoing.put(frame):
+            self._delivered(seq)
+
+    def _delivered(self, seq: int) -> None:
+        self.last = seq
+        if self._ends_at is not None and seq >= self._ends_at:
+            self.ended()
+            self.close()  # nothing after the event that ended the membership
+
+    def end_after(self, seq: int) -> None:
+        """The user left or was removed at ``seq``: the stream ends once that is delivered."""
+        self._ends_at = seq
+        if self.last >= seq:
+            self.ended()
+            self.close()
+
+    def ended(self) -> None:
+        """Called once the last event the user may see is delivered; ``WatchingStream`` tells
+        its connection."""
 
     def _release(self) -> None:
         """Delivers the held events that follow what the client has, and forgets the old."""
         while (frame := self._held.pop(self.last + 1, None)) is not None:
             self._deliver(self.last + 1, frame)
-            if self._outgoing.closed is not None:
+            if self._outgoing.closed is not None or self.closed:
                 return
         for seq in [seq for seq in self._held if seq <= self.last]:
             del self._held[seq]
@@ -126,9 +144,9 @@ class RoomStream:
             while not self.closed:
                 events = await self._read(self.last, self._page)
                 for event in events:
-                    if event.seq > self.last:
+                    if event.seq > self.last and not self.closed:
                         await self._outgoing.put_paced(self._encode(event))
-                        self.last = event.seq
+                        self._delivered(event.seq)
                         replayed += 1
                 if len(events) == self._page:
                     continue  # a full page: there may be more
