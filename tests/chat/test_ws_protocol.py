@@ -15,17 +15,12 @@ from httpx import AsyncClient
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from agora.app import create_app
 from agora.chat.gateway import tickets
-from agora.container import Container
 from agora.platform.cache import MemoryCache
 from agora.platform.errors import Unauthorized
 from agora.settings import ChatGatewaySettings, Settings
 from tests.conftest import auth, register
-from tests.support.apps import client_of
-from tests.support.chat_ws import RpcClient, RpcError, rpc_client, ws_url
-from tests.support.database import empty_tables
-from tests.support.serving import serving
+from tests.support.chat_ws import RpcClient, RpcError, rpc_client, served_app, ws_url
 
 
 class Served:
@@ -58,12 +53,8 @@ async def serve_with(make_settings: Callable[..., Settings]) -> Callable[..., An
 
     @asynccontextmanager
     async def serve(**gateway: Any) -> AsyncIterator[Served]:
-        container = Container.from_settings(
-            make_settings(chat_gateway=ChatGatewaySettings(**gateway))
-        )
-        await empty_tables(container.platform.db)
-        app = create_app(container=container)
-        async with serving(app) as base_url, client_of(app) as http:
+        settings = make_settings(chat_gateway=ChatGatewaySettings(**gateway))
+        async with served_app(settings) as (base_url, http):
             yield Served(base_url, http)
 
     return serve

@@ -12,15 +12,10 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from agora.app import create_app
-from agora.container import Container
 from agora.settings import ChatSettings, Settings
 from tests.conftest import auth, register
-from tests.support.apps import client_of
-from tests.support.chat_ws import RpcClient, RpcError, rpc_client, ws_url
-from tests.support.database import empty_tables
+from tests.support.chat_ws import RpcClient, RpcError, rpc_client, served_app, ws_url
 from tests.support.metrics import samples
-from tests.support.serving import serving
 
 
 class Chat:
@@ -64,10 +59,7 @@ ChatWith = Callable[..., AbstractAsyncContextManager[Chat]]
 def chat_with(make_settings: Callable[..., Settings]) -> ChatWith:
     @asynccontextmanager
     async def serve(**settings: Any) -> AsyncIterator[Chat]:
-        container = Container.from_settings(make_settings(**settings))
-        await empty_tables(container.platform.db)
-        app = create_app(container=container)
-        async with serving(app) as base_url, client_of(app) as http:
+        async with served_app(make_settings(**settings)) as (base_url, http):
             yield Chat(base_url, http)
 
     return serve

@@ -11,8 +11,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from httpx import AsyncClient
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from agora.app import create_app
+from agora.container import Container
+from agora.settings import Settings
+from tests.support.apps import client_of
+from tests.support.database import empty_tables
+from tests.support.serving import serving
 
 DEADLINE = 10.0
 
@@ -166,3 +174,14 @@ def ws_url(base_url: str, **query: str) -> str:
     if query:
         url += "?" + "&".join(f"{key}={value}" for key, value in query.items())
     return url
+
+
+@asynccontextmanager
+async def served_app(settings: Settings) -> AsyncIterator[tuple[str, AsyncClient]]:
+    """The app for ``settings`` on uvicorn, its tables emptied first: the server's base URL, and
+    an HTTP client of the same app."""
+    container = Container.from_settings(settings)
+    await empty_tables(container.platform.db)
+    app = create_app(container=container)
+    async with serving(app) as base_url, client_of(app) as http:
+        yield base_url, http

@@ -162,27 +162,26 @@ async def delete(connection: Connection, params: MessageParams) -> Any:
     )
 
 
-@method("react", ReactParams)
-async def react(connection: Connection, params: ReactParams) -> Any:
-    """The reaction's event; null when the user had this reaction on the message already."""
+async def _react(connection: Connection, params: ReactParams, *, add: bool) -> Any:
     return await connection.calls.react(
-        add=True,
+        add=add,
         user_id=connection.user_id,
         room_id=params.room,
         message_id=params.message,
         emoji=params.emoji,
     )
+
+
+@method("react", ReactParams)
+async def react(connection: Connection, params: ReactParams) -> Any:
+    """The reaction's event; null when the user had this reaction on the message already."""
+    return await _react(connection, params, add=True)
 
 
 @method("unreact", ReactParams)
 async def unreact(connection: Connection, params: ReactParams) -> Any:
-    return await connection.calls.react(
-        add=False,
-        user_id=connection.user_id,
-        room_id=params.room,
-        message_id=params.message,
-        emoji=params.emoji,
-    )
+    """The event; null when the user had no such reaction on the message."""
+    return await _react(connection, params, add=False)
 
 
 @method("mark_read", MarkReadParams)
