@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -98,6 +98,7 @@ class Hub:
         self._rooms: dict[int, _Watched] = {}
         self._users: dict[int, _Watched] = {}
         self._connections: set[Listener] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self.closing = False
 
     @staticmethod
@@ -204,7 +205,7 @@ class Hub:
             self._users, listener.user_id, listener, user_channel(listener.user_id), self._on_user
         )
         if await self.presence.connected(listener.user_id):
-            await self._tell_presence([listener.user_id], "online")
+            self._later(self._tell_presence([listener.user_id], "online"))
 
     async def disconnected(self, listener: Listener) -> None:
         if listener not in self._connections:
@@ -213,7 +214,13 @@ class Hub:
         self.metrics.connections.dec()
         await self._unwatch(self._users, listener.user_id, listener)
         if await self.presence.disconnected(listener.user_id):
-            await self._tell_presence([listener.user_id], "offline")
+            self._later(self._tell_presence([listener.user_id], "offline"))
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Off the connection's path: telling a user's rooms reads the database."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def online(self, user_ids: Iterable[int]) -> set[int]:
         return await self.presence.online(user_ids)
@@ -245,6 +252,7 @@ class Hub:
             *(listener.shut(code, reason) for listener in tuple(self._connections)),
             return_exceptions=True,
         )
+        await asyncio.gather(*self._background, return_exceptions=True)
 
 
 class WatchingStream(RoomStream):
