@@ -96,7 +96,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=20_000, help="jobs of the sustained phase")
     parser.add_argument("--rate", type=float, default=500.0, help="jobs/s of the fixed-rate phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of that phase")
-    parser.add_argument("--concurrency", type=int, default=64, help="the worker's prefetch")
+    parser.add_argument("--concurrency", type=int, default=32, help="the worker's prefetch")
     parser.add_argument("--committers", type=int, default=24, help="concurrent committers")
     parser.add_argument("--output", type=Path, default=REPORT, help="report file")
     parser.add_argument("--no-report", action="store_true", help="print only; leave the report")
@@ -120,7 +120,7 @@ def _settings(url: str, broker_url: str, queue: str) -> Settings:
     return Settings(
         database_url=url,
         broker_url=broker_url,
-        database_pool_size=16,
+        database_pool_size=28,
         log_level="WARNING",
         jobs=JobsSettings(queue=queue),
     )
@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> JobsResult:
             concurrency=args.concurrency,
             poll_seconds=1.0,
         )
-        environment.update(AGORA_DATABASE_POOL_SIZE="10")
+        environment.update(AGORA_DATABASE_POOL_SIZE=str(args.concurrency + 8))
         with worker_process(environment, WORKER_LOG, concurrency=args.concurrency) as worker:
             return asyncio.run(_measure(url, broker_url, queue, workdir, args, worker.process.pid))
 

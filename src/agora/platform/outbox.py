@@ -1,7 +1,10 @@
 """The transactional outbox: a job is a row written in the same transaction as its cause.
 
-``uow.outbox.add(SEND_EMAIL, SendEmail(...))`` adds a row to the ``outbox`` table through the
-unit of work's session, so the job and the change that caused it commit together or not at all.
+``uow.outbox.add(SEND_EMAIL, SendEmail(...))`` adds a row to the ``outbox`` table in the unit of
+work's transaction, so the job and the change that caused it commit together or not at all. The
+rows wait in memory and are written by one Core ``INSERT`` just before the commit
+(``Outbox.write``): the ORM's flush would cost the committing request more than its own change
+(a third of a job's cost on the committing side, measured by ``make bench``).
 Something else moves committed rows on: the server itself on the embedded default, a relay to
 RabbitMQ in production (``agora.platform.jobs``).
 
@@ -16,7 +19,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Index, Insert, Integer, String, Text, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -84,8 +87,12 @@ class Outbox:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        # the topics added since the last commit or rollback (for the metrics and the drain)
-        self.added: list[str] = []
+        self._rows: list[dict[str, Any]] = []
+
+    @property
+    def added(self) -> list[str]:
+        """The topics added since the last write or discard (for the metrics and the drain)."""
+        return [row["topic"] for row in self._rows]
 
     def add(self, topic: Topic[P], payload: P, *, run_at: datetime | None = None) -> str:
         """Adds a job to the transaction and returns its message id."""
@@ -93,14 +100,32 @@ class Outbox:
             raise TypeError(f"{topic!r} takes {topic.payload.__name__}, not {type(payload)}")
         now = utcnow()
         message_id = uuid.uuid4().hex
-        self._session.add(
-            OutboxMessage(
-                id=message_id,
-                topic=topic.name,
-                payload=payload.model_dump(mode="json"),
-                created_at=now,
-                run_at=run_at or now,
-            )
+        self._rows.append(
+            {
+                "id": message_id,
+                "topic": topic.name,
+                "payload": payload.model_dump(mode="json"),
+                "created_at": now,
+                "run_at": run_at or now,
+            }
         )
-        self.added.append(topic.name)
         return message_id
+
+    async def write(self) -> list[str]:
+        """Writes the jobs added so far in the session's transaction (the unit of work calls it
+        before committing); their topics."""
+        rows, self._rows = self._rows, []
+        if rows:
+            # Core on the transaction's connection: no ORM bookkeeping for rows nobody reads here
+            connection = await self._session.connection()
+            await connection.execute(_INSERT, rows)
+        return [row["topic"] for row in rows]
+
+    def discard(self) -> None:
+        """Forgets the jobs added (the transaction is rolled back)."""
+        self._rows = []
+
+
+# built once: a list of rows runs as one multi-row INSERT (SQLAlchemy's "insertmanyvalues");
+# the columns not given take their defaults (not leased, not published, no attempt yet)
+_INSERT: Insert = insert(OutboxMessage.__table__)  # type: ignore[arg-type]

@@ -69,8 +69,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         hooks, self._hooks = self._hooks, []
-        added, self.outbox.added = self.outbox.added, []
         # taken before the commit: if it fails, nothing was durable and nothing may follow
+        added = await self.outbox.write()
         await self.session.commit()
         if added and self._jobs_added is not None:
             self._jobs_added(added)  # counts them, and wakes the local drain: no wait for a poll
@@ -79,7 +79,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._hooks.clear()
-        self.outbox.added = []
+        self.outbox.discard()
         await self.session.rollback()
 
     async def __aenter__(self) -> Self:

@@ -72,7 +72,7 @@ class JobPublisher:
         broker = await self.connect()
         confirmation: Any = await broker.publish(
             orjson.dumps(job.payload),
-            self.queue.name,
+            self.queue,  # the object, not its name: FastStream would build one per message
             persist=True,
             message_id=job.id,
             headers={TOPIC_HEADER: job.topic, RUNS_HEADER: job.runs_before},

@@ -11,7 +11,10 @@ short lease ends soon. A message can so be published twice — the workers' chec
 
 It runs in every server process when a broker is configured (woken by the commits of that
 process: a job leaves at once) and in every ``agora worker`` (polling: retries, delayed and
-periodic jobs move on even when no server is up).
+periodic jobs move on even when no server is up). A worker's relay is the safety net, not the
+main road: while servers relay too, it takes only jobs due for longer than a poll
+(``due_for_seconds``), which no server took — so a worker's time goes to running jobs, not to
+publishing what a server's relay is about to publish anyway.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Relay(JobLoop):
         batch_size: int,
         scheduler: Scheduler | None = None,
         scheduled: Callable[[list[str]], None] | None = None,
+        due_for_seconds: float = 0.0,
     ) -> None:
         super().__init__(
             poll_seconds=poll_seconds,
@@ -59,11 +63,15 @@ class Relay(JobLoop):
         self.metrics = metrics
         # a claimed batch is the relay's for this long: publishing it takes a timeout at most
         self.claim_lease_seconds = 3 * publisher.timeout_seconds
+        self.due_for_seconds = due_for_seconds
 
     async def step(self) -> int:
         await self.publisher.connect()  # no claim while the broker is away: nothing to release
         jobs = await self.store.claim_due(
-            self.batch_size, to_run=False, lease_seconds=self.claim_lease_seconds
+            self.batch_size,
+            to_run=False,
+            lease_seconds=self.claim_lease_seconds,
+            due_for_seconds=self.due_for_seconds,
         )
         if not jobs:
             return 0

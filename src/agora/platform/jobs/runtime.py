@@ -104,6 +104,9 @@ class Jobs:
                 graceful_seconds=options.graceful_seconds,
             )
             await self._consumer.start()
+            if self.runs_in_server and isinstance(self.loop, Relay):
+                # the servers relay what they commit at once: this one picks up what they left
+                self.loop.due_for_seconds = options.poll_seconds
         elif concurrency is not None and isinstance(self.loop, LocalDrain):
             self.loop.resize(concurrency)
         self.loop.start()

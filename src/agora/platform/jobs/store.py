@@ -76,10 +76,10 @@ class Backoff:
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (not for secrets)
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def _due(now: datetime, *, waited: timedelta = timedelta(0)) -> ColumnElement[bool]:
     return and_(
         OutboxMessage.dead_at.is_(None),
-        OutboxMessage.run_at <= now,
+        OutboxMessage.run_at <= now - waited,
         or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until <= now),
     )
 
@@ -116,20 +116,25 @@ class JobStore:
         self.lease = timedelta(seconds=lease_seconds)
 
     async def claim_due(
-        self, limit: int, *, to_run: bool = True, lease_seconds: float | None = None
+        self,
+        limit: int,
+        *,
+        to_run: bool = True,
+        lease_seconds: float | None = None,
+        due_for_seconds: float = 0.0,
     ) -> list[ClaimedJob]:
         """Up to ``limit`` due jobs, oldest due first, leased to the caller.
 
         ``to_run``: the caller runs them now (a run starts: the attempt is counted); otherwise
         it publishes them (the relay), and the worker counts the run when it starts it.
         ``lease_seconds``: how long the caller holds them (``lease_seconds`` of the settings
-        when None).
+        when None). ``due_for_seconds``: only jobs due for at least that long.
         """
         now = utcnow()
         lease = self.lease if lease_seconds is None else timedelta(seconds=lease_seconds)
         due = (
             select(OutboxMessage.id)
-            .where(_due(now))
+            .where(_due(now, waited=timedelta(seconds=due_for_seconds)))
             .order_by(OutboxMessage.run_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
