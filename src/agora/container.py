@@ -22,6 +22,7 @@ from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
 from agora.identity.reads import IdentityReads
 from agora.identity.tokens import TokenCodec
+from agora.platform.jobs import housekeeping
 from agora.platform.jobs.runtime import Jobs
 from agora.platform.mail import Mail, mail_from_settings
 from agora.platform.ports import Platform
@@ -68,6 +69,11 @@ class Container:
         )
         mail = mail_from_settings(settings)
         # every context's job handlers, in one place
+        housekeeping.register(
+            jobs.handlers,
+            retention_seconds=settings.jobs.processed_retention_seconds,
+            schedule=settings.jobs.housekeeping,
+        )
         identity_jobs.register(jobs.handlers, mail=mail, settings=settings)
         return cls(
             settings=settings,

@@ -160,6 +160,8 @@ def server_environment(database_url: str, workdir: Path) -> dict[str, str]:
         AGORA_RATE_LIMITS_ENABLED="false",
         AGORA_LOG_JSON="true",
         AGORA_ACCESS_LOG="true",
+        # the hourly purges would add their first occurrences to every test's outbox
+        AGORA_JOBS_HOUSEKEEPING="false",
     )
     if TEST_REDIS_URL:
         env["AGORA_REDIS_URL"] = TEST_REDIS_URL
