@@ -57,7 +57,9 @@ class Container:
     def from_settings(cls, settings: Settings, *, passwords: Passwords | None = None) -> Container:
         """``passwords``: a hasher of the caller's (tests that stand in for Argon2's cost)."""
         platform = Platform.from_settings(settings)
-        units_of_work = UnitsOfWork(platform.db.sessions)
+        units_of_work = UnitsOfWork(
+            platform.db.sessions, autocommit=platform.db.autocommit_connection
+        )
         # after a commit: the read caches forget what the blog's and identity's writes changed
         blog_read_cache.register_event_handlers(units_of_work.events, platform.cache)
         identity_read_cache.register_event_handlers(units_of_work.events, platform.cache)

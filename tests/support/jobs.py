@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from agora.container import Container
+from agora.platform import event_loop
 from agora.platform.db import Database
 from agora.platform.deps import UnitOfWorkDep
 from agora.platform.error_formats import REALWORLD, Api
@@ -307,7 +308,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     if args.command == "worker":
-        asyncio.run(
+        event_loop.run(  # as `agora worker` runs
             run_worker(
                 settings,
                 concurrency=args.concurrency,
