@@ -316,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     directory: Path = args.directory.resolve()
     environment = cluster_environment(directory)
     _prepare(environment)
-    signal.signal(signal.SIGTERM, _stop)
+    # both, explicitly: a launcher started in the background inherits SIGINT ignored
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _stop)
     ports = [args.node_port + offset for offset in range(args.nodes)]
     try:
         with cluster(environment, directory, node_ports=ports, proxy_port=args.port) as running:
@@ -324,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _supervise(running)
             print("cluster: stopping nginx and the nodes", flush=True)
             return status
-    except (KeyboardInterrupt, _Stop):
+    except _Stop:
         print("cluster: stopped", flush=True)
         return 0
 
