@@ -4,6 +4,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 HOST ?= 127.0.0.1
+# `make cluster CLUSTER_ARGS="--port 9080 --node-port 9001"`: other ports (python -m deploy.cluster -h)
+CLUSTER_ARGS ?=
 PORT ?= 8000
 # uv from PATH, else a private copy installed with pip into .tools/ (no root, no system pip)
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
@@ -11,7 +13,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NPM_TOOLS := tests/e2e/node_modules/.bin/newman
 
-.PHONY: help install run test lint e2e bench format clean
+.PHONY: help install run cluster test lint e2e bench format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,18 +46,22 @@ run: install ## migrate, load demo content if empty, serve on http://$(HOST):$(P
 	@echo ""
 	$(BIN)/agora serve --host $(HOST) --port $(PORT)
 
+cluster: install ## two nodes behind nginx on http://127.0.0.1:8080 (this machine's PostgreSQL, Redis)
+	./deploy/install-nginx.sh
+	$(BIN)/python -m deploy.cluster $(CLUSTER_ARGS)
+
 test: install $(NPM_TOOLS) ## run the whole suite (embedded default; PostgreSQL/Redis when AGORA_TEST_* are set)
 	$(BIN)/pytest
 
 lint: install ## ruff check, ruff format --check, mypy --strict, import contracts
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy --strict src tests bench
+	$(BIN)/ruff check src tests bench deploy
+	$(BIN)/ruff format --check src tests bench deploy
+	$(BIN)/mypy --strict src tests bench deploy
 	$(BIN)/lint-imports
 
 format: install ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench deploy
+	$(BIN)/ruff check --fix src tests bench deploy
 
 e2e: install $(NPM_TOOLS) ## only the end-to-end tests (live servers, conformance suites)
 	$(BIN)/pytest tests/e2e

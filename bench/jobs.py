@@ -44,6 +44,7 @@ from tests.support.jobs import (
 
 from agora.container import Container
 from agora.migrations.runner import upgrade
+from agora.platform import event_loop
 from agora.settings import JobsSettings, Settings
 from bench import report
 from bench.server import cpu_seconds
@@ -252,7 +253,10 @@ def run(args: argparse.Namespace) -> JobsResult:
         )
         environment.update(AGORA_DATABASE_POOL_SIZE=str(args.concurrency + 8))
         with worker_process(environment, WORKER_LOG, concurrency=args.concurrency) as worker:
-            return asyncio.run(_measure(url, broker_url, queue, workdir, args, worker.process.pid))
+            # on uvloop, as a server's relay and requests run under uvicorn
+            return event_loop.run(
+                _measure(url, broker_url, queue, workdir, args, worker.process.pid)
+            )
 
 
 def render(result: JobsResult) -> str:

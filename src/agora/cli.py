@@ -126,9 +126,10 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from agora.platform import event_loop
     from agora.worker import run_worker
 
-    asyncio.run(run_worker(_settings(), concurrency=args.concurrency))
+    event_loop.run(run_worker(_settings(), concurrency=args.concurrency))
     return 0
 
 

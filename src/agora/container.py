@@ -24,6 +24,7 @@ from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
 from agora.identity.reads import IdentityReads
 from agora.identity.tokens import TokenCodec
+from agora.platform.jobs import housekeeping
 from agora.platform.jobs.runtime import Jobs
 from agora.platform.mail import Mail, mail_from_settings
 from agora.platform.ports import Platform
@@ -60,7 +61,9 @@ class Container:
     def from_settings(cls, settings: Settings, *, passwords: Passwords | None = None) -> Container:
         """``passwords``: a hasher of the caller's (tests that stand in for Argon2's cost)."""
         platform = Platform.from_settings(settings)
-        units_of_work = UnitsOfWork(platform.db.sessions)
+        units_of_work = UnitsOfWork(
+            platform.db.sessions, autocommit=platform.db.autocommit_connection
+        )
         # after a commit: the read caches forget what the blog's and identity's writes changed
         blog_read_cache.register_event_handlers(units_of_work.events, platform.cache)
         identity_read_cache.register_event_handlers(units_of_work.events, platform.cache)
@@ -72,6 +75,11 @@ class Container:
         )
         mail = mail_from_settings(settings)
         # every context's job handlers, in one place
+        housekeeping.register(
+            jobs.handlers,
+            retention_seconds=settings.jobs.processed_retention_seconds,
+            schedule=settings.jobs.housekeeping,
+        )
         identity_jobs.register(jobs.handlers, mail=mail, settings=settings)
         tokens = TokenCodec.from_settings(settings)
         identity_reads = IdentityReads(

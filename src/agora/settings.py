@@ -91,6 +91,10 @@ class JobsSettings(SettingsGroup):
     broker_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
     # on SIGTERM a worker stops taking jobs and gives those running this long to finish
     graceful_seconds: float = Field(default=20.0, ge=0, le=3600)
+    # hourly purges of what jobs leave behind (finished jobs' records, spent account tokens)
+    housekeeping: bool = True
+    # a finished job's record (its idempotency key) is kept this long
+    processed_retention_seconds: int = Field(default=7 * 24 * 3600, ge=3600)
 
 
 class ChatSettings(SettingsGroup):

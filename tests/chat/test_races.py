@@ -47,3 +47,48 @@ async def test_concurrent_senders_leave_no_gap(ann: Chatter, bob: Chatter, cid: 
     page = await ann.events(room_id, limit=200)
     assert [event["seq"] for event in page["events"]] == list(range(1, 28))
     assert page["lastSeq"] == 27
+
+
+async def test_a_member_removed_while_sending_writes_nothing_after_the_removal(
+    ann: Chatter, bob: Chatter
+) -> None:
+    room_id = (await ann.create_room("general"))["id"]
+    await bob.ok("POST", f"/rooms/{room_id}/join")
+    bob_id = await bob.me_id(room_id)
+
+    for round_ in range(ROUNDS):
+        sent, removed = await at_once(
+            bob.call(
+                "POST", f"/rooms/{room_id}/messages", json={"body": "hi", "clientId": f"{round_}"}
+            ),
+            ann.call("DELETE", f"/rooms/{room_id}/members/{bob_id}"),
+        )
+
+        assert removed.status_code == 200, removed.text
+        # either in before the removal, or refused: never a message from a non-member
+        assert sent.status_code in (201, 403), sent.text
+        if sent.status_code == 201:
+            assert sent.json()["event"]["seq"] < removed.json()["event"]["seq"]
+        await bob.ok("POST", f"/rooms/{room_id}/join")
+    seqs = [event["seq"] for event in (await ann.events(room_id, limit=200))["events"]]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+async def test_two_owners_leaving_at_once_leave_one_behind(
+    ann: Chatter, bob: Chatter, cid: Chatter
+) -> None:
+    for _ in range(ROUNDS):
+        room_id = (await ann.create_room("general"))["id"]
+        await bob.ok("POST", f"/rooms/{room_id}/join")
+        await cid.ok("POST", f"/rooms/{room_id}/join")
+        bob_id = await bob.me_id(room_id)
+        await ann.ok("PUT", f"/rooms/{room_id}/members/{bob_id}/role", json={"role": "owner"})
+
+        responses = await at_once(
+            ann.call("POST", f"/rooms/{room_id}/leave"),
+            bob.call("POST", f"/rooms/{room_id}/leave"),
+        )
+
+        assert sorted(statuses(responses)) == [200, 409]
+        members = (await cid.room(room_id))["members"]
+        assert [m["role"] for m in members if m["username"] != "cid"] == ["owner"]

@@ -126,3 +126,25 @@ async def test_bad_input_is_a_problem_and_changes_nothing(ann: Chatter) -> None:
     problem(await ann.call("POST", "/rooms", json={"name": "x", "kind": "secret"}), 422)
     problem(await ann.http.get("/api/chat/rooms"), 401)
     assert [r["id"] for r in (await ann.ok("GET", "/rooms"))["rooms"]] == [room["id"]]
+
+
+async def test_the_directory_lists_public_rooms_to_join(ann: Chatter, bob: Chatter) -> None:
+    general = await ann.create_room("general")
+    await ann.create_room("staff", kind="private")
+    await ann.ok("POST", "/direct", json={"username": "bob"})
+    games = await ann.create_room("100% games")
+    await bob.ok("POST", f"/rooms/{games['id']}/join")
+
+    listed = (await bob.ok("GET", "/directory"))["rooms"]
+    assert [(r["name"], r["members"], r["joined"]) for r in listed] == [
+        ("general", 1, False),
+        ("100% games", 2, True),
+    ]
+    first_page = (await bob.ok("GET", "/directory", params={"limit": 1}))["rooms"]
+    assert [r["id"] for r in first_page] == [general["id"]]
+    after = (await bob.ok("GET", "/directory", params={"after": general["id"]}))["rooms"]
+    assert [r["id"] for r in after] == [games["id"]]
+    found = (await bob.ok("GET", "/directory", params={"q": "0%"}))["rooms"]
+    assert [r["name"] for r in found] == ["100% games"]
+    for params in ({"limit": 0}, {"limit": 101}, {"after": -1}, {"q": ""}, {"q": "a\x07"}):
+        problem(await bob.call("GET", "/directory", params=params), 422)

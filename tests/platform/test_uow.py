@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from structlog.testing import capture_logs
 
@@ -202,3 +202,43 @@ async def test_a_failed_commit_loses_the_job_with_the_change_and_runs_nothing(
     assert await _stored(db) == (["ann"], [])
     async with db.autocommit_sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_a_unit_whose_only_write_is_its_jobs_commits_them_in_one_statement(
+    container: Container, db: Database
+) -> None:
+    # a password-reset request is such a unit: it adds a job and changes nothing else
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    seen: list[str] = []
+
+    async def hook() -> None:
+        seen.append("hook")
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with container.units_of_work() as uow:
+            uow.outbox.add(NOTED, Noted(note="reset"))
+            uow.outbox.add(NOTED, Noted(note="and another"))
+            uow.after_commit(hook)
+            await uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert statements == ["INSERT"]  # both rows, no flush, no transaction around them
+    assert seen == ["hook"]
+    assert await _stored(db) == ([], ["reset", "and another"])
+
+
+async def test_a_unit_that_began_its_transaction_commits_its_jobs_in_it(
+    container: Container, db: Database
+) -> None:
+    async with container.units_of_work() as uow:
+        await uow.session.scalar(select(func.count()).select_from(User))  # began: a read
+        uow.outbox.add(NOTED, Noted(note="after a read"))
+        await uow.commit()
+    assert await _stored(db) == ([], ["after a read"])

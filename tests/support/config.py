@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agora.settings import Settings
+from agora.settings import JobsSettings, Settings
 
 TEST_DATABASE_URL = os.environ.get("AGORA_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL") or None
@@ -41,6 +41,8 @@ def settings_under_test(workdir: Path, *, database_url: str, **overrides: Any) -
         "log_json": True,
         "access_log": False,
         **CHEAP_PASSWORD_HASHING,
+        # the hourly purges would add their first occurrences to every test's outbox
+        "jobs": JobsSettings(housekeeping=False),
         **overrides,
     }
     return Settings(**values)

@@ -38,6 +38,17 @@ async def _on_maintenance_db(server_url: str, statement: str) -> None:
         await connection.close()
 
 
+def ensure_database(url: str) -> bool:
+    """Creates the PostgreSQL database ``url`` names unless it exists; True when it was created.
+    Synchronous on purpose (it calls ``asyncio.run``)."""
+    name = make_url(url).database
+    try:
+        asyncio.run(_on_maintenance_db(url, f'CREATE DATABASE "{name}"'))
+    except asyncpg.DuplicateDatabaseError:
+        return False
+    return True
+
+
 @contextmanager
 def fresh_database(directory: Path, server_url: str | None = TEST_DATABASE_URL) -> Iterator[str]:
     """Yields the URL of a new, empty database that is dropped on exit.

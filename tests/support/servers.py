@@ -49,7 +49,8 @@ def agora_command(*args: str) -> list[str]:
     return [*command, *args]
 
 
-def _tail(path: Path, lines: int = 60) -> str:
+def file_tail(path: Path, lines: int = 60) -> str:
+    """The last ``lines`` of a log file, for a failure's message."""
     if not path.exists():
         return "(no output)"
     text = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -68,7 +69,7 @@ class LiveServer:
         return f"http://{self.host}:{self.port}"
 
     def log_tail(self, lines: int = 60) -> str:
-        return f"--- last lines of {self.log_path} ---\n{_tail(self.log_path, lines)}"
+        return f"--- last lines of {self.log_path} ---\n{file_tail(self.log_path, lines)}"
 
     def terminate(self) -> None:
         if self.process.poll() is None:
@@ -119,11 +120,12 @@ def agora_server(
     cwd: Path | None = None,
     workers: int = 1,
     arguments: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[LiveServer]:
-    """``agora serve`` on a free port with exactly ``environment``, its output in ``log_path``;
-    yields once ``/readyz`` answers 200; on exit SIGTERM, and a kill if it outlives
-    ``STOP_TIMEOUT`` (its exit status is then in ``server.process.returncode``)."""
-    port = free_port()
+    """``agora serve`` on ``port`` (a free one when None) with exactly ``environment``, its
+    output in ``log_path``; yields once ``/readyz`` answers 200; on exit SIGTERM, and a kill if it
+    outlives ``STOP_TIMEOUT`` (its exit status is then in ``server.process.returncode``)."""
+    port = port or free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -160,6 +162,8 @@ def server_environment(database_url: str, workdir: Path) -> dict[str, str]:
         AGORA_RATE_LIMITS_ENABLED="false",
         AGORA_LOG_JSON="true",
         AGORA_ACCESS_LOG="true",
+        # the hourly purges would add their first occurrences to every test's outbox
+        AGORA_JOBS_HOUSEKEEPING="false",
     )
     if TEST_REDIS_URL:
         env["AGORA_REDIS_URL"] = TEST_REDIS_URL

@@ -19,6 +19,7 @@ from agora.chat.log import PAGE_MAX
 from agora.chat.models import EMOJI_MAX, RoomKind
 from agora.chat.schemas import (
     BlockOut,
+    Directory,
     DirectRequest,
     EventResult,
     EventsPage,
@@ -82,6 +83,27 @@ async def create_room(body: NewRoom, uow: UnitOfWorkDep, user_id: CurrentUserId)
 )
 async def list_rooms(session: ReadSessionDep, user_id: CurrentUserId) -> RoomsResponse:
     return RoomsResponse(rooms=await views.my_rooms(session=session, user_id=user_id))
+
+
+@router.get(
+    "/directory",
+    summary="Public rooms anyone may join, by id (keyset: ?after=<last id>)",
+    responses=errors(401, 422),
+)
+async def directory(
+    session: ReadSessionDep,
+    user_id: CurrentUserId,
+    q: Annotated[
+        Annotated[str, SingleLine] | None,
+        Query(min_length=1, max_length=100, description="Part of the name"),
+    ] = None,
+    after: Annotated[int, Query(ge=0, le=INTEGER_MAX, description="The last id seen")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Directory:
+    rooms = await views.directory(
+        session=session, user_id=user_id, text=q, after=after, limit=limit
+    )
+    return Directory(rooms=rooms)
 
 
 @router.get(

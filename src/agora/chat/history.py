@@ -11,7 +11,7 @@ from agora.chat import log
 from agora.chat.access import require_member
 from agora.chat.models import Message, Room
 from agora.chat.schemas import MessageSummary
-from agora.chat.views import summary, with_authors
+from agora.chat.views import like_pattern, summary, with_authors
 from agora.platform.errors import NotFound
 
 SEARCH_MAX = 50
@@ -48,12 +48,6 @@ async def history(
     return {"events": events, "lastSeq": last_seq}
 
 
-def _like_pattern(text: str) -> str:
-    # the user's words, taken literally: % and _ are not wildcards here
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 async def search(
     *, session: AsyncSession, user_id: int, room_id: int, text: str, limit: int = 20
 ) -> list[MessageSummary]:
@@ -63,7 +57,7 @@ async def search(
     matches = and_(
         Message.room_id == room_id,
         Message.deleted_at.is_(None),
-        Message.body.ilike(_like_pattern(text), escape="\\"),
+        Message.body.ilike(like_pattern(text), escape="\\"),
     )
     rows = await session.execute(
         with_authors(matches).order_by(Message.seq.desc()).limit(max(1, min(limit, SEARCH_MAX)))

@@ -149,6 +149,23 @@ class RoomsResponse(BaseModel):
     rooms: list[RoomOut]
 
 
+class PublicRoom(BaseModel):
+    """A public room anyone may join, as the directory lists it."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    id: int
+    name: str
+    topic: str
+    members: int
+    last_seq: int = Field(alias="lastSeq")
+    joined: bool = Field(description="Whether you are a member")
+
+
+class Directory(BaseModel):
+    rooms: list[PublicRoom] = Field(description="In id order; the next page is after the last id")
+
+
 class ReadMark(BaseModel):
     model_config = ConfigDict(serialize_by_alias=True)
 

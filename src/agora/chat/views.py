@@ -17,7 +17,14 @@ from sqlalchemy.orm import aliased
 
 from agora.chat.access import require_member
 from agora.chat.models import Member, Message, Room, RoomKind
-from agora.chat.schemas import MemberOut, MessageSummary, RoomDetail, RoomOut, UserRef
+from agora.chat.schemas import (
+    MemberOut,
+    MessageSummary,
+    PublicRoom,
+    RoomDetail,
+    RoomOut,
+    UserRef,
+)
 from agora.identity.models import User
 from agora.platform.errors import NotFound
 
@@ -160,3 +167,37 @@ async def room_detail(*, session: AsyncSession, user_id: int, room_id: int) -> R
         for member, username in rows
     ]
     return RoomDetail.model_validate({**room.model_dump(by_alias=True), "members": members})
+
+
+async def directory(
+    *, session: AsyncSession, user_id: int, text: str | None, after: int, limit: int
+) -> list[PublicRoom]:
+    """Public rooms by id after ``after`` (keyset), whose name contains ``text`` when given."""
+    members = (
+        select(func.count()).where(Member.room_id == Room.id).correlate(Room).scalar_subquery()
+    )
+    mine = (
+        select(Member.user_id)
+        .where(Member.room_id == Room.id, Member.user_id == user_id)
+        .correlate(Room)
+        .exists()
+    )
+    query = (
+        select(Room.id, Room.name, Room.topic, Room.last_seq, members, mine)
+        .where(Room.kind == RoomKind.PUBLIC, Room.id > after)
+        .order_by(Room.id)
+        .limit(limit)
+    )
+    if text:
+        query = query.where(Room.name.ilike(like_pattern(text), escape="\\"))
+    rows = await session.execute(query)
+    return [
+        PublicRoom(id=id_, name=name or "", topic=topic, members=count, lastSeq=last, joined=joined)
+        for id_, name, topic, last, count, joined in rows
+    ]
+
+
+def like_pattern(text: str) -> str:
+    """``text`` anywhere, taken literally: a user's ``%`` and ``_`` are not wildcards."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

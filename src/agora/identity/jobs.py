@@ -22,13 +22,14 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.identity import account_tokens, emails
 from agora.identity.account_tokens import Purpose
-from agora.identity.models import User
+from agora.identity.models import AccountToken, User
 from agora.platform.jobs.handlers import JobContext, JobHandlers
+from agora.platform.jobs.housekeeping import Purge, delete_in_batches, every_hour, purge_batches
 from agora.platform.mail import Mail
 from agora.platform.outbox import Topic
 from agora.settings import Settings
@@ -133,8 +134,27 @@ class AccountEmails:
             await uow.commit()
 
 
+# a used or expired token is kept this long after (a late click still reads "used" or
+# "expired"), then purged: the table holds what may still be spent, and little more
+TOKENS_KEPT = timedelta(days=1)
+PURGE_ACCOUNT_TOKENS = Topic("identity.purge_account_tokens", Purge)
+_stale_tokens = purge_batches(
+    AccountToken.id,
+    lambda now: or_(
+        AccountToken.expires_at < now - TOKENS_KEPT, AccountToken.used_at < now - TOKENS_KEPT
+    ),
+)
+
+
+async def purge_account_tokens(_payload: Purge, job: JobContext) -> None:
+    await delete_in_batches(job, _stale_tokens)
+
+
 def register(handlers: JobHandlers, *, mail: Mail, settings: Settings) -> None:
     """Called once by the composition root."""
     account_emails = AccountEmails(mail=mail, settings=settings)
     handlers.register(SEND_VERIFICATION, account_emails.send_verification)
     handlers.register(SEND_PASSWORD_RESET, account_emails.send_password_reset)
+    handlers.register(PURGE_ACCOUNT_TOKENS, purge_account_tokens)
+    if settings.jobs.housekeeping:
+        every_hour(handlers, PURGE_ACCOUNT_TOKENS)

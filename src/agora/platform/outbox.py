@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Index, Insert, Integer, String, Text, insert, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.platform.db import Base, UTCDateTime, utcnow
@@ -111,13 +111,14 @@ class Outbox:
         )
         return message_id
 
-    async def write(self) -> list[str]:
-        """Writes the jobs added so far in the session's transaction (the unit of work calls it
-        before committing); their topics."""
+    async def write(self, connection: AsyncConnection | None = None) -> list[str]:
+        """Writes the jobs added so far (the unit of work calls it before committing), in the
+        session's transaction or on ``connection``; their topics."""
         rows, self._rows = self._rows, []
         if rows:
-            # Core on the transaction's connection: no ORM bookkeeping for rows nobody reads here
-            connection = await self._session.connection()
+            # Core, not the ORM: no bookkeeping for rows nobody reads here
+            if connection is None:
+                connection = await self._session.connection()
             await connection.execute(_INSERT, rows)
         return [row["topic"] for row in rows]
 

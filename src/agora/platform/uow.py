@@ -24,7 +24,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from agora.platform.events import Event, EventHandlers, Hook, run_committed
 from agora.platform.outbox import Outbox
@@ -51,11 +51,13 @@ class UnitOfWork:
         *,
         events: EventHandlers,
         jobs_added: Callable[[list[str]], None] | None = None,
+        autocommit: Callable[[], AsyncConnection] | None = None,
     ) -> None:
         self.session = session
         self.outbox = Outbox(session)
         self._events = events
         self._jobs_added = jobs_added
+        self._autocommit = autocommit
         self._hooks: list[Hook] = []
 
     def after_commit(self, hook: Hook) -> None:
@@ -70,12 +72,23 @@ class UnitOfWork:
     async def commit(self) -> None:
         hooks, self._hooks = self._hooks, []
         # taken before the commit: if it fails, nothing was durable and nothing may follow
-        added = await self.outbox.write()
-        await self.session.commit()
+        if self._autocommit is not None and self.outbox.added and not self._session_writes():
+            # the jobs are the only write (a password-reset request): one INSERT is atomic by
+            # itself, so it runs alone, without the BEGIN and COMMIT round trips around it
+            async with self._autocommit() as connection:
+                added = await self.outbox.write(connection)
+        else:
+            added = await self.outbox.write()
+            await self.session.commit()
         if added and self._jobs_added is not None:
             self._jobs_added(added)  # counts them, and wakes the local drain: no wait for a poll
         for hook in hooks:
             await run_committed(hook)
+
+    def _session_writes(self) -> bool:
+        """Whether the session began a transaction or holds objects to flush."""
+        session = self.session
+        return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
 
     async def rollback(self) -> None:
         self._hooks.clear()
@@ -103,11 +116,20 @@ class UnitsOfWork:
         sessions: async_sessionmaker[AsyncSession],
         *,
         events: EventHandlers | None = None,
+        autocommit: Callable[[], AsyncConnection] | None = None,
     ) -> None:
+        """``autocommit``: connections whose statements commit alone (``Database``'s), for a
+        unit of work whose only write is its outbox rows."""
         self._sessions = sessions
+        self._autocommit = autocommit
         self.events = events or EventHandlers()
         # set by the jobs runtime: called with the topics of the jobs a commit added
         self.jobs_added: Callable[[list[str]], None] | None = None
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions(), events=self.events, jobs_added=self.jobs_added)
+        return UnitOfWork(
+            self._sessions(),
+            events=self.events,
+            jobs_added=self.jobs_added,
+            autocommit=self._autocommit,
+        )

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Delete, String, bindparam, delete, exists, select
+from sqlalchemy import Delete, Index, String, bindparam, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -36,6 +36,9 @@ class ProcessedJob(Base):
 
     message_id: Mapped[str] = mapped_column(String(MESSAGE_ID_LENGTH), primary_key=True)
     processed_at: Mapped[Any] = mapped_column(UTCDateTime())
+
+    # the hourly purge deletes by age (``housekeeping.py``)
+    __table_args__ = (Index("ix_processed_jobs_processed_at", "processed_at"),)
 
 
 class UnknownTopic(Exception):
