@@ -255,10 +255,18 @@ async def test_presence_online_and_offline_reach_the_rooms_members(chat: Chat) -
     room = await chat.room("ann", "bob")
     async with chat.connect("ann") as ann:
         await ann.call("subscribe", room=room)
+        alone = await ann.call("online", room=room)
         async with chat.connect("bob"):
             online = await ann.notification("presence", status="online")
+            both = await ann.call("online", room=room)
         offline = await ann.notification("presence", status="offline")
-    assert online["params"]["user"] == offline["params"]["user"]
+        after = await ann.call("online", room=room)
+    bob = online["params"]["user"]
+    assert offline["params"]["user"] == bob
+    assert bob not in alone["online"]
+    assert bob in both["online"]
+    assert len(both["online"]) == 2
+    assert after["online"] == alone["online"]
 
 
 async def test_a_removed_member_hears_it_and_nothing_after(chat: Chat) -> None:

@@ -120,6 +120,15 @@ async def unsubscribe(connection: Connection, params: RoomParams) -> dict[str, A
     return {"room": params.room}
 
 
+@method("online", RoomParams)
+async def online(connection: Connection, params: RoomParams) -> dict[str, Any]:
+    """Which of the room's members are connected now, on any node; ``presence`` notifications
+    tell the changes from then on."""
+    hub = connection.hub
+    members = await hub.logs.members_of(user_id=connection.user_id, room_id=params.room)
+    return {"room": params.room, "online": sorted(await hub.online(members))}
+
+
 @method("typing", RoomParams)
 async def typing(connection: Connection, params: RoomParams) -> dict[str, Any]:
     """Ephemeral: the room's other subscribers hear it; nothing is stored."""
