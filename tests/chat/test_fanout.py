@@ -207,3 +207,41 @@ async def test_redis_fanout_measures_the_lag_of_what_it_receives() -> None:
     finally:
         await node.close()
         await publisher.aclose()
+
+
+@needs_redis
+async def test_redis_fanout_listens_again_after_its_connection_is_cut() -> None:
+    """Redis drops the node's pub/sub connection (a restart, a failover, a network cut): the
+    reader reconnects, subscribes again to every channel, and messages flow on."""
+    assert TEST_REDIS_URL is not None
+    admin = Redis.from_url(TEST_REDIS_URL)
+    publisher = Redis.from_url(TEST_REDIS_URL)
+    node = RedisFanout(
+        TEST_REDIS_URL,
+        publisher=publisher,
+        breaker=RedisBreaker(),
+        namespace=f"agora-test-{uuid.uuid4().hex}",
+    )
+    try:
+        inbox = Inbox()
+        await node.subscribe("room:1", inbox)
+        await node.publish("room:1", b"before")
+        await inbox.wait_for(1)
+
+        clients = await admin.client_list()
+        ours = [c["id"] for c in clients if c.get("name") == node.client_name]
+        assert len(ours) == 1
+        await admin.client_kill_filter(_id=ours[0])
+
+        async with asyncio.timeout(DEADLINE):
+            while len(inbox.got) < 2:
+                await node.publish("room:1", b"after")  # lost while the reader is away
+                await asyncio.sleep(0.05)  # polling a condition, bounded by the deadline
+        assert inbox.got[-1] == b"after"
+        again = [c["id"] for c in await admin.client_list() if c.get("name") == node.client_name]
+        assert len(again) == 1
+        assert again != ours  # a new connection
+    finally:
+        await node.close()
+        await publisher.aclose()
+        await admin.aclose()

@@ -217,18 +217,21 @@ class RedisFanout(_Listening):
         self._publisher = publisher
         self._breaker = breaker
         self._prefix = f"{namespace}:fanout:"
+        # a channel of this node alone: keeps the connection subscribed (a pub/sub connection
+        # with no subscription cannot be read) and is where a message for this node would go
+        node = uuid.uuid4().hex
+        self.node_channel = f"node:{node}"
+        self.client_name = f"{namespace}-fanout-{node}"
         self._listener_client = Redis.from_url(
             url,
             socket_connect_timeout=connect_timeout_seconds,
             socket_keepalive=True,
             retry=Retry(ExponentialBackoff(cap=RECONNECT_MAX_SECONDS), retries=3),
+            client_name=self.client_name,  # CLIENT LIST tells the nodes apart
         )
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._confirmations: dict[str, asyncio.Future[None]] = {}
-        # a channel of this node alone: keeps the connection subscribed (a pub/sub connection
-        # with no subscription cannot be read) and is where a message for this node would go
-        self.node_channel = f"node:{uuid.uuid4().hex}"
 
     async def publish(self, channel: str, payload: bytes) -> None:
         data = _stamped(payload)
