@@ -63,8 +63,9 @@ class Connection:
         self.calls = calls
         self.settings = settings
         self._methods = methods
-        self._closed = asyncio.Event()
-        self.outgoing = Outgoing(settings.send_queue_frames, on_close=self._closed.set)
+        # done once the connection is to close (a future, lighter than a task waiting an event)
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.outgoing = Outgoing(settings.send_queue_frames, on_close=self._closing)
         self.user_id = 0  # 0 until authenticated
         self.streams: dict[int, WatchingStream] = {}
 
@@ -91,6 +92,10 @@ class Connection:
     def close(self, code: int, reason: str) -> None:
         self.outgoing.close(code, reason)
 
+    def _closing(self) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+
     def _put(self, frame: str) -> None:
         self.outgoing.put(frame)  # a full queue closes the connection (4008)
 
@@ -98,13 +103,12 @@ class Connection:
         await self.websocket.accept()
         writer = asyncio.create_task(self._write(), name="chat writer")
         reader = asyncio.create_task(self._read(), name="chat reader")
-        closed = asyncio.create_task(self._closed.wait())
         try:
-            await asyncio.wait({writer, reader, closed}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({writer, reader, self._closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, writer, closed):
+            for task in (reader, writer):
                 task.cancel()
-            for task in (reader, writer, closed):
+            for task in (reader, writer):
                 with contextlib.suppress(BaseException):
                     await task
             await self._end()
