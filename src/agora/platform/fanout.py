@@ -33,7 +33,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from agora.platform.errors import Unavailable
-from agora.platform.redis_breaker import REDIS_FAILURES, RedisBreaker, RedisUnavailable
+from agora.platform.redis_breaker import (
+    REDIS_FAILURES,
+    RedisBreaker,
+    RedisUnavailable,
+    stop_task,
+)
 
 log = structlog.get_logger("agora.fanout")
 
@@ -232,6 +237,7 @@ class RedisFanout(_Listening):
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._closing = False
 
     async def publish(self, channel: str, payload: bytes) -> None:
         data = _stamped(payload)
@@ -276,12 +282,15 @@ class RedisFanout(_Listening):
 
     async def _read(self, pubsub: PubSub) -> None:
         pause = RECONNECT_SECONDS
-        while True:
+        # not `while True`: redis-py may swallow a cancellation (see `stop_task`)
+        while not self._closing:
             try:
                 message = await pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
             except REDIS_FAILURES as exc:
+                if self._closing:
+                    return
                 log.warning("fan-out connection lost", error=repr(exc), retry_in_seconds=pause)
                 await asyncio.sleep(pause)  # then get_message reconnects and subscribes again
                 pause = min(pause * 2, RECONNECT_MAX_SECONDS)
@@ -306,10 +315,9 @@ class RedisFanout(_Listening):
                 confirmed.set_result(None)
 
     async def close(self) -> None:
+        self._closing = True
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await stop_task(self._reader)
         if self._pubsub is not None:
             with contextlib.suppress(*REDIS_FAILURES):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped upstream

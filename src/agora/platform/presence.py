@@ -30,7 +30,7 @@ from typing import Protocol
 import structlog
 from redis.asyncio import Redis
 
-from agora.platform.redis_breaker import REDIS_FAILURES, RedisBreaker, RedisUnavailable
+from agora.platform.redis_breaker import REDIS_FAILURES, RedisBreaker, RedisUnavailable, stop_task
 
 log = structlog.get_logger("agora.presence")
 
@@ -124,6 +124,7 @@ class RedisPresence:
         self.node = uuid.uuid4().hex
         self._local: dict[int, int] = {}
         self._heart: asyncio.Task[None] | None = None
+        self._stopping = False
         self._join = redis.register_script(_JOIN)
         self._leave = redis.register_script(_LEAVE)
 
@@ -206,7 +207,9 @@ class RedisPresence:
             self._heart = asyncio.create_task(self._beat(on_offline), name="presence heartbeat")
 
     async def _beat(self, on_offline: OfflineHandler) -> None:
-        while True:
+        # not `while True`: a cancellation that arrives inside a Redis call may be swallowed
+        # there (redis-py turns it into a connection error), so `close` also says to stop
+        while not self._stopping:
             try:
                 await self.heartbeat(on_offline)
             except asyncio.CancelledError:
@@ -215,7 +218,8 @@ class RedisPresence:
                 log.warning("presence heartbeat failed", error=repr(exc))
             except Exception:
                 log.exception("presence heartbeat failed")
-            await asyncio.sleep(self._ttl / 3)
+            if not self._stopping:
+                await asyncio.sleep(self._ttl / 3)
 
     async def heartbeat(self, on_offline: OfflineHandler) -> None:
         """Refreshes this node's entries, then ends the dead nodes' (at most one node each)."""
@@ -256,10 +260,9 @@ class RedisPresence:
 
     async def close(self) -> None:
         """Stops the heartbeat and takes this node's users out (they are offline now)."""
+        self._stopping = True
         if self._heart is not None:
-            self._heart.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heart
+            await stop_task(self._heart)
             self._heart = None
         with contextlib.suppress(*REDIS_FAILURES):
             async with self._redis.pipeline(transaction=False) as pipe:

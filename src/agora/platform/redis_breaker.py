@@ -11,6 +11,7 @@ it again; if it answers, everything uses it again. The change each way is logged
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -129,3 +130,15 @@ class RedisBreaker:
             log.info(
                 "redis available again", down_seconds=round(self._clock() - self._down_since, 3)
             )
+
+
+async def stop_task(task: asyncio.Task[None], *, timeout_seconds: float = 2.0) -> None:
+    """Cancels a background task that talks to Redis and waits for it, a bounded time: a
+    cancellation that lands inside a redis-py call can be swallowed there, so the task must
+    also check a flag of its own to end."""
+    task.cancel()
+    await asyncio.wait({task}, timeout=timeout_seconds)
+    if not task.done():
+        log.warning("a Redis task did not stop in time", task=task.get_name())
+    elif not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("a Redis task ended with an error", task=task.get_name(), error=repr(exc))
