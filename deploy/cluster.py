@@ -4,7 +4,8 @@ The nodes share one PostgreSQL and one Redis (``AGORA_DATABASE_URL``, ``AGORA_RE
 nginx spreads requests and WebSockets over them round robin, with no stickiness, from the same
 site file as ``deploy/compose.yaml`` (``deploy/nginx/agora.conf.template``). nginx runs in the
 foreground with a configuration of its own under ``var/cluster/nginx/``, not as the system
-service. Ctrl-C or SIGTERM stops everything.
+service. With ``AGORA_BROKER_URL`` an ``agora worker`` runs the jobs the nodes relay to RabbitMQ.
+Ctrl-C or SIGTERM stops everything.
 
 The tests start the same pieces on free ports: ``nginx_proxy`` in front of any nodes, ``cluster``
 for nodes and proxy together.
@@ -26,9 +27,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from tests.support.database import ensure_database
+from tests.support.jobs import Worker, worker_process
 from tests.support.servers import (
     HOST,
     POLL_INTERVAL,
@@ -198,6 +201,7 @@ def nginx_proxy(
 class Cluster:
     nodes: list[LiveServer]
     proxy: Proxy
+    worker: Worker | None = None
 
 
 @contextmanager
@@ -207,11 +211,22 @@ def cluster(
     *,
     node_ports: Sequence[int | None] = (None, None),
     proxy_port: int | None = None,
+    worker: bool = False,
 ) -> Iterator[Cluster]:
     """A node per entry of ``node_ports`` (a free port for None) with exactly ``environment``,
-    nginx in front of them; logs under ``directory``. On exit nginx stops, then every node gets
-    SIGTERM (see ``agora_server``)."""
+    nginx in front of them, and with ``worker`` an ``agora worker`` (with a broker, the nodes
+    only relay the jobs: a worker runs them); logs under ``directory``. On exit nginx stops,
+    then the nodes and the worker get SIGTERM (see ``agora_server`` and ``worker_process``)."""
     with ExitStack() as stack:
+        jobs = (
+            stack.enter_context(
+                worker_process(
+                    environment, directory / "worker.log", command=agora_command("worker")
+                )
+            )
+            if worker
+            else None
+        )
         nodes = [
             stack.enter_context(
                 agora_server(environment, directory / f"node-{number}.log", port=port)
@@ -225,7 +240,7 @@ def cluster(
                 port=proxy_port,
             )
         )
-        yield Cluster(nodes=nodes, proxy=proxy)
+        yield Cluster(nodes=nodes, proxy=proxy, worker=jobs)
 
 
 # --- make cluster --------------------------------------------------------------------------------
@@ -264,6 +279,12 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
 def _print_addresses(running: Cluster, environment: Mapping[str, str], directory: Path) -> None:
     url = running.proxy.base_url
     database = make_url(environment["AGORA_DATABASE_URL"]).render_as_string(hide_password=True)
+    jobs = (
+        f"agora worker on {urlsplit(environment['AGORA_BROKER_URL']).hostname}, log "
+        f"{running.worker.log_path}"
+        if running.worker
+        else "run by the nodes (set AGORA_BROKER_URL for RabbitMQ and an agora worker)"
+    )
     lines = [
         "",
         f"  Agora cluster: {len(running.nodes)} nodes behind nginx (round robin, no stickiness)",
@@ -275,6 +296,7 @@ def _print_addresses(running: Cluster, environment: Mapping[str, str], directory
         ),
         f"    PostgreSQL    {database}",
         f"    Redis         {environment['AGORA_REDIS_URL']}",
+        f"    jobs          {jobs}",
         f"    nginx files   {running.proxy.directory} (access.log names the node of each request)",
         "    demo login    jake@example.com / password123",
         "",
@@ -292,6 +314,9 @@ def _supervise(running: Cluster) -> int:
             if node.process.poll() is not None:
                 print(f"cluster: node {number} exited\n{node.log_tail()}", file=sys.stderr)
                 return 1
+        if running.worker and running.worker.process.poll() is not None:
+            print(f"cluster: the worker exited\n{running.worker.log_tail()}", file=sys.stderr)
+            return 1
         if running.proxy.process.poll() is not None:
             print(f"cluster: nginx exited\n{running.proxy.log_tail()}", file=sys.stderr)
             return 1
@@ -316,15 +341,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     directory: Path = args.directory.resolve()
     environment = cluster_environment(directory)
     _prepare(environment)
-    signal.signal(signal.SIGTERM, _stop)
+    # both, explicitly: a launcher started in the background inherits SIGINT ignored
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _stop)
     ports = [args.node_port + offset for offset in range(args.nodes)]
     try:
-        with cluster(environment, directory, node_ports=ports, proxy_port=args.port) as running:
+        with cluster(
+            environment,
+            directory,
+            node_ports=ports,
+            proxy_port=args.port,
+            worker=bool(environment.get("AGORA_BROKER_URL")),
+        ) as running:
             _print_addresses(running, environment, directory)
             status = _supervise(running)
             print("cluster: stopping nginx and the nodes", flush=True)
             return status
-    except (KeyboardInterrupt, _Stop):
+    except _Stop:
         print("cluster: stopped", flush=True)
         return 0
 

@@ -1,11 +1,13 @@
 """``make cluster``'s topology, started by its own code on free ports: two ``agora serve`` nodes on
 one PostgreSQL and one Redis, nginx in front. Requests through nginx reach both nodes in turn,
-links the API builds name nginx's address (the nodes believe its X-Forwarded-*), and a node
-killed outright costs clients nothing: nginx sends their requests to the other one.
+links the API builds name nginx's address (the nodes believe its X-Forwarded-*), a node
+killed outright costs clients nothing (nginx sends their requests to the other one), and with a
+broker the cluster's worker runs the jobs the nodes relay.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 import uuid
@@ -17,8 +19,9 @@ import httpx
 import pytest
 
 from deploy.cluster import Cluster, cluster, nginx_binary
-from tests.support.config import TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.support.config import TEST_BROKER_URL, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.support.database import fresh_database
+from tests.support.jobs import delete_queue
 from tests.support.servers import POLL_INTERVAL, migrate, server_environment
 
 pytestmark = [
@@ -30,19 +33,22 @@ pytestmark = [
     pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (make cluster does)"),
 ]
 
-LOG_DEADLINE = 10.0  # seconds for a node's access log to show a request it answered
+DEADLINE = 10.0  # seconds for what the cluster did to show: a line in a log, a mail
 
 
 @contextmanager
-def new_cluster(directory: Path) -> Iterator[Cluster]:
-    """Two nodes and nginx on a new database and a Redis namespace of their own."""
+def new_cluster(directory: Path, **environment: str) -> Iterator[Cluster]:
+    """Two nodes and nginx on a new database and a Redis namespace of their own, with
+    ``environment`` besides; with ``AGORA_BROKER_URL`` a worker too."""
     with fresh_database(directory) as database_url:
         migrate(database_url, directory)
         environment = {
             **server_environment(database_url, directory),
             "AGORA_REDIS_NAMESPACE": f"agora-e2e-{uuid.uuid4().hex[:12]}",
+            **environment,
         }
-        with cluster(environment, directory) as started:
+        worker = "AGORA_BROKER_URL" in environment
+        with cluster(environment, directory, worker=worker) as started:
             yield started
 
 
@@ -55,7 +61,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 def answered_by(running: Cluster, request_ids: set[str]) -> list[set[str]]:
     """Which of ``request_ids`` each node's access log names, once every one is in a log."""
-    deadline = time.monotonic() + LOG_DEADLINE
+    deadline = time.monotonic() + DEADLINE
     while True:
         logs = [node.log_path.read_text(errors="replace") for node in running.nodes]
         found = [{rid for rid in request_ids if rid in log} for log in logs]
@@ -98,3 +104,43 @@ def test_a_killed_node_costs_the_clients_nothing(tmp_path: Path) -> None:
         # nginx finds the connection refused and sends each request on to the surviving node
         assert statuses == [200] * 6
         assert survivor.process.poll() is None
+
+
+@pytest.mark.skipif(TEST_BROKER_URL is None, reason="needs AGORA_TEST_BROKER_URL (RabbitMQ)")
+def test_with_a_broker_the_worker_runs_what_the_nodes_relay(tmp_path: Path) -> None:
+    assert TEST_BROKER_URL is not None
+    queue = f"agora.e2e.{uuid.uuid4().hex[:12]}"
+    try:
+        with new_cluster(
+            tmp_path, AGORA_BROKER_URL=TEST_BROKER_URL, AGORA_JOBS_QUEUE=queue
+        ) as running:
+            assert running.worker is not None
+            with httpx.Client(base_url=running.proxy.base_url, timeout=10.0) as http:
+                registered = http.post(
+                    "/api/users",
+                    json={
+                        "user": {
+                            "username": "ada",
+                            "email": "ada@example.com",
+                            "password": "correct horse battery",
+                        }
+                    },
+                )
+            assert registered.status_code == 201, registered.text
+            # the verification mail: committed by a node, relayed to RabbitMQ, sent by the worker
+            mails = mails_to(tmp_path / "mail", "ada@example.com")
+            assert len(mails) == 1, running.worker.log_tail()
+    finally:
+        asyncio.run(delete_queue(TEST_BROKER_URL, queue))
+
+
+def mails_to(directory: Path, address: str) -> list[Path]:
+    """The mails written for ``address``, once there is one (or the deadline passed)."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        found = [
+            mail for mail in directory.glob("*.eml") if address in mail.read_text(errors="replace")
+        ]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(POLL_INTERVAL)  # polling a condition, bounded by the deadline
