@@ -19,6 +19,8 @@ from agora.blog.api import api as blog_api
 from agora.blog.deps import BLOG
 from agora.chat.api import api as chat_api
 from agora.chat.deps import CHAT
+from agora.chat.gateway.deps import CHAT_GATEWAY
+from agora.chat.gateway.routes import api as chat_gateway_api
 from agora.container import Container
 from agora.identity.accounts_api import api as accounts_api
 from agora.identity.api import api as identity_api
@@ -58,7 +60,7 @@ Authenticate with the header `Authorization: Token <jwt>`; the token comes from
 """
 
 # the contexts whose routes the server mounts, each with the error format its clients read
-APIS = (identity_api, accounts_api, blog_api, chat_api)
+APIS = (identity_api, accounts_api, blog_api, chat_api, chat_gateway_api)
 
 
 def _metrics_route(platform: Platform, jobs: Jobs) -> APIRouter:
@@ -117,6 +119,7 @@ def create_app(
             gc.collect()
             gc.freeze()
         await container.jobs.start_in_server()
+        container.chat_gateway.start()
         yield
         await container.close()
         worker_ended()
@@ -132,6 +135,7 @@ def create_app(
     IDENTITY.provide(app, container)
     BLOG.provide(app, container)
     CHAT.provide(app, container)
+    CHAT_GATEWAY.provide(app, container)
 
     # failures on paths no context owns (a typo, /docs) speak RealWorld, as the API always did
     formats = ErrorFormats(default=REALWORLD)

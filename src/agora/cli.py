@@ -68,6 +68,13 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         os.environ["AGORA_READ_CACHE_SECONDS"] = "0"
+    if args.workers > 1 and settings.redis_url is None:
+        print(
+            "agora: several workers without AGORA_REDIS_URL: a chat message reaches live only the "
+            "clients of the worker that took it (the others get it with the next event, or on "
+            "reconnect); set AGORA_REDIS_URL to share the fan-out",
+            file=sys.stderr,
+        )
     if args.forwarded_allow_ips is not None:
         # the app applies the proxy headers itself (agora.platform.forwarded), in every worker
         os.environ["AGORA_FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
@@ -87,6 +94,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,
         server_header=False,
+        # the chat's WebSocket: a larger frame is refused with 1009 before it is read whole;
+        # no per-message compression, which would compress each fan-out frame per recipient
+        ws_max_size=settings.chat_gateway.max_frame_bytes,
+        ws_per_message_deflate=False,
     )
     return 0
 

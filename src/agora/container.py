@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from agora.blog import read_cache as blog_read_cache
 from agora.blog.reads import BlogReads
+from agora.chat.gateway import domain as chat_gateway_domain
+from agora.chat.gateway.node import GatewayNode, build_gateway
 from agora.chat.messages import SendLimits
 from agora.chat.reads import ChatReads
 from agora.identity import jobs as identity_jobs
@@ -52,6 +54,8 @@ class Container:
     jobs: Jobs
     # the mail port: SMTP, or .eml files on the embedded default
     mail: Mail
+    # the chat's WebSocket gateway on this node: connections, fan-out, presence
+    chat_gateway: GatewayNode
 
     @classmethod
     def from_settings(cls, settings: Settings, *, passwords: Passwords | None = None) -> Container:
@@ -77,34 +81,55 @@ class Container:
             schedule=settings.jobs.housekeeping,
         )
         identity_jobs.register(jobs.handlers, mail=mail, settings=settings)
+        tokens = TokenCodec.from_settings(settings)
+        identity_reads = IdentityReads(
+            sessions=platform.db.autocommit_sessions,
+            cache=platform.cache,
+            ttl_seconds=settings.read_cache_seconds,
+            token_check_seconds=settings.token_check_cache_seconds,
+        )
+        chat_limits = SendLimits.of(platform.rate_limiter, settings.chat)
+        chat_reads = ChatReads(platform.db.autocommit_sessions)
+        chat_gateway = build_gateway(
+            platform=platform,
+            tokens=tokens,
+            identity_reads=identity_reads,
+            logs=chat_gateway_domain.ChatRoomLogs(
+                sessions=platform.db.autocommit_sessions, reads=chat_reads
+            ),
+            calls=chat_gateway_domain.ChatCalls(
+                units_of_work=units_of_work,
+                sessions=platform.db.autocommit_sessions,
+                limits=chat_limits,
+            ),
+        )
+        # after a commit: the chat's events to every node's subscribers
+        chat_gateway_domain.register_event_handlers(units_of_work.events, chat_gateway.hub)
         return cls(
             settings=settings,
             platform=platform,
-            tokens=TokenCodec.from_settings(settings),
+            tokens=tokens,
             passwords=passwords or Passwords.from_settings(settings),
-            identity_reads=IdentityReads(
-                sessions=platform.db.autocommit_sessions,
-                cache=platform.cache,
-                ttl_seconds=settings.read_cache_seconds,
-                token_check_seconds=settings.token_check_cache_seconds,
-            ),
+            identity_reads=identity_reads,
             blog_reads=BlogReads(
                 sessions=platform.db.autocommit_sessions,
                 cache=platform.cache,
                 ttl_seconds=settings.read_cache_seconds,
                 site_title=settings.site_title,
             ),
-            chat_limits=SendLimits.of(platform.rate_limiter, settings.chat),
-            chat_reads=ChatReads(platform.db.autocommit_sessions),
+            chat_limits=chat_limits,
+            chat_reads=chat_reads,
             units_of_work=units_of_work,
             jobs=jobs,
             mail=mail,
+            chat_gateway=chat_gateway,
         )
 
     def unit_of_work(self) -> UnitOfWork:
         return self.units_of_work()
 
     async def close(self) -> None:
+        await self.chat_gateway.stop()
         await self.jobs.close()
         self.passwords.close()
         await self.platform.close()

@@ -12,17 +12,16 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from deploy.cluster import Cluster, cluster, nginx_binary
+from deploy.cluster import Cluster, nginx_binary
+from tests.support.cluster import cluster_under_test
 from tests.support.config import TEST_BROKER_URL, TEST_DATABASE_URL, TEST_REDIS_URL
-from tests.support.database import fresh_database
 from tests.support.jobs import delete_queue
-from tests.support.servers import POLL_INTERVAL, migrate, server_environment
+from tests.support.servers import POLL_INTERVAL
 
 pytestmark = [
     pytest.mark.e2e,
@@ -36,26 +35,10 @@ pytestmark = [
 DEADLINE = 10.0  # seconds for what the cluster did to show: a line in a log, a mail
 
 
-@contextmanager
-def new_cluster(directory: Path, **environment: str) -> Iterator[Cluster]:
-    """Two nodes and nginx on a new database and a Redis namespace of their own, with
-    ``environment`` besides; with ``AGORA_BROKER_URL`` a worker too."""
-    with fresh_database(directory) as database_url:
-        migrate(database_url, directory)
-        environment = {
-            **server_environment(database_url, directory),
-            "AGORA_REDIS_NAMESPACE": f"agora-e2e-{uuid.uuid4().hex[:12]}",
-            **environment,
-        }
-        worker = "AGORA_BROKER_URL" in environment
-        with cluster(environment, directory, worker=worker) as started:
-            yield started
-
-
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One cluster for the tests that leave it as they found it."""
-    with new_cluster(tmp_path_factory.mktemp("cluster")) as started:
+    with cluster_under_test(tmp_path_factory.mktemp("cluster")) as started:
         yield started
 
 
@@ -95,7 +78,7 @@ def test_links_name_the_address_the_client_used(running: Cluster) -> None:
 
 
 def test_a_killed_node_costs_the_clients_nothing(tmp_path: Path) -> None:
-    with new_cluster(tmp_path) as running:
+    with cluster_under_test(tmp_path) as running:
         killed, survivor = running.nodes
         killed.process.send_signal(signal.SIGKILL)
         killed.process.wait(timeout=10)
@@ -111,7 +94,7 @@ def test_with_a_broker_the_worker_runs_what_the_nodes_relay(tmp_path: Path) -> N
     assert TEST_BROKER_URL is not None
     queue = f"agora.e2e.{uuid.uuid4().hex[:12]}"
     try:
-        with new_cluster(
+        with cluster_under_test(
             tmp_path, AGORA_BROKER_URL=TEST_BROKER_URL, AGORA_JOBS_QUEUE=queue
         ) as running:
             assert running.worker is not None

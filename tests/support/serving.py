@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import h11
@@ -20,15 +21,16 @@ IO_TIMEOUT = 10.0
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, *, http: str = "auto") -> AsyncIterator[str]:
+async def serving(app: FastAPI, *, http: str = "auto", **options: Any) -> AsyncIterator[str]:
     """Yields the base URL (``http://127.0.0.1:PORT``) of a started server; stops it on exit.
 
-    ``http``: uvicorn's HTTP implementation (``h11``, ``httptools`` or ``auto``).
+    ``http``: uvicorn's HTTP implementation (``h11``, ``httptools`` or ``auto``); ``options``:
+    further ``uvicorn.Config`` options (``ws_max_size``, ...).
     """
     port = free_port()
     # log_config=None: uvicorn's loggers propagate to the root logger, so caplog sees them
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http=http, lifespan="on", log_config=None
+        app, host="127.0.0.1", port=port, http=http, lifespan="on", log_config=None, **options
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

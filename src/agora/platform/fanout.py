@@ -32,6 +32,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from agora.platform.errors import Unavailable
 from agora.platform.redis_breaker import REDIS_FAILURES, RedisBreaker, RedisUnavailable
 
 log = structlog.get_logger("agora.fanout")
@@ -43,6 +44,7 @@ Listener = Callable[[bytes], None]
 _STAMP = struct.Struct("!d")
 # how long `subscribe` waits for Redis to confirm a subscription
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
+_SUBSCRIBE_FAILURES: tuple[type[Exception], ...] = (*REDIS_FAILURES, TimeoutError)
 # the reader's pause after a lost connection, doubling up to the maximum
 RECONNECT_SECONDS, RECONNECT_MAX_SECONDS = 0.1, 2.0
 
@@ -241,9 +243,13 @@ class RedisFanout(_Listening):
 
     async def _start(self) -> PubSub:
         if self._pubsub is None:
-            self._pubsub = self._listener_client.pubsub()
-            await self._pubsub.subscribe(self._prefix + self.node_channel)
-            self._reader = asyncio.create_task(self._read(self._pubsub), name="fanout reader")
+            pubsub = self._listener_client.pubsub()
+            try:
+                await pubsub.subscribe(self._prefix + self.node_channel)
+            except REDIS_FAILURES as exc:
+                raise Unavailable("the fan-out is unreachable", retry_after=1) from exc
+            self._pubsub = pubsub
+            self._reader = asyncio.create_task(self._read(pubsub), name="fanout reader")
         return self._pubsub
 
     async def _join(self, channel: str) -> None:
@@ -254,6 +260,9 @@ class RedisFanout(_Listening):
             await pubsub.subscribe(self._prefix + channel)
             # Redis answers in order: once it confirms, what is published later reaches us
             await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
+        except _SUBSCRIBE_FAILURES as exc:
+            log.warning("fan-out subscription failed", channel=channel, error=repr(exc))
+            raise Unavailable("the fan-out is unreachable", retry_after=1) from exc
         finally:
             self._confirmations.pop(channel, None)
 

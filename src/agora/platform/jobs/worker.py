@@ -3,10 +3,11 @@
 FastStream consumes the queue with ``prefetch_count = concurrency``: RabbitMQ hands the worker
 that many unacknowledged messages at most, and FastStream runs a handler for each at once. A
 message is acknowledged only after its outcome is recorded in the outbox (the row deleted, or
-rescheduled with its backoff, or dead); if recording fails, the message is returned to the
-queue (nack) and comes back. A worker killed mid-job never acknowledges: RabbitMQ delivers the
-message again (``redelivered``) to another worker, and the handler's idempotency
-(``JobContext.first_time``) keeps the effect single.
+rescheduled with its backoff, or dead), together with the others finished meanwhile
+(``acks.Acks``); if recording fails, the message is returned to the queue (nack) and comes
+back. A worker killed mid-job never acknowledges: RabbitMQ delivers the message again
+(``redelivered``) to another worker, and the handler's idempotency (``JobContext.first_time``)
+keeps the effect single.
 
 A failed run does not go back to RabbitMQ: the row in the outbox gets its next ``run_at``
 (exponential backoff with jitter) and ``published_at`` cleared, and the relay publishes it again
@@ -22,6 +23,7 @@ import structlog
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
 
+from agora.platform.jobs.acks import Acks
 from agora.platform.jobs.broker import RUNS_HEADER, job_queue, rabbit_broker
 from agora.platform.jobs.drain import JobRunner
 from agora.platform.jobs.store import ClaimedJob, JobStore, StartRequest
@@ -83,42 +85,57 @@ class JobConsumer:
     ) -> None:
         self.runner = runner
         self._starts = Starts(runner.store)
+        # at most half the prefetch finished but unacknowledged behind one long job
+        self._acks = Acks(hold_max=max(1, concurrency // 2))
         self.broker: RabbitBroker = rabbit_broker(
             url, timeout_seconds=timeout_seconds, graceful_seconds=graceful_seconds
         )
-        self.broker.subscriber(
+        self._subscriber = self.broker.subscriber(
             job_queue(queue),
             channel=Channel(prefetch_count=concurrency),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            ack_policy=AckPolicy.MANUAL,  # ``consume`` settles every message itself
             no_reply=True,
-        )(self.consume)
+        )
+        self._subscriber(self.consume)
 
     async def consume(self, _body: Any) -> None:
         message: RabbitMessage = self.broker.context.get_local("message")
+        try:
+            await self._consume(message)
+        except Exception:
+            # the outcome could not be recorded (the database away): the message goes back to
+            # the queue (nack) and comes again, redelivered
+            log.warning(
+                "job not recorded; returned to the queue",
+                job_id=message.message_id,
+                exc_info=True,
+            )
+            self._acks.returned(message.raw_message)
+        else:
+            self._acks.finished(message.raw_message)
+
+    async def _consume(self, message: RabbitMessage) -> None:
         job_id = message.message_id
         try:
             runs_before = int(message.headers[RUNS_HEADER])
         except (KeyError, TypeError, ValueError):
             log.warning("a message that is no job of ours: dropped", message_id=job_id)
             return
-        try:
-            job = await self._starts.start(
-                StartRequest(job_id, runs_before, bool(message.raw_message.redelivered))
-            )
-            if job is None:
-                # finished or dead already, or a stale copy: acknowledged and dropped
-                log.info("job copy skipped", job_id=job_id, runs_before=runs_before)
-                return
-            await self.runner.run(job)  # the handler's failures are recorded there
-        except Exception:
-            # the outcome could not be recorded (the database away): the message goes back to
-            # the queue (nack) and comes again, redelivered
-            log.warning("job not recorded; returned to the queue", job_id=job_id, exc_info=True)
-            raise
+        job = await self._starts.start(
+            StartRequest(job_id, runs_before, bool(message.raw_message.redelivered))
+        )
+        if job is None:
+            # finished or dead already, or a stale copy: acknowledged and dropped
+            log.info("job copy skipped", job_id=job_id, runs_before=runs_before)
+            return
+        await self.runner.run(job)  # the handler's failures are recorded there
 
     async def start(self) -> None:
         await self.broker.start()
 
     async def stop(self) -> None:
-        """Stops taking messages; the handlers running finish (within the graceful time)."""
+        """Stops taking messages; the handlers running finish (within the graceful time), and
+        their acknowledgements leave before the connection closes."""
+        await self._subscriber.stop()
+        await self._acks.drain()
         await self.broker.stop()

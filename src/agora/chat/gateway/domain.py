@@ -1,0 +1,149 @@
+"""The chat's services as the gateway uses them: the rooms' logs (``backend.RoomLogs``), the
+calls that change a room (each in a unit of work of its own, answered after the commit), and the
+handlers of the chat's events that publish them to every node."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from agora.chat import history, log, messages
+from agora.chat.access import require_member
+from agora.chat.events import ReadMarked, RoomEventCommitted
+from agora.chat.gateway.backend import LogEvent
+from agora.chat.gateway.hub import Hub
+from agora.chat.gateway.rpc import notification_frame
+from agora.chat.messages import SendLimits
+from agora.chat.models import EventKind, Room
+from agora.chat.reads import ChatReads
+from agora.platform.db import SessionFactory
+from agora.platform.errors import NotFound
+from agora.platform.events import EventHandlers
+from agora.platform.uow import UnitsOfWork
+
+# the events after which the member they name no longer watches the room
+_ENDS_MEMBERSHIP = frozenset({EventKind.MEMBER_LEFT.value, EventKind.MEMBER_REMOVED.value})
+
+
+def _log_event(wire: dict[str, Any]) -> LogEvent:
+    return LogEvent(room_id=wire["room"], seq=wire["seq"], kind=wire["kind"], wire=wire)
+
+
+class ChatRoomLogs:
+    """``RoomLogs`` on the chat's tables, read without a transaction."""
+
+    page_max = log.REPLAY_MAX
+
+    def __init__(self, *, sessions: SessionFactory, reads: ChatReads) -> None:
+        self._sessions = sessions
+        self._reads = reads
+
+    async def open_room(self, *, user_id: int, room_id: int) -> int:
+        async with self._sessions() as session:
+            last_seq = await session.scalar(select(Room.last_seq).where(Room.id == room_id))
+            if last_seq is None:
+                raise NotFound("not found", field="room")
+            await require_member(session, room_id, user_id)
+            return last_seq
+
+    async def events_after(
+        self, *, user_id: int, room_id: int, after: int, limit: int
+    ) -> Sequence[LogEvent]:
+        page = await self._reads.events_after(room_id, after, min(limit, log.REPLAY_MAX))
+        return [_log_event(wire) for wire in page]
+
+    async def rooms_of(self, user_id: int) -> Sequence[int]:
+        return await self._reads.member_rooms(user_id)
+
+
+class ChatCalls:
+    """The calls that change a room: one unit of work each, committed before the answer."""
+
+    def __init__(
+        self, *, units_of_work: UnitsOfWork, sessions: SessionFactory, limits: SendLimits
+    ) -> None:
+        self._units = units_of_work
+        self._sessions = sessions
+        self._limits = limits
+
+    async def send(self, *, user_id: int, room_id: int, body: str, client_id: str) -> Any:
+        async with self._units() as uow:
+            return await messages.send(
+                uow=uow,
+                limits=self._limits,
+                user_id=user_id,
+                room_id=room_id,
+                body=body,
+                client_id=client_id,
+            )
+
+    async def edit(self, *, user_id: int, room_id: int, message_id: int, body: str) -> Any:
+        async with self._units() as uow:
+            return await messages.edit(
+                uow=uow,
+                limits=self._limits,
+                user_id=user_id,
+                room_id=room_id,
+                message_id=message_id,
+                body=body,
+            )
+
+    async def delete(self, *, user_id: int, room_id: int, message_id: int) -> Any:
+        async with self._units() as uow:
+            return await messages.delete_message(
+                uow=uow, user_id=user_id, room_id=room_id, message_id=message_id
+            )
+
+    async def react(
+        self, *, add: bool, user_id: int, room_id: int, message_id: int, emoji: str
+    ) -> Any:
+        change = messages.react if add else messages.unreact
+        async with self._units() as uow:
+            return await change(
+                uow=uow, user_id=user_id, room_id=room_id, message_id=message_id, emoji=emoji
+            )
+
+    async def mark_read(self, *, user_id: int, room_id: int, seq: int) -> Any:
+        async with self._units() as uow:
+            mark = await messages.mark_read(uow=uow, user_id=user_id, room_id=room_id, seq=seq)
+        return mark.model_dump(mode="json", by_alias=True)
+
+    async def history(
+        self, *, user_id: int, room_id: int, before: int | None, after: int | None, limit: int
+    ) -> Any:
+        async with self._sessions() as session:
+            return await history.history(
+                session=session,
+                user_id=user_id,
+                room_id=room_id,
+                before=before,
+                after=after,
+                limit=limit,
+            )
+
+
+def register_event_handlers(events: EventHandlers, hub: Hub) -> None:
+    """After each commit: the chat's events to every node's subscribers."""
+
+    async def room_event(event: RoomEventCommitted) -> None:
+        ends = event.event["member"]["id"] if event.kind in _ENDS_MEMBERSHIP else None
+        frame = notification_frame(event.kind, event.json)
+        await hub.publish_frame(event.room_id, frame, seq=event.seq, ends=ends)
+
+    async def read(event: ReadMarked) -> None:
+        await hub.publish_ephemeral(
+            event.room_id,
+            "read",
+            {"room": event.room_id, "user": event.user_id, "seq": event.seq},
+            actor=event.user_id,
+        )
+        await hub.publish_to_user(
+            event.user_id,
+            "unread",
+            {"room": event.room_id, "lastReadSeq": event.seq, "unread": event.unread},
+        )
+
+    events.on(RoomEventCommitted, room_event)
+    events.on(ReadMarked, read)

@@ -1,0 +1,266 @@
+"""The node's side of the gateway: which of its connections watch which room, what the fan-out
+brings them, and who is online.
+
+An event is encoded once, by the node that committed it: the notification frame as bytes, behind
+a one-line header (its sequence number, who caused it, when it was published). Every node that
+has subscribers decodes the header once and hands the same frame to each subscriber's queue: no
+work per recipient but the queueing (and the socket write).
+
+Channels: ``room:{id}`` (the room's log events, typing, read receipts, presence of its members)
+and ``user:{id}`` (what only that user's connections hear: their unread counts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+import structlog
+
+from agora.chat.gateway.backend import LogEvent, RoomLogs
+from agora.chat.gateway.metrics import GatewayMetrics
+from agora.chat.gateway.rpc import notification_frame
+from agora.chat.gateway.streams import RoomStream
+from agora.platform.fanout import Fanout, Subscription
+from agora.platform.presence import Presence
+
+log = structlog.get_logger("agora.chat.gateway")
+
+
+def encode_event(event: LogEvent) -> bytes:
+    """The notification of a log event, named by its kind (``message``, ``edit``, ...): the
+    same bytes live and in a replay."""
+    return notification_frame(event.kind, orjson.dumps(event.wire))
+
+
+def room_channel(room_id: int) -> str:
+    return f"room:{room_id}"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+class Listener(Protocol):
+    """A connection as the hub sees it."""
+
+    user_id: int
+
+    def deliver(self, frame: str) -> None: ...
+
+    def room_ended(self, room_id: int) -> None:
+        """The user left or was removed: the connection stops watching the room."""
+        ...
+
+    async def shut(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(eq=False)
+class _Watched:
+    """A channel this node watches for some of its listeners."""
+
+    subscribing: asyncio.Future[Subscription]
+    members: set[Any] = field(default_factory=set)
+
+
+def _envelope(
+    frame: bytes, *, seq: int = 0, actor: int | None = None, ends: int | None = None
+) -> bytes:
+    header: dict[str, Any] = {"t": time.time()}
+    if seq:
+        header["s"] = seq
+    if actor is not None:
+        header["a"] = actor
+    if ends is not None:
+        header["e"] = ends
+    return orjson.dumps(header) + b"\n" + frame
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        fanout: Fanout,
+        presence: Presence,
+        logs: RoomLogs,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self.fanout = fanout
+        self.presence = presence
+        self.logs = logs
+        self.metrics = metrics
+        self._rooms: dict[int, _Watched] = {}
+        self._users: dict[int, _Watched] = {}
+        self._connections: set[Listener] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self.closing = False
+
+    @staticmethod
+    def encode(event: LogEvent) -> str:
+        return encode_event(event).decode()
+
+    # --- publishing (any node, after the commit) ---------------------------------------------
+
+    async def publish_event(self, event: LogEvent, *, ends: int | None = None) -> None:
+        """A committed log event, to the room's subscribers on every node. ``ends``: the user
+        whose subscription it ends (they left, or were removed), who still gets this one."""
+        await self.publish_frame(event.room_id, encode_event(event), seq=event.seq, ends=ends)
+
+    async def publish_frame(
+        self, room_id: int, frame: bytes, *, seq: int, ends: int | None = None
+    ) -> None:
+        """A log event's notification, encoded once by whoever committed it."""
+        await self.fanout.publish(room_channel(room_id), _envelope(frame, seq=seq, ends=ends))
+
+    async def publish_ephemeral(
+        self, room_id: int, method: str, params: Mapping[str, Any], *, actor: int | None = None
+    ) -> None:
+        """Typing, read receipts, presence: not in the log, not to the ``actor``'s own
+        connections."""
+        frame = notification_frame(method, orjson.dumps(params))
+        await self.fanout.publish(room_channel(room_id), _envelope(frame, actor=actor))
+
+    async def publish_to_user(self, user_id: int, method: str, params: Mapping[str, Any]) -> None:
+        frame = notification_frame(method, orjson.dumps(params))
+        await self.fanout.publish(user_channel(user_id), _envelope(frame))
+
+    # --- what arrives -------------------------------------------------------------------------
+
+    def _on_room(self, room_id: int, payload: bytes) -> None:
+        watched = self._rooms.get(room_id)
+        if watched is None:
+            return
+        head, _, body = payload.partition(b"\n")
+        header = orjson.loads(head)
+        frame = body.decode()
+        seq, actor, ends = header.get("s", 0), header.get("a"), header.get("e")
+        for stream in tuple(watched.members):
+            if seq:
+                stream.on_event(seq, frame)
+                if ends is not None and stream.user_id == ends:
+                    stream.end_after(seq)
+            elif actor is None or stream.user_id != actor:
+                stream.listener.deliver(frame)
+        self.metrics.fanout_latency.observe(max(0.0, time.time() - header["t"]))
+
+    def _on_user(self, user_id: int, payload: bytes) -> None:
+        watched = self._users.get(user_id)
+        if watched is None:
+            return
+        frame = payload.partition(b"\n")[2].decode()
+        for listener in tuple(watched.members):
+            listener.deliver(frame)
+
+    # --- watching -----------------------------------------------------------------------------
+
+    async def _watch(
+        self, table: dict[int, _Watched], key: int, member: object, channel: str, on: Any
+    ) -> None:
+        watched = table.get(key)
+        if watched is None:
+            watched = _Watched(
+                asyncio.ensure_future(self.fanout.subscribe(channel, functools.partial(on, key)))
+            )
+            table[key] = watched
+        watched.members.add(member)
+        try:
+            await asyncio.shield(watched.subscribing)
+        except BaseException:
+            await self._unwatch(table, key, member)
+            raise
+
+    async def _unwatch(self, table: dict[int, _Watched], key: int, member: object) -> None:
+        watched = table.get(key)
+        if watched is None or member not in watched.members:
+            return
+        watched.members.discard(member)
+        if watched.members:
+            return
+        del table[key]
+        with contextlib.suppress(Exception):
+            subscription = await watched.subscribing
+            await subscription.close()
+
+    async def join_room(self, stream: WatchingStream) -> None:
+        """From now on, the room's events reach ``stream`` (subscribed once this returns)."""
+        channel = room_channel(stream.room_id)
+        await self._watch(self._rooms, stream.room_id, stream, channel, self._on_room)
+
+    async def leave_room(self, stream: WatchingStream) -> None:
+        stream.close()
+        await self._unwatch(self._rooms, stream.room_id, stream)
+
+    # --- connections and presence --------------------------------------------------------------
+
+    async def connected(self, listener: Listener) -> None:
+        self._connections.add(listener)
+        self.metrics.connections.inc()
+        await self._watch(
+            self._users, listener.user_id, listener, user_channel(listener.user_id), self._on_user
+        )
+        if await self.presence.connected(listener.user_id):
+            self._later(self._tell_presence([listener.user_id], "online"))
+
+    async def disconnected(self, listener: Listener) -> None:
+        if listener not in self._connections:
+            return
+        self._connections.discard(listener)
+        self.metrics.connections.dec()
+        await self._unwatch(self._users, listener.user_id, listener)
+        if await self.presence.disconnected(listener.user_id):
+            self._later(self._tell_presence([listener.user_id], "offline"))
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Off the connection's path: telling a user's rooms reads the database."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def online(self, user_ids: Iterable[int]) -> set[int]:
+        return await self.presence.online(user_ids)
+
+    async def users_offline(self, user_ids: Sequence[int]) -> None:
+        """Users a dead node held, who have no connection left anywhere."""
+        await self._tell_presence(user_ids, "offline")
+
+    async def _tell_presence(self, user_ids: Sequence[int], status: str) -> None:
+        for user_id in user_ids:
+            try:
+                rooms = await self.logs.rooms_of(user_id)
+            except Exception:
+                log.exception("could not tell a user's presence", user=user_id)
+                continue
+            for room_id in rooms:
+                await self.publish_ephemeral(
+                    room_id, "presence", {"user": user_id, "status": status}, actor=user_id
+                )
+
+    def start(self) -> None:
+        self.presence.start(self.users_offline)
+
+    async def close(self, code: int, reason: str) -> None:
+        """The node stops: every connection is closed with ``code`` (1012: reconnect
+        elsewhere)."""
+        self.closing = True
+        await asyncio.gather(
+            *(listener.shut(code, reason) for listener in tuple(self._connections)),
+            return_exceptions=True,
+        )
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+
+class WatchingStream(RoomStream):
+    """A room stream that knows its connection (to hand it ephemeral frames and room ends)."""
+
+    def __init__(self, listener: Listener, **options: Any) -> None:
+        super().__init__(**options)
+        self.listener = listener
+
+    def ended(self) -> None:
+        self.listener.room_ended(self.room_id)
