@@ -1,9 +1,12 @@
-"""Several chat nodes, end to end: three real ``agora serve`` processes on one PostgreSQL and one
+"""Several chat nodes, end to end: real ``agora serve`` processes on one PostgreSQL and one
 Redis. Clients on every node send at once into two rooms; one node is killed with SIGKILL in
 the middle; its clients reconnect to a surviving node with the last sequence number they have
 of each room, and send again what was not acknowledged (with the same client id). At the end
 every client has the complete history of each room, in order, with no gap and no duplicate,
 exactly as the database holds it, and every acknowledged message is in it once.
+
+Twice: three nodes the clients reach directly, and ``make cluster``'s two nodes behind nginx
+(round robin, no stickiness: a reconnect lands on whichever node nginx finds alive).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from deploy.cluster import Cluster, nginx_binary
 from tests.support.chat_ws import Disconnected, RpcClient, open_client, ws_url
+from tests.support.cluster import cluster_under_test
 from tests.support.config import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.support.database import fresh_database
 from tests.support.servers import LiveServer, agora_server, migrate, server_environment
@@ -57,10 +62,10 @@ def cluster(tmp_path: Path) -> Iterator[list[LiveServer]]:
 class Member:
     """A user with one connection at a time, and every event it received, by room."""
 
-    def __init__(self, name: str, token: str, node: LiveServer) -> None:
+    def __init__(self, name: str, token: str, base_url: str) -> None:
         self.name = name
         self.token = token
-        self.node = node
+        self.base_url = base_url  # a node's, or nginx's
         self.clients: list[RpcClient] = []
         self.acked: list[tuple[int, int, str]] = []  # (room, seq, clientId) of acknowledged sends
 
@@ -75,14 +80,14 @@ class Member:
         seen = self.seen(room)
         return seen[-1]["seq"] if seen else 0
 
-    async def connect(self, node: LiveServer, rooms: list[int]) -> None:
-        self.node = node
-        async with httpx.AsyncClient(base_url=node.base_url, timeout=10.0) as http:
+    async def connect(self, base_url: str, rooms: list[int]) -> None:
+        self.base_url = base_url
+        async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as http:
             response = await http.post(
                 "/api/chat/tickets", headers={"Authorization": f"Token {self.token}"}
             )
             assert response.status_code == 201, response.text
-        client = await open_client(ws_url(node.base_url, ticket=response.json()["ticket"]))
+        client = await open_client(ws_url(base_url, ticket=response.json()["ticket"]))
         self.clients.append(client)
         for room in rooms:
             await client.call("subscribe", room=room, since=self.last_seq(room))
@@ -121,8 +126,30 @@ def _shape(event: dict[str, Any]) -> tuple[int, str, str | None]:
 async def test_every_client_ends_with_every_rooms_whole_history(
     cluster: list[LiveServer],
 ) -> None:
-    survivor, doomed = cluster[0], cluster[-1]
-    async with httpx.AsyncClient(base_url=survivor.base_url, timeout=10.0) as http:
+    await _chat_through_a_node_killed(
+        [node.base_url for node in cluster], survivor=cluster[0].base_url, doomed=cluster[-1]
+    )
+
+
+@pytest.fixture
+def behind_nginx(tmp_path: Path) -> Iterator[Cluster]:
+    """``make cluster``'s two nodes and nginx (started by its own code)."""
+    with cluster_under_test(tmp_path) as running:
+        yield running
+
+
+@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (make cluster does)")
+async def test_the_same_through_nginx(behind_nginx: Cluster) -> None:
+    proxy = behind_nginx.proxy.base_url
+    await _chat_through_a_node_killed([proxy], survivor=proxy, doomed=behind_nginx.nodes[1])
+
+
+async def _chat_through_a_node_killed(
+    entries: list[str], *, survivor: str, doomed: LiveServer
+) -> None:
+    """Clients connect to ``entries`` in turn and send; ``doomed`` is killed on the way;
+    whoever loses their connection reconnects to ``survivor``."""
+    async with httpx.AsyncClient(base_url=survivor, timeout=10.0) as http:
         names = [f"u{n}" for n in range(NODES * USERS_PER_NODE)]
         tokens = [await _register(http, name) for name in names]
         rooms = []
@@ -142,10 +169,10 @@ async def test_every_client_ends_with_every_rooms_whole_history(
                 assert joined.status_code == 200, joined.text
 
     members = [
-        Member(name, token, cluster[index % NODES])
+        Member(name, token, entries[index % len(entries)])
         for index, (name, token) in enumerate(zip(names, tokens, strict=True))
     ]
-    await asyncio.gather(*(member.connect(member.node, rooms) for member in members))
+    await asyncio.gather(*(member.connect(member.base_url, rooms) for member in members))
 
     acks = 0
     kill_now = asyncio.Event()
@@ -177,7 +204,7 @@ async def test_every_client_ends_with_every_rooms_whole_history(
     async with asyncio.timeout(DEADLINE):
         await asyncio.gather(kill(), *(talk(member) for member in members))
 
-    async with httpx.AsyncClient(base_url=survivor.base_url, timeout=10.0) as http:
+    async with httpx.AsyncClient(base_url=survivor, timeout=10.0) as http:
         logs = {room: await _database_log(http, tokens[0], room) for room in rooms}
 
     async with asyncio.timeout(DEADLINE):
@@ -197,13 +224,10 @@ async def test_every_client_ends_with_every_rooms_whole_history(
         for room, seq, client_id in member.acked:
             assert _shape(logs[room][seq - 1]) == (seq, "message", client_id)
 
-    sent = [
-        _shape(event)[2] for room in rooms for event in logs[room] if event["kind"] == "message"
-    ]
+    sent = [_shape(e)[2] for room in rooms for e in logs[room] if e["kind"] == "message"]
     assert len(sent) == len(set(sent)) == len(members) * MESSAGES_PER_USER
     assert await asyncio.to_thread(doomed.process.wait, 10) == -9
-    moved = [member for member in members if len(member.clients) > 1]
-    assert len(moved) == USERS_PER_NODE  # the killed node's clients, each on a survivor now
+    assert any(len(member.clients) > 1 for member in members), "the killed node had clients"
     for member in members:
         for client in member.clients:
             await client.close()

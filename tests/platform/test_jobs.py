@@ -21,7 +21,7 @@ from agora.app import APIS, create_app
 from agora.container import Container
 from agora.platform.db import utcnow
 from agora.platform.jobs.schedule import Scheduler
-from agora.platform.jobs.store import Backoff
+from agora.platform.jobs.store import Backoff, StartRequest
 from agora.platform.outbox import OutboxMessage
 from agora.settings import Settings
 from tests.support.apps import client_of
@@ -172,6 +172,29 @@ async def test_a_job_that_took_its_runner_down_each_time_is_buried_unrun(
     assert letter.id == job_id
     assert "stopped during each of its 3 runs" in (letter.last_error or "")
     assert runs(log, "poison") == []
+
+
+async def test_a_worker_starts_a_published_job_once_and_refuses_stale_copies(
+    make_container: Callable[..., Container], tmp_path: Path
+) -> None:
+    # what a worker asks for each message it gets (``JobStore.start_many``), on either database
+    container = make_container()
+    await empty_tables(container.platform.db)
+    async with container.unit_of_work() as uow:
+        ids = [uow.outbox.add(PROBE, Probe(key=f"k{n}", log=str(tmp_path))) for n in range(3)]
+        await uow.commit()
+    store = container.jobs.store
+    try:
+        first = await store.start_many([StartRequest(job_id, 0, False) for job_id in ids])
+        assert {job_id: job.attempt for job_id, job in first.items()} == dict.fromkeys(ids, 1)
+        # another copy published after no run: the job started since, so this copy is stale
+        assert await store.start_many([StartRequest(ids[0], 0, False)]) == {}
+        # redelivered by the broker (its worker died mid-run): this run replaces the lost one
+        again = await store.start_many([StartRequest(ids[0], 0, True)])
+        assert again[ids[0]].attempt == 2
+        assert again[ids[0]].payload["key"] == "k0"
+    finally:
+        await container.close()
 
 
 async def test_a_delayed_job_runs_once_after_its_time_with_two_servers(

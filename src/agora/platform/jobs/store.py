@@ -26,9 +26,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Update,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from agora.platform.db import Database, utcnow
+from agora.platform.db import Database, on_postgresql, utcnow
 from agora.platform.outbox import OutboxMessage
 
 ERROR_MAX = 2000
@@ -93,16 +108,25 @@ _RETURNED = (
 )
 
 
-# a worker's start: built once, bound per burst of messages (the lists expand at execution)
-_START = (
-    update(OutboxMessage)
-    .where(
-        OutboxMessage.id.in_(bindparam("ids", expanding=True)),
-        OutboxMessage.dead_at.is_(None),
-        OutboxMessage.attempts.in_(bindparam("runs", expanding=True)),
+def _start(ids: ColumnElement[bool], runs: ColumnElement[bool]) -> Update:
+    """A worker's start: built once per dialect, bound per burst of messages."""
+    return (
+        update(OutboxMessage)
+        .where(ids, OutboxMessage.dead_at.is_(None), runs)
+        .values(attempts=OutboxMessage.attempts + 1, leased_until=bindparam("leased_until"))
+        .returning(*_RETURNED)
     )
-    .values(attempts=OutboxMessage.attempts + 1, leased_until=bindparam("leased_until"))
-    .returning(*_RETURNED)
+
+
+# PostgreSQL takes the lists as two array parameters: one statement text for every burst size
+# (an expanding IN is rendered anew for each size, a tenth of the worker's start)
+_START_ARRAYS = _start(
+    OutboxMessage.id == any_(bindparam("ids", type_=ARRAY(String))),
+    OutboxMessage.attempts == any_(bindparam("runs", type_=ARRAY(Integer))),
+)
+_START_EXPANDING = _start(
+    OutboxMessage.id.in_(bindparam("ids", expanding=True)),
+    OutboxMessage.attempts.in_(bindparam("runs", expanding=True)),
 )
 
 
@@ -203,10 +227,11 @@ class JobStore:
         leased_until = utcnow() + self.lease
         started: dict[str, ClaimedJob] = {}
         async with self.db.autocommit_connection() as connection:
+            start = _START_ARRAYS if on_postgresql(connection) else _START_EXPANDING
             for (runs_before, redelivered), ids in groups.items():
                 runs = [runs_before, runs_before + 1] if redelivered else [runs_before]
                 params = {"ids": ids, "runs": runs, "leased_until": leased_until}
-                for row in await connection.execute(_START, params):
+                for row in await connection.execute(start, params):
                     started[row.id] = ClaimedJob(
                         row.id, row.topic, row.payload, row.attempts, row.created_at
                     )
