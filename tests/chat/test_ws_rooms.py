@@ -236,6 +236,7 @@ async def test_typing_and_read_receipts_are_heard_by_the_others(chat: Chat) -> N
         await ann.call("subscribe", room=room)
         await bob.call("subscribe", room=room)
         await bob.call("typing", room=room)
+        await bob.call("typing", room=room)  # a key held down: not heard twice in a second
         typing = await ann.notification("typing", room=room)
 
         sent = await ann.call("send", room=room, body="read me", clientId="r")
@@ -247,6 +248,8 @@ async def test_typing_and_read_receipts_are_heard_by_the_others(chat: Chat) -> N
     assert receipt["params"]["seq"] == sent["seq"]
     assert unread["params"]["unread"] == 0
     assert not any(note["method"] == "typing" for note in bob.notifications)  # not to the typist
+    # a second typing would have come before the read receipt, published later on its channel
+    assert [note["method"] for note in ann.notifications].count("typing") == 1
 
 
 async def test_presence_online_and_offline_reach_the_rooms_members(chat: Chat) -> None:
@@ -255,10 +258,18 @@ async def test_presence_online_and_offline_reach_the_rooms_members(chat: Chat) -
     room = await chat.room("ann", "bob")
     async with chat.connect("ann") as ann:
         await ann.call("subscribe", room=room)
+        alone = await ann.call("online", room=room)
         async with chat.connect("bob"):
             online = await ann.notification("presence", status="online")
+            both = await ann.call("online", room=room)
         offline = await ann.notification("presence", status="offline")
-    assert online["params"]["user"] == offline["params"]["user"]
+        after = await ann.call("online", room=room)
+    bob = online["params"]["user"]
+    assert offline["params"]["user"] == bob
+    assert bob not in alone["online"]
+    assert bob in both["online"]
+    assert len(both["online"]) == 2
+    assert after["online"] == alone["online"]
 
 
 async def test_a_removed_member_hears_it_and_nothing_after(chat: Chat) -> None:

@@ -38,6 +38,10 @@ class RoomLogs(Protocol):
         """The rooms the user is a member of (whom their presence concerns)."""
         ...
 
+    async def members_of(self, *, user_id: int, room_id: int) -> Sequence[int]:
+        """The room's members, for a member; ``NotFound``/``Forbidden`` else."""
+        ...
+
 
 class RoomCalls(Protocol):
     """The calls that change a room (or read its history); each answers after its commit with

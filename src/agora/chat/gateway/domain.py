@@ -16,7 +16,7 @@ from agora.chat.gateway.backend import LogEvent
 from agora.chat.gateway.hub import Hub
 from agora.chat.gateway.rpc import notification_frame
 from agora.chat.messages import SendLimits
-from agora.chat.models import EventKind, Room
+from agora.chat.models import EventKind, Member, Room
 from agora.chat.reads import ChatReads
 from agora.platform.db import SessionFactory
 from agora.platform.errors import NotFound
@@ -56,6 +56,16 @@ class ChatRoomLogs:
 
     async def rooms_of(self, user_id: int) -> Sequence[int]:
         return await self._reads.member_rooms(user_id)
+
+    async def members_of(self, *, user_id: int, room_id: int) -> Sequence[int]:
+        async with self._sessions() as session:
+            if await session.scalar(select(Room.id).where(Room.id == room_id)) is None:
+                raise NotFound("not found", field="room")
+            await require_member(session, room_id, user_id)
+            members = await session.scalars(
+                select(Member.user_id).where(Member.room_id == room_id).order_by(Member.user_id)
+            )
+            return list(members)
 
 
 class ChatCalls:

@@ -261,6 +261,7 @@ class WatchingStream(RoomStream):
     def __init__(self, listener: Listener, **options: Any) -> None:
         super().__init__(**options)
         self.listener = listener
+        self.typed_at = -float("inf")  # when its last typing notification went out
 
     def ended(self) -> None:
         self.listener.room_ended(self.room_id)

@@ -6,6 +6,7 @@ after the commit, and carries the event's sequence number and the server's time.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from agora.platform.errors import Conflict, Forbidden, Invalid
 from agora.platform.wire import iso_utc_millis
 
 METHODS: dict[str, Method] = {}
+# typing notifications one connection sends a room: at most one per this many seconds
+TYPING_SECONDS = 1.0
 
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -120,11 +123,26 @@ async def unsubscribe(connection: Connection, params: RoomParams) -> dict[str, A
     return {"room": params.room}
 
 
+@method("online", RoomParams)
+async def online(connection: Connection, params: RoomParams) -> dict[str, Any]:
+    """Which of the room's members are connected now, on any node; ``presence`` notifications
+    tell the changes from then on."""
+    hub = connection.hub
+    members = await hub.logs.members_of(user_id=connection.user_id, room_id=params.room)
+    return {"room": params.room, "online": sorted(await hub.online(members))}
+
+
 @method("typing", RoomParams)
 async def typing(connection: Connection, params: RoomParams) -> dict[str, Any]:
-    """Ephemeral: the room's other subscribers hear it; nothing is stored."""
-    if params.room not in connection.streams:
+    """Ephemeral: the room's other subscribers hear it; nothing is stored. At most one a
+    ``TYPING_SECONDS`` per connection and room reaches them (a key held down repeats)."""
+    stream = connection.streams.get(params.room)
+    if stream is None:
         raise Forbidden("must be subscribed to first", field="room")
+    now = time.monotonic()
+    if now - stream.typed_at < TYPING_SECONDS:
+        return {"room": params.room}
+    stream.typed_at = now
     await connection.hub.publish_ephemeral(
         params.room,
         "typing",
