@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
+from starlette.routing import WebSocketRoute
 
-from agora.app import create_app
+from agora.app import APIS, create_app
 from agora.cli import build_parser
 from agora.settings import Settings, SettingsGroup
 from deploy.cluster import (
@@ -326,11 +327,18 @@ def test_the_site_upgrades_websockets_round_robin_without_stickiness() -> None:
     # round robin is nginx's default: no directive may pin a client to a node
     for sticky in ("ip_hash", "hash ", "sticky", "least_conn", "random"):
         assert not any(d.startswith(sticky) for d in directives), sticky
-    # the WebSocket's location keeps a quiet connection open for an hour
+    # the WebSocket's location is the gateway's route, and keeps a quiet connection open an hour
+    sockets = {
+        route.path
+        for api in APIS
+        for route in api.router.routes
+        if isinstance(route, WebSocketRoute)
+    }
     text = "\n".join(directives)
-    websocket = re.search(r"location /api/chat/ws \{([^}]*)\}", text)
+    websocket = re.search(r"location (\S+) \{([^}]*)\}", text)
     assert websocket
-    assert "proxy_read_timeout 1h;" in websocket.group(1)
+    assert {websocket.group(1)} == sockets
+    assert "proxy_read_timeout 1h;" in websocket.group(2)
 
 
 def test_ingress_reaches_the_nodes_service_and_keeps_websockets_open() -> None:
