@@ -370,6 +370,8 @@ def test_ingress_reaches_the_nodes_service_and_keeps_websockets_open() -> None:
     assert backend["port"]["name"] == port["name"]
     node = manifest("Deployment", "agora-node")
     assert service["spec"]["selector"] == node["spec"]["selector"]["matchLabels"]
+    # no stickiness at the Service either (kube-proxy's ClientIP affinity)
+    assert service["spec"].get("sessionAffinity", "None") == "None"
     container_ports = {
         p["name"] for p in node["spec"]["template"]["spec"]["containers"][0]["ports"]
     }
