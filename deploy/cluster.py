@@ -215,9 +215,14 @@ def cluster(
 ) -> Iterator[Cluster]:
     """A node per entry of ``node_ports`` (a free port for None) with exactly ``environment``,
     nginx in front of them, and with ``worker`` an ``agora worker`` (with a broker, the nodes
-    only relay the jobs: a worker runs them); logs under ``directory``. On exit nginx stops,
-    then the nodes and the worker get SIGTERM (see ``agora_server`` and ``worker_process``)."""
+    only relay the jobs: a worker runs them); logs under ``directory``. On exit the nodes get
+    SIGTERM first, while nginx still passes their close codes (1012) on to WebSocket clients,
+    then nginx stops (see ``agora_server`` and ``worker_process``)."""
+    ports = [port or free_port() for port in node_ports]
     with ExitStack() as stack:
+        proxy = stack.enter_context(
+            nginx_proxy([f"{HOST}:{port}" for port in ports], directory / "nginx", port=proxy_port)
+        )
         jobs = (
             stack.enter_context(
                 worker_process(
@@ -231,15 +236,8 @@ def cluster(
             stack.enter_context(
                 agora_server(environment, directory / f"node-{number}.log", port=port)
             )
-            for number, port in enumerate(node_ports, start=1)
+            for number, port in enumerate(ports, start=1)
         ]
-        proxy = stack.enter_context(
-            nginx_proxy(
-                [f"{node.host}:{node.port}" for node in nodes],
-                directory / "nginx",
-                port=proxy_port,
-            )
-        )
         yield Cluster(nodes=nodes, proxy=proxy, worker=jobs)
 
 
@@ -276,7 +274,7 @@ def _stop(_signum: int, _frame: FrameType | None) -> None:
     raise _Stop
 
 
-def _print_addresses(running: Cluster, environment: Mapping[str, str], directory: Path) -> None:
+def _print_addresses(running: Cluster, environment: Mapping[str, str]) -> None:
     url = running.proxy.base_url
     database = make_url(environment["AGORA_DATABASE_URL"]).render_as_string(hide_password=True)
     jobs = (
@@ -320,7 +318,6 @@ def _supervise(running: Cluster) -> int:
         if running.proxy.process.poll() is not None:
             print(f"cluster: nginx exited\n{running.proxy.log_tail()}", file=sys.stderr)
             return 1
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -353,9 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             proxy_port=args.port,
             worker=bool(environment.get("AGORA_BROKER_URL")),
         ) as running:
-            _print_addresses(running, environment, directory)
+            _print_addresses(running, environment)
             status = _supervise(running)
-            print("cluster: stopping nginx and the nodes", flush=True)
+            print("cluster: stopping the nodes and nginx", flush=True)
             return status
     except _Stop:
         print("cluster: stopped", flush=True)

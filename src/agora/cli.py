@@ -91,6 +91,7 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # the app's own ForwardedHeadersMiddleware does it, Host included
         # SIGTERM: stop accepting, let in-flight requests finish for this long, then exit
         timeout_graceful_shutdown=args.graceful_timeout,
+        timeout_keep_alive=args.keep_alive_timeout,
         log_level=settings.log_level.lower(),
         access_log=False,
         server_header=False,
@@ -237,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=20,
         help="seconds in-flight requests get to finish after SIGTERM (default 20)",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=int,
+        default=5,
+        help="seconds an idle connection stays open (default 5); behind a proxy that keeps "
+        "connections to the nodes, longer than the proxy keeps them idle",
     )
     serve.add_argument(
         "--forwarded-allow-ips",

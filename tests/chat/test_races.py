@@ -92,3 +92,48 @@ async def test_two_owners_leaving_at_once_leave_one_behind(
         assert sorted(statuses(responses)) == [200, 409]
         members = (await cid.room(room_id))["members"]
         assert [m["role"] for m in members if m["username"] != "cid"] == ["owner"]
+
+
+async def test_mixed_writes_to_two_rooms_at_once_keep_both_logs_whole(
+    ann: Chatter, bob: Chatter, cid: Chatter
+) -> None:
+    first = (await ann.create_room("first"))["id"]
+    second = (await bob.create_room("second"))["id"]
+    target = await ann.send(first, "react to me")
+    reactions = f"/rooms/{first}/messages/{target['message']['id']}/reactions"
+
+    responses = await at_once(
+        *(ann.call("POST", f"/rooms/{room}/messages", json={"body": "a", "clientId": f"a{room}"})
+          for room in (first, second)),
+        cid.call("POST", f"/rooms/{first}/join"),
+        cid.call("POST", f"/rooms/{second}/join"),
+        bob.call("POST", f"/rooms/{first}/join"),
+        ann.call("PUT", f"{reactions}/👍"),
+        ann.call("PUT", f"{reactions}/🎉"),
+        bob.call("POST", f"/rooms/{second}/messages", json={"body": "b", "clientId": "b"}),
+        ann.call("POST", f"/rooms/{first}/read", json={"seq": 2}),
+    )  # fmt: skip
+
+    # ann is not in the second room: her message there is refused; everything else is done
+    assert statuses(responses) == [201, 403, 200, 200, 200, 200, 200, 201, 200]
+    for room in (first, second):
+        page = await ann.events(room) if room == first else await bob.events(room)
+        seqs = [event["seq"] for event in page["events"]]
+        assert seqs == list(range(1, page["lastSeq"] + 1))
+    assert (await ann.events(first))["lastSeq"] == 2 + 1 + 2 + 2  # +ann's, joins, reactions
+
+
+async def test_reading_marks_only_move_forward_even_at_once(ann: Chatter, bob: Chatter) -> None:
+    for _ in range(ROUNDS):
+        room_id = (await ann.create_room("general"))["id"]
+        await bob.ok("POST", f"/rooms/{room_id}/join")
+        for n in range(6):
+            await ann.send(room_id, f"m{n}")  # seqs 3..8
+
+        marks = await at_once(
+            *(bob.call("POST", f"/rooms/{room_id}/read", json={"seq": seq}) for seq in (8, 4, 6))
+        )
+
+        assert statuses(marks) == [200, 200, 200]
+        room = await bob.room(room_id)
+        assert (room["lastReadSeq"], room["unread"]) == (8, 0)

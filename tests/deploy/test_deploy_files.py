@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
+from starlette.routing import WebSocketRoute
 
-from agora.app import create_app
+from agora.app import APIS, create_app
 from agora.cli import build_parser
 from agora.settings import Settings, SettingsGroup
 from deploy.cluster import (
@@ -32,6 +33,8 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 K8S = DEPLOY / "k8s"
 GOOD_SECRET = "s" * 40
+# ingress-nginx's upstream-keepalive-timeout (its ConfigMap's default)
+INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS = 60
 
 Document = dict[str, Any]
 
@@ -326,11 +329,33 @@ def test_the_site_upgrades_websockets_round_robin_without_stickiness() -> None:
     # round robin is nginx's default: no directive may pin a client to a node
     for sticky in ("ip_hash", "hash ", "sticky", "least_conn", "random"):
         assert not any(d.startswith(sticky) for d in directives), sticky
-    # the WebSocket's location keeps a quiet connection open for an hour
+    # the WebSocket's location is the gateway's route, and keeps a quiet connection open an hour
+    sockets = {
+        route.path
+        for api in APIS
+        for route in api.router.routes
+        if isinstance(route, WebSocketRoute)
+    }
     text = "\n".join(directives)
-    websocket = re.search(r"location /api/chat/ws \{([^}]*)\}", text)
+    websocket = re.search(r"location (\S+) \{([^}]*)\}", text)
     assert websocket
-    assert "proxy_read_timeout 1h;" in websocket.group(1)
+    assert {websocket.group(1)} == sockets
+    assert "proxy_read_timeout 1h;" in websocket.group(2)
+
+
+def test_proxies_close_idle_connections_to_a_node_before_the_node_does() -> None:
+    # else a request sent on a connection the node is closing at that moment fails
+    node = manifest("Deployment", "agora-node")["spec"]["template"]["spec"]["containers"][0]
+    assert cli(node["command"]).keep_alive_timeout > INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS
+    site = render_site("127.0.0.1:8080", ["127.0.0.1:8001"])
+    upstream = re.search(r"upstream agora_nodes \{([^}]*)\}", site)
+    assert upstream
+    idle = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.group(1), re.MULTILINE)
+    assert idle
+    for name, service in compose_agora_services().items():
+        if service["command"][1] == "serve":
+            assert int(idle.group(1)) < cli(service["command"]).keep_alive_timeout, name
+    assert int(idle.group(1)) < cli(["agora", "serve"]).keep_alive_timeout  # make cluster's
 
 
 def test_ingress_reaches_the_nodes_service_and_keeps_websockets_open() -> None:
@@ -345,6 +370,8 @@ def test_ingress_reaches_the_nodes_service_and_keeps_websockets_open() -> None:
     assert backend["port"]["name"] == port["name"]
     node = manifest("Deployment", "agora-node")
     assert service["spec"]["selector"] == node["spec"]["selector"]["matchLabels"]
+    # no stickiness at the Service either (kube-proxy's ClientIP affinity)
+    assert service["spec"].get("sessionAffinity", "None") == "None"
     container_ports = {
         p["name"] for p in node["spec"]["template"]["spec"]["containers"][0]["ports"]
     }

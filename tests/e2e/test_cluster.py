@@ -17,20 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.cluster import Cluster, nginx_binary
-from tests.support.cluster import cluster_under_test
-from tests.support.config import TEST_BROKER_URL, TEST_DATABASE_URL, TEST_REDIS_URL
+from deploy.cluster import Cluster
+from tests.support.cluster import NEEDS_CLUSTER, cluster_under_test
+from tests.support.config import TEST_BROKER_URL
 from tests.support.jobs import delete_queue
 from tests.support.servers import POLL_INTERVAL
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        TEST_DATABASE_URL is None or TEST_REDIS_URL is None,
-        reason="needs AGORA_TEST_DATABASE_URL and AGORA_TEST_REDIS_URL (the nodes share both)",
-    ),
-    pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (make cluster does)"),
-]
+pytestmark = [pytest.mark.e2e, *NEEDS_CLUSTER]
 
 DEADLINE = 10.0  # seconds for what the cluster did to show: a line in a log, a mail
 

@@ -21,7 +21,7 @@ from agora.app import APIS, create_app
 from agora.container import Container
 from agora.platform.db import utcnow
 from agora.platform.jobs.schedule import Scheduler
-from agora.platform.jobs.store import Backoff, StartRequest
+from agora.platform.jobs.store import Backoff, ClaimedJob, StartRequest
 from agora.platform.outbox import OutboxMessage
 from agora.settings import Settings
 from tests.support.apps import client_of
@@ -193,6 +193,31 @@ async def test_a_worker_starts_a_published_job_once_and_refuses_stale_copies(
         again = await store.start_many([StartRequest(ids[0], 0, True)])
         assert again[ids[0]].attempt == 2
         assert again[ids[0]].payload["key"] == "k0"
+    finally:
+        await container.close()
+
+
+async def test_a_stale_copys_failure_does_not_undo_the_record_of_later_runs(
+    make_container: Callable[..., Container], tmp_path: Path
+) -> None:
+    # a first delivery runs without a start; its failure is what counts its run, and a copy
+    # older than the row's runs (a duplicate publish) must not set them back
+    container = make_container(max_attempts=5)
+    await empty_tables(container.platform.db)
+    async with container.unit_of_work() as uow:
+        job_id = uow.outbox.add(PROBE, Probe(key="stale", log=str(tmp_path)))
+        await uow.commit()
+    store = container.jobs.store
+    try:
+        payload = {"key": "stale", "log": str(tmp_path)}
+        third = ClaimedJob.first_delivery(job_id, PROBE.name, payload, runs_before=2)
+        assert not await store.failed(third, "third run failed")
+        stale = ClaimedJob.first_delivery(job_id, PROBE.name, payload, runs_before=0)
+        assert not await store.failed(stale, "an old copy failed")
+        async with container.platform.db.autocommit_sessions() as session:
+            row = await session.get(OutboxMessage, job_id)
+        assert row is not None
+        assert (row.attempts, row.last_error) == (3, "third run failed")
     finally:
         await container.close()
 

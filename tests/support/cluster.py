@@ -8,9 +8,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.cluster import Cluster, cluster
+import pytest
+
+from deploy.cluster import Cluster, cluster, nginx_binary
+from tests.support.config import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.support.database import fresh_database
 from tests.support.servers import migrate, server_environment
+
+# a test module's marks when it starts a cluster: `pytestmark = [pytest.mark.e2e, *NEEDS_CLUSTER]`
+NEEDS_CLUSTER = [
+    pytest.mark.skipif(
+        TEST_DATABASE_URL is None or TEST_REDIS_URL is None,
+        reason="needs AGORA_TEST_DATABASE_URL and AGORA_TEST_REDIS_URL (the nodes share both)",
+    ),
+    pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (make cluster does)"),
+]
 
 
 @contextmanager

@@ -45,12 +45,13 @@ _TEXT_KINDS = frozenset({EventKind.MESSAGE, EventKind.EDIT})
 
 @cache
 def _next_seq() -> ReturningUpdate[int, str]:
-    # built once: this runs for every write to every room
+    # built once, on the table (Core: no ORM synchronization): every write to every room runs it
+    rooms = Room.metadata.tables[Room.__tablename__]
     return (
-        update(Room)
-        .where(Room.id == bindparam("room", type_=Integer))
-        .values(last_seq=Room.last_seq + 1)
-        .returning(Room.last_seq, Room.kind)
+        update(rooms)
+        .where(rooms.c.id == bindparam("room", type_=Integer))
+        .values(last_seq=rooms.c.last_seq + 1)
+        .returning(rooms.c.last_seq, rooms.c.kind)
     )
 
 
@@ -64,7 +65,8 @@ async def next_seq(session: AsyncSession, room_id: int) -> tuple[int, str]:
 
 @cache
 def _insert_event() -> Insert:
-    return insert(ChatEvent)
+    # on the table, not the mapped class: Core skips the ORM's bulk-insert bookkeeping
+    return insert(ChatEvent.metadata.tables[ChatEvent.__tablename__])
 
 
 def user_ref(user_id: int, username: str) -> dict[str, Any]:

@@ -108,8 +108,9 @@ def _sender(direct: bool) -> Select[str, int | None, bool]:
 
 @cache
 def _insert_message() -> ReturningInsert[int]:
+    # on the table, not the mapped class: Core skips the ORM's bookkeeping
     return (
-        insert(Message)
+        insert(Message.metadata.tables[Message.__tablename__])
         .values(
             room_id=bindparam("room", type_=Integer),
             seq=bindparam("seq", type_=Integer),

@@ -9,9 +9,8 @@ too, but not something to read.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -29,7 +28,7 @@ from agora.identity.models import User
 from agora.platform.errors import NotFound
 
 
-def unread_count(user_id: int) -> Any:
+def unread_count(user_id: int) -> ScalarSelect[int]:
     """A correlated count of the unread messages of ``Member``'s room (see the docstring)."""
     return (
         select(func.count())

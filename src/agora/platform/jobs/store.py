@@ -13,8 +13,9 @@ and nodes never claim one row twice, and never wait for each other's locks (SQLi
 writer at a time, so the statement alone is enough there). Every holder takes a lease: a runner
 or relay that dies leaves a row that becomes due again when its lease ends. That is also what
 rescues a published job whose message was lost: the relay's lease on it lasts ``lease_seconds``
-after the broker's confirm, and a worker that starts it renews the lease for its run; a row still
-there after that is published again (the handlers' idempotency makes a second copy harmless).
+after the broker's confirm (a worker's run must end within it; a redelivered message's start
+renews it); a row still there after that is published again (the handlers' idempotency makes a
+second copy harmless).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import (
     ColumnElement,
@@ -61,6 +62,16 @@ class ClaimedJob:
     def runs_before(self) -> int:
         """Runs started before this one: what the row's ``attempts`` says until it starts."""
         return self.attempt - 1
+
+    @classmethod
+    def first_delivery(cls, job_id: str, topic: str, payload: Any, *, runs_before: int) -> Self:
+        """A message as RabbitMQ delivers it the first time: run at once, no statement first.
+
+        What the start would check, the run's own statements settle: a copy of a finished job
+        changes nothing (``first_time`` finds its record), a failure is recorded only over
+        fewer runs (``failed``), and the lease taken at its publish covers the run.
+        """
+        return cls(job_id, topic, payload, runs_before + 1, utcnow())
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +124,7 @@ def _start(ids: ColumnElement[bool], runs: ColumnElement[bool]) -> Update:
     return (
         update(OutboxMessage)
         .where(ids, OutboxMessage.dead_at.is_(None), runs)
-        .values(attempts=OutboxMessage.attempts + 1, leased_until=bindparam("leased_until"))
+        .values(attempts=bindparam("attempts"), leased_until=bindparam("leased_until"))
         .returning(*_RETURNED)
     )
 
@@ -210,10 +221,15 @@ class JobStore:
         """A worker got the message of ``job_id`` published after ``runs_before`` runs: counts
         this run and leases the job for it, or returns None when this copy must not run.
 
-        It must not when the job is finished or dead, or when another run started since the
+        It must not when the job is finished or dead, or when another run was counted since the
         message was published (a stale copy: the job was republished, or failed and waits for
         its retry) — unless the broker redelivers it, which it does when the worker that had it
-        died: then the run that started is taken for lost.
+        died: then the run that started is taken for lost, and counted too (a first delivery
+        runs without a start of its own, so its run may not be on the row yet).
+
+        The worker asks only for redelivered messages: a first delivery runs at once
+        (``ClaimedJob.first_delivery``), its run counted by its end (``first_time`` deletes the
+        row) or by ``failed``.
         """
         started = await self.start_many([StartRequest(job_id, runs_before, redelivered)])
         return started.get(job_id)
@@ -230,7 +246,14 @@ class JobStore:
             start = _START_ARRAYS if on_postgresql(connection) else _START_EXPANDING
             for (runs_before, redelivered), ids in groups.items():
                 runs = [runs_before, runs_before + 1] if redelivered else [runs_before]
-                params = {"ids": ids, "runs": runs, "leased_until": leased_until}
+                # redelivered: the lost run and this one
+                attempts = runs_before + (2 if redelivered else 1)
+                params = {
+                    "ids": ids,
+                    "runs": runs,
+                    "attempts": attempts,
+                    "leased_until": leased_until,
+                }
                 for row in await connection.execute(start, params):
                     started[row.id] = ClaimedJob(
                         row.id, row.topic, row.payload, row.attempts, row.created_at
@@ -247,6 +270,7 @@ class JobStore:
         dies = not retry or job.attempt >= self.max_attempts
         now = utcnow()
         values: dict[str, Any] = {
+            "attempts": job.attempt,  # a first delivery's run is counted here
             "last_error": error[:ERROR_MAX],
             "published_at": None,
             "leased_until": None,
@@ -257,7 +281,10 @@ class JobStore:
             values["run_at"] = now + timedelta(seconds=self.backoff.delay(job.attempt))
         async with self.db.autocommit_connection() as connection:
             await connection.execute(
-                update(OutboxMessage).where(OutboxMessage.id == job.id).values(values)
+                update(OutboxMessage)
+                # not a stale copy's failure over a later run's record
+                .where(OutboxMessage.id == job.id, OutboxMessage.attempts <= job.attempt)
+                .values(values)
             )
         return dies
 

@@ -24,7 +24,7 @@ from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
 
 from agora.platform.jobs.acks import Acks
-from agora.platform.jobs.broker import RUNS_HEADER, job_queue, rabbit_broker
+from agora.platform.jobs.broker import RUNS_HEADER, TOPIC_HEADER, job_queue, rabbit_broker
 from agora.platform.jobs.drain import JobRunner
 from agora.platform.jobs.store import ClaimedJob, JobStore, StartRequest
 
@@ -98,10 +98,10 @@ class JobConsumer:
         )
         self._subscriber(self.consume)
 
-    async def consume(self, _body: Any) -> None:
+    async def consume(self, body: Any) -> None:
         message: RabbitMessage = self.broker.context.get_local("message")
         try:
-            await self._consume(message)
+            await self._consume(message, body)
         except Exception:
             # the outcome could not be recorded (the database away): the message goes back to
             # the queue (nack) and comes again, redelivered
@@ -114,16 +114,22 @@ class JobConsumer:
         else:
             self._acks.finished(message.raw_message)
 
-    async def _consume(self, message: RabbitMessage) -> None:
+    async def _consume(self, message: RabbitMessage, body: Any) -> None:
         job_id = message.message_id
         try:
             runs_before = int(message.headers[RUNS_HEADER])
+            topic = str(message.headers[TOPIC_HEADER])
         except (KeyError, TypeError, ValueError):
             log.warning("a message that is no job of ours: dropped", message_id=job_id)
             return
-        job = await self._starts.start(
-            StartRequest(job_id, runs_before, bool(message.raw_message.redelivered))
-        )
+        if not message.raw_message.redelivered:
+            # the usual case: no statement before the run (the start's check is the run's own)
+            job: ClaimedJob | None = ClaimedJob.first_delivery(
+                job_id, topic, body, runs_before=runs_before
+            )
+        else:
+            # its worker died with it: counted, and refused if it finished or moved on since
+            job = await self._starts.start(StartRequest(job_id, runs_before, redelivered=True))
         if job is None:
             # finished or dead already, or a stale copy: acknowledged and dropped
             log.info("job copy skipped", job_id=job_id, runs_before=runs_before)
