@@ -20,7 +20,14 @@ from agora.platform.cache import MemoryCache
 from agora.platform.errors import Unauthorized
 from agora.settings import ChatGatewaySettings, Settings
 from tests.conftest import auth, register
-from tests.support.chat_ws import RpcClient, RpcError, rpc_client, served_app, ws_url
+from tests.support.chat_ws import (
+    Disconnected,
+    RpcClient,
+    RpcError,
+    rpc_client,
+    served_app,
+    ws_url,
+)
 
 
 class Served:
@@ -96,6 +103,34 @@ async def test_a_ticket_signs_the_connection_in_once(served: Served) -> None:
     async with rpc_client(served.url(ticket=ticket)) as reused:
         assert await reused.closed() == 4001
         assert "ticket" in reused.close_reason
+
+
+async def test_one_ticket_used_by_two_connections_at_once_lets_one_in(served: Served) -> None:
+    token = await served.token()
+
+    async def try_it(ticket: str) -> bool:
+        async with rpc_client(served.url(ticket=ticket)) as client:
+            try:
+                await client.call("unsubscribe", room=1)
+            except Disconnected:
+                assert client.close_code == 4001
+                return False
+            return True
+
+    for _ in range(3):
+        ticket = await served.ticket(token)
+        outcomes = await asyncio.gather(try_it(ticket), try_it(ticket))
+        assert sorted(outcomes) == [False, True]
+
+
+async def test_a_token_in_the_query_signs_in_for_tools_that_cannot_set_headers(
+    served: Served,
+) -> None:
+    token = await served.token()
+    async with rpc_client(served.url(token=token)) as client:
+        assert await client.call("unsubscribe", room=1) == {"room": 1}
+    async with rpc_client(served.url(token="forged")) as forged:
+        assert await forged.closed() == 4001
 
 
 async def test_an_unknown_ticket_closes_with_4001(served: Served) -> None:
