@@ -13,7 +13,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NPM_TOOLS := tests/e2e/node_modules/.bin/newman
 
-.PHONY: help install run cluster test lint e2e bench format clean
+.PHONY: help install run cluster test lint e2e bench bench-chat format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ e2e: install $(NPM_TOOLS) ## only the end-to-end tests (live servers, conformanc
 bench: install ## seed a large blog on PostgreSQL, load it; jobs on RabbitMQ; write docs/performance.md
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.jobs
+
+bench-chat: install ## the chat beside its Python peers in the shared harness (../shared/bench/chat); writes docs/performance.md
+	$(BIN)/python -m bench.chat --ceiling $(CHAT_BENCH_ARGS)
 
 clean: ## remove the environment, local data and caches
 	rm -rf $(VENV) .tools var tests/e2e/node_modules .pytest_cache .mypy_cache .ruff_cache
