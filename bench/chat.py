@@ -169,19 +169,27 @@ def agora_nodes(
 
 def run_harness(
     arguments: Sequence[str], results: Path, environment: Mapping[str, str] | None = None
-) -> None:
+) -> bool:
     """``run.sh ARGUMENTS`` with its results in ``results``; from our root, so that the generator
-    (``python -m``, the working directory first on its path) imports ``bench.chat_adapter``."""
+    (``python -m``, the working directory first on its path) imports ``bench.chat_adapter``.
+    False when it failed: the other runs go on, and the report says what is missing."""
     env = {**os.environ, "RESULTS": str(results), **(environment or {})}
-    subprocess.run([str(harness_dir() / "run.sh"), *arguments], env=env, cwd=ROOT, check=True)
+    command = [str(harness_dir() / "run.sh"), *arguments]
+    status = subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
+    if status:
+        print(f"bench: `run.sh {' '.join(arguments)}` exited with {status}", file=sys.stderr)
+    return status == 0
 
 
 def bench_agora(
     scenarios: Sequence[str], results: Path, redis_url: str, knobs: Mapping[str, str]
-) -> None:
+) -> list[str]:
+    """Agora under each scenario, on two fresh nodes each time as the harness starts its peers';
+    the scenarios whose run failed."""
     server_url = os.environ.get("AGORA_BENCH_DATABASE_URL", DEFAULT_SERVER_URL)
     direct_clients = int(knobs.get("B_CLIENTS", os.environ.get("B_CLIENTS", "1000")))
     secret = uuid.uuid4().hex * 2
+    failed = []
     with (
         tempfile.TemporaryDirectory(prefix="agora-chatbench-") as tmp,
         fresh_database(Path(tmp), server_url) as url,
@@ -189,18 +197,21 @@ def bench_agora(
         upgrade(url)
         plan = asyncio.run(prepare(url, secret, direct_clients=direct_clients))
         plan_path = plan.write(Path(tmp) / "plan.json")
-        with agora_nodes(url, secret, redis_url, results) as nodes:
-            run_harness(
-                ["bench", "external", *scenarios],
-                results,
-                {
-                    **knobs,
-                    "NODES": ",".join(f"ws://{n.host}:{n.port}" for n in nodes),
-                    "SERVER_PIDS": ",".join(str(n.process.pid) for n in nodes),
-                    "ADAPTER": ADAPTER,
-                    "ADAPTER_OPTS": f"plan={plan_path}",
-                },
-            )
+        for scenario in scenarios:
+            with agora_nodes(url, secret, redis_url, results / f"agora-{scenario}") as nodes:
+                passed = run_harness(
+                    ["bench", "external", scenario],
+                    results,
+                    {
+                        **knobs,
+                        "NODES": ",".join(f"ws://{n.host}:{n.port}" for n in nodes),
+                        "SERVER_PIDS": ",".join(str(n.process.pid) for n in nodes),
+                        "ADAPTER": ADAPTER,
+                        "ADAPTER_OPTS": f"plan={plan_path}",
+                    },
+                )
+            if not passed:
+                failed.append(f"agora {scenario}")
     # the harness names a server it did not start "external"
     for path in results.glob("external-*"):
         renamed = path.with_name("agora" + path.name.removeprefix("external"))
@@ -211,6 +222,7 @@ def bench_agora(
             path.unlink()
         else:
             path.rename(renamed)
+    return failed
 
 
 # --- targets and the report ---------------------------------------------------------------------
@@ -328,7 +340,7 @@ def tables(results: Path) -> str:
     return done.stdout.strip()
 
 
-def render(results: Path, *, smoke: bool) -> str:
+def render(results: Path, *, smoke: bool, failed: Sequence[str] = ()) -> str:
     shown = results.relative_to(ROOT) if results.is_relative_to(ROOT) else results
     lines = [
         f"- Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average at the end "
@@ -338,6 +350,10 @@ def render(results: Path, *, smoke: bool) -> str:
         lines.append(
             "- **Smoke run** (`--smoke`: a few seconds, a few hundred clients) to check the "
             "wiring: these are not results, the full run is pending."
+        )
+    if failed:
+        lines.append(
+            f"- **Failed runs** (their figures are missing or partial): {', '.join(failed)}."
         )
     verdicts = [
         c if isinstance(c, str) else f"{c.target}: **{'PASS' if c.passed else 'MISS'}**"
@@ -378,14 +394,16 @@ def main(argv: list[str] | None = None) -> int:
     results.mkdir(parents=True, exist_ok=True)
     redis_url = os.environ.get("AGORA_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     work = Path(os.environ.get("CHATBENCH_WORK", Path(tempfile.gettempdir()) / "chatbench"))
-    if peers or not (work / "venv-gen" / "bin" / "python").exists():
-        run_harness(["setup"], results)  # venvs it lacks (PyPI); kept for the next run
-    for peer in peers:
-        run_harness(["bench", peer, *args.scenarios], results, knobs)
-    if args.ceiling:
-        run_harness(["selftest"], results, knobs)
-    bench_agora(args.scenarios, results, redis_url, knobs)
-    text = render(results, smoke=args.smoke)
+    if (peers or not (work / "venv-gen" / "bin" / "python").exists()) and not run_harness(
+        ["setup"],
+        results,  # the venvs it lacks (PyPI); kept for the next run
+    ):
+        raise SystemExit("bench: the harness's setup failed")
+    failed = [p for p in peers if not run_harness(["bench", p, *args.scenarios], results, knobs)]
+    if args.ceiling and not run_harness(["selftest"], results, knobs):
+        failed.append("selftest")
+    failed += bench_agora(args.scenarios, results, redis_url, knobs)
+    text = render(results, smoke=args.smoke, failed=failed)
     print(text)
     if not args.no_report:
         report.write(args.output, text, begin=BEGIN, end=END)
