@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -389,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (harness_dir() / "run.sh").exists():
         raise SystemExit(f"bench: no chat harness at {harness_dir()} (set AGORA_CHATBENCH_DIR)")
     peers = [p for p in args.peers.split(",") if p]
+    # the nodes inherit it: scenario C holds 10,000 connections on one of them
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     knobs = dict(SMOKE) if args.smoke else {}
     results = RESULTS / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     results.mkdir(parents=True, exist_ok=True)
