@@ -45,6 +45,7 @@ from tests.support.jobs import (
 from agora.container import Container
 from agora.migrations.runner import upgrade
 from agora.platform import event_loop
+from agora.platform.heap import freeze_startup_objects
 from agora.settings import JobsSettings, Settings
 from bench import report
 from bench.server import cpu_seconds
@@ -222,6 +223,7 @@ async def _measure(
     container = Container.from_settings(_settings(url, broker_url, queue))
     await create_probe_table(container.platform.db)
     await container.jobs.start_in_server()  # the relay, as every server process runs it
+    freeze_startup_objects()  # as a server's startup does
     try:
         warm = workdir / "warm.log"
         await _sustained(container, warm, 500, args.committers)

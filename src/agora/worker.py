@@ -16,6 +16,7 @@ from collections.abc import Callable
 import structlog
 
 from agora.container import Container
+from agora.platform.heap import freeze_startup_objects
 from agora.platform.observability import configure_logging
 from agora.settings import Settings
 
@@ -39,6 +40,9 @@ async def run_worker(
         loop.add_signal_handler(signum, stop.set)
     try:
         await container.jobs.start_worker(concurrency=concurrency)
+        # one container per process (this is a process's entry): full collections were the
+        # jobs' p99 (heap.py)
+        freeze_startup_objects()
         log.info(
             "worker started",
             broker=settings.broker_url is not None,
