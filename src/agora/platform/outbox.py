@@ -90,9 +90,9 @@ class Outbox:
         self._rows: list[dict[str, Any]] = []
 
     @property
-    def added(self) -> list[str]:
-        """The topics added since the last write or discard (for the metrics and the drain)."""
-        return [row["topic"] for row in self._rows]
+    def pending(self) -> bool:
+        """Whether jobs were added since the last write or discard."""
+        return bool(self._rows)
 
     def add(self, topic: Topic[P], payload: P, *, run_at: datetime | None = None) -> str:
         """Adds a job to the transaction and returns its message id."""

@@ -72,7 +72,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         hooks, self._hooks = self._hooks, []
         # taken before the commit: if it fails, nothing was durable and nothing may follow
-        if self._autocommit is not None and self.outbox.added and not self._session_writes():
+        if self._autocommit is not None and self.outbox.pending and not self._session_writes():
             # the jobs are the only write (a password-reset request): one INSERT is atomic by
             # itself, so it runs alone, without the BEGIN and COMMIT round trips around it
             async with self._autocommit() as connection:

@@ -32,11 +32,12 @@ log = structlog.get_logger(__name__)
 
 
 class Starts:
-    """Counts the starts of the messages that arrive together with one statement.
+    """Counts the starts of the redelivered messages that arrive together with one statement.
 
-    RabbitMQ hands over messages in bursts (up to the prefetch count); each handler asks for its
-    start here and the first one's flush, a loop turn later, takes every request made meanwhile:
-    one UPDATE instead of one per message, the worker's biggest cost per job otherwise.
+    Only a message RabbitMQ delivers again is started before it runs (a first delivery is not:
+    ``JobConsumer._consume``). Redeliveries come in bursts — a dead worker's whole prefetch at
+    once — so each asks for its start here and the first one's flush, a loop turn later, takes
+    every request made meanwhile: one UPDATE instead of one per message.
     """
 
     def __init__(self, store: JobStore) -> None:
