@@ -256,23 +256,27 @@ def _best_peer(results: Path, scenario: str) -> tuple[str, float] | None:
     return max(measured, key=lambda item: item[1]) if measured else None
 
 
+def _versus_best_peer(
+    results: Path, scenario: str, best: float, factor: float
+) -> report.Check | str:
+    """The target "at least ``factor`` times the best peer's deliveries/s" of ``scenario``."""
+    target = f"{scenario}: ≥ {factor:g}× the best peer's deliveries/s at p99 ≤ 250 ms"
+    peer = _best_peer(results, scenario)
+    if not peer:
+        return f"{target}: no peer measured"
+    name, delivered = peer
+    return report.Check(
+        f"{target} ({best:,.0f} vs {name} {delivered:,.0f})", best >= factor * delivered
+    )
+
+
 def checks(results: Path) -> list[report.Check | str]:
     """The issue's targets on what the run measured; a string for a target it could not."""
     out: list[report.Check | str] = []
     agora_a, agora_b, agora_c = (_load(results, f"agora-{s}") for s in SCENARIOS)
     if agora_a:
         best = best_delivered(agora_a)
-        peer = _best_peer(results, "A")
-        target = f"A: ≥ {A_PEER_FACTOR:g}× the best peer's deliveries/s at p99 ≤ 250 ms"
-        if peer:
-            out.append(
-                report.Check(
-                    f"{target} ({best:,.0f} vs {peer[0]} {peer[1]:,.0f})",
-                    best >= A_PEER_FACTOR * peer[1],
-                )
-            )
-        else:
-            out.append(f"{target}: no peer measured")
+        out.append(_versus_best_peer(results, "A", best, A_PEER_FACTOR))
         at = [s for s in agora_a.get("steps", []) if (s["delivered_per_s"] or 0) >= A_AT_DELIVERIES]
         out.append(
             report.Check(
@@ -294,18 +298,7 @@ def checks(results: Path) -> list[report.Check | str]:
         else:
             out.append(f"{target}: the ceiling (run.sh selftest) was not run")
     if agora_b:
-        best = best_delivered(agora_b)
-        peer = _best_peer(results, "B")
-        target = f"B: ≥ {B_PEER_FACTOR:g}× the best peer's deliveries/s at p99 ≤ 250 ms"
-        if peer:
-            out.append(
-                report.Check(
-                    f"{target} ({best:,.0f} vs {peer[0]} {peer[1]:,.0f})",
-                    best >= B_PEER_FACTOR * peer[1],
-                )
-            )
-        else:
-            out.append(f"{target}: no peer measured")
+        out.append(_versus_best_peer(results, "B", best_delivered(agora_b), B_PEER_FACTOR))
     if agora_c:
         idle = agora_c["idle"]
         per_connection = idle.get("rss_per_conn_kb")
