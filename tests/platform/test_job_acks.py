@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aio_pika
 import pytest
@@ -40,13 +41,22 @@ async def _publish(name: str, count: int) -> None:
             )
 
 
-@pytest.fixture
-async def queue_name() -> AsyncIterator[str]:
+@asynccontextmanager
+async def _queue(count: int) -> AsyncIterator[str]:
+    """A durable queue of the test's own holding messages "1" … ``count``; its name."""
     assert TEST_BROKER_URL is not None
     name = f"agora.test.acks.{uuid.uuid4().hex[:12]}"
-    await _publish(name, MESSAGES)
-    yield name
-    await delete_queue(TEST_BROKER_URL, name)
+    await _publish(name, count)
+    try:
+        yield name
+    finally:
+        await delete_queue(TEST_BROKER_URL, name)
+
+
+@pytest.fixture
+async def queue_name() -> AsyncIterator[str]:
+    async with _queue(MESSAGES) as name:
+        yield name
 
 
 async def _consume(queue: AbstractQueue, count: int = MESSAGES) -> list[AbstractIncomingMessage]:
@@ -62,6 +72,25 @@ async def _consume(queue: AbstractQueue, count: int = MESSAGES) -> list[Abstract
     await queue.consume(keep)
     await eventually(all_delivered, what="every message delivered")
     return received
+
+
+@asynccontextmanager
+async def _consumer(
+    queue_name: str, count: int = MESSAGES
+) -> AsyncIterator[list[AbstractIncomingMessage]]:
+    """The deliveries of a worker's channel (prefetch ``count``), once it holds all ``count``
+    messages. On leaving, the channel must still be open after a round trip (a
+    channel error the broker sent — a tag settled twice — is in by then); then the connection
+    is dropped."""
+    assert TEST_BROKER_URL is not None
+    connection = await aio_pika.connect(TEST_BROKER_URL)
+    async with connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=count)
+        queue = await channel.declare_queue(queue_name, durable=True, passive=True)
+        yield await _consume(queue, count)
+        await channel.declare_queue(queue_name, durable=True, passive=True)
+        assert not channel.is_closed
 
 
 async def _in_queue(queue_name: str) -> set[int]:
@@ -80,19 +109,13 @@ async def _in_queue(queue_name: str) -> set[int]:
 async def _settle_then_disconnect(queue_name: str, *, hold_max: int, finish: list[int]) -> None:
     """Consumes every message, finishes those numbered in ``finish`` (in that order, a loop turn
     apart), leaves the others running, and drops the connection."""
-    assert TEST_BROKER_URL is not None
     acks = Acks(hold_max=hold_max)
-    connection = await aio_pika.connect(TEST_BROKER_URL)
-    async with connection:
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=MESSAGES)
-        queue = await channel.declare_queue(queue_name, durable=True, passive=True)
-        delivered = {int(message.body): message for message in await _consume(queue)}
+    async with _consumer(queue_name) as received:
+        delivered = {int(message.body): message for message in received}
         for number in finish:
             acks.finished(delivered[number])
             await asyncio.sleep(0)  # the turn of the loop on which a worker's acks leave
         await acks.drain()
-        assert not channel.is_closed
 
 
 async def test_finished_deliveries_are_acknowledged_and_running_ones_are_not(
@@ -122,14 +145,8 @@ async def test_a_run_over_deliveries_acknowledged_alone_acknowledges_only_the_re
 async def test_a_returned_message_comes_back_at_once_and_does_not_block_the_others(
     queue_name: str,
 ) -> None:
-    assert TEST_BROKER_URL is not None
     acks = Acks(hold_max=MESSAGES)
-    connection = await aio_pika.connect(TEST_BROKER_URL)
-    async with connection:
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=MESSAGES)
-        queue = await channel.declare_queue(queue_name, durable=True, passive=True)
-        received = await _consume(queue)
+    async with _consumer(queue_name) as received:
         delivered = list(received)
         acks.returned(delivered[0])  # number 1: its outcome could not be recorded
         for message in delivered[1:]:
@@ -153,18 +170,11 @@ async def test_a_run_never_overtakes_the_single_acks_decided_before_it() -> None
     # queue holds, so some wait to be written. Then 1 and 31 finish: the run 1–31 is settled by
     # a multiple ack of 31 (1 and 31 still need it). Sent ahead of a waiting single ack, it
     # would settle that tag first, and the single ack after it would close the channel.
-    assert TEST_BROKER_URL is not None
-    name = f"agora.test.acks.{uuid.uuid4().hex[:12]}"
     count = 40
-    await _publish(name, count)
-    try:
-        acks = Acks(hold_max=4)
-        connection = await aio_pika.connect(TEST_BROKER_URL)
-        async with connection:
-            channel = await connection.channel()
-            await channel.set_qos(prefetch_count=count)
-            queue = await channel.declare_queue(name, durable=True, passive=True)
-            delivered = {int(m.body): m for m in await _consume(queue, count)}
+    acks = Acks(hold_max=4)
+    async with _queue(count) as name:
+        async with _consumer(name, count) as received:
+            delivered = {int(m.body): m for m in received}
             for number in range(2, 31):
                 acks.finished(delivered[number])
             await asyncio.sleep(0)  # the burst is decided and starts leaving
@@ -172,9 +182,4 @@ async def test_a_run_never_overtakes_the_single_acks_decided_before_it() -> None
             acks.finished(delivered[31])
             await asyncio.sleep(0)
             await acks.drain()
-            # a channel error arrives from the broker: a round trip shows whether one came
-            await channel.declare_queue(name, durable=True, passive=True)
-            assert not channel.is_closed
         assert await _in_queue(name) == set(range(32, count + 1))
-    finally:
-        await delete_queue(TEST_BROKER_URL, name)
