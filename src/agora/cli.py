@@ -182,6 +182,40 @@ def _jobs_stats(_args: argparse.Namespace) -> int:
     return asyncio.run(_on_jobs(show))
 
 
+def _users_staff(args: argparse.Namespace) -> int:
+    from agora.identity.staff import set_staff
+    from agora.platform.db import Database
+
+    async def run() -> bool:
+        db = Database(_settings().database_url)
+        try:
+            return await set_staff(db, email=args.email, staff=not args.revoke)
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(run()):
+        print(f"agora: no account with the address {args.email}", file=sys.stderr)
+        return 1
+    print(f"{args.email} is {'no longer ' if args.revoke else ''}staff")
+    return 0
+
+
+def _add_users_commands(commands: Any) -> None:
+    users = commands.add_parser(
+        "users", help="manage accounts", description="Roles of existing accounts."
+    )
+    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    staff = actions.add_parser(
+        "staff",
+        help="make an account staff (it may then manage the shop's catalog and orders)",
+        description="Grant the staff role to the account with this email address, or take it "
+        "back with --revoke. It applies to the account's next request.",
+    )
+    staff.add_argument("email", help="the account's email address")
+    staff.add_argument("--revoke", action="store_true", help="take the role back")
+    staff.set_defaults(handler=_users_staff)
+
+
 def _add_jobs_commands(commands: Any) -> None:
     worker = commands.add_parser(
         "worker",
@@ -275,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.set_defaults(handler=_seed)
     _add_jobs_commands(commands)
+    _add_users_commands(commands)
     return parser
 
 

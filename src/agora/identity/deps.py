@@ -12,6 +12,7 @@ from agora.identity.passwords import Passwords
 from agora.identity.reads import IdentityReads
 from agora.identity.schemas import Profile
 from agora.identity.service import get_user
+from agora.identity.staff import check_staff
 from agora.identity.tokens import AccessClaims, TokenCodec
 from agora.platform.deps import SessionDep
 from agora.platform.errors import Unauthorized
@@ -121,3 +122,13 @@ async def current_profile(reads: IdentityReadsDep, user_id: CurrentUserId) -> Pr
 
 
 CurrentProfile = Annotated[Profile, Depends(current_profile)]
+
+
+async def require_staff(session: SessionDep, user_id: CurrentUserId) -> int:
+    """The signed-in user's id, if they are staff (403 otherwise). Read in the request's unit of
+    work, so a staff write and the check share one connection."""
+    await check_staff(session, user_id=user_id)
+    return user_id
+
+
+StaffUserId = Annotated[int, Depends(require_staff)]

@@ -29,6 +29,9 @@ class User(Base):
     verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # access tokens issued before this moment are refused (set by a password reset)
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # may manage the shop's catalog and orders; granted by `agora users staff EMAIL`, never
+    # shown in a RealWorld answer
+    is_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Follow(Base):

@@ -7,6 +7,7 @@ from agora.platform import outbox as platform_outbox
 from agora.platform.db import Base
 from agora.platform.jobs import handlers as platform_jobs
 from agora.platform.jobs import schedule as platform_schedule
+from agora.shop.catalog import models as shop_catalog_models
 
 target_metadata = Base.metadata
 
@@ -17,5 +18,6 @@ __all__ = [
     "platform_jobs",
     "platform_outbox",
     "platform_schedule",
+    "shop_catalog_models",
     "target_metadata",
 ]

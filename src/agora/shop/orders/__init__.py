@@ -1,0 +1,1 @@
+"""Checkout and orders: stock reserved atomically, an order's life as a state machine."""
