@@ -45,6 +45,10 @@ from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.platform.trailing_slash import TrailingSlashMiddleware
 from agora.settings import Environment, Settings
+from agora.shop.cart.api import api as shop_cart_api
+from agora.shop.checkout.config import SHOP_CHECKOUT
+from agora.shop.orders.api import api as shop_orders_api
+from agora.shop.orders.staff_api import api as shop_staff_orders_api
 
 UPLOAD_PATHS = ("/api/user/image",)
 MULTIPART_OVERHEAD = 64 * 1024
@@ -60,7 +64,16 @@ Authenticate with the header `Authorization: Token <jwt>`; the token comes from
 """
 
 # the contexts whose routes the server mounts, each with the error format its clients read
-APIS = (identity_api, accounts_api, blog_api, chat_api, chat_gateway_api)
+APIS = (
+    identity_api,
+    accounts_api,
+    blog_api,
+    chat_api,
+    chat_gateway_api,
+    shop_cart_api,
+    shop_orders_api,
+    shop_staff_orders_api,
+)
 
 
 def _metrics_route(platform: Platform, jobs: Jobs) -> APIRouter:
@@ -133,6 +146,7 @@ def create_app(
     BLOG.provide(app, container)
     CHAT.provide(app, container)
     CHAT_GATEWAY.provide(app, container)
+    SHOP_CHECKOUT.provide(app, container)
 
     # failures on paths no context owns (a typo, /docs) speak RealWorld, as the API always did
     formats = ErrorFormats(default=REALWORLD)
@@ -175,8 +189,14 @@ def create_app(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            "Idempotency-Key",
+            "X-Cart-Token",
+        ],
+        expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         max_age=600,
     )
     app.add_middleware(

@@ -30,6 +30,8 @@ from agora.platform.mail import Mail, mail_from_settings
 from agora.platform.ports import Platform
 from agora.platform.uow import UnitOfWork, UnitsOfWork
 from agora.settings import Settings
+from agora.shop.checkout.config import CheckoutConfig
+from agora.shop.orders import topics as shop_order_topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class Container:
     mail: Mail
     # the chat's WebSocket gateway on this node: connections, fan-out, presence
     chat_gateway: GatewayNode
+    # the shop's checkout: shipping zones and rates, the tax rate
+    checkout_config: CheckoutConfig
 
     @classmethod
     def from_settings(cls, settings: Settings, *, passwords: Passwords | None = None) -> Container:
@@ -81,6 +85,7 @@ class Container:
             schedule=settings.jobs.housekeeping,
         )
         identity_jobs.register(jobs.handlers, mail=mail, settings=settings)
+        shop_order_topics.register(jobs.handlers)
         tokens = TokenCodec.from_settings(settings)
         identity_reads = IdentityReads(
             sessions=platform.db.autocommit_sessions,
@@ -123,6 +128,7 @@ class Container:
             jobs=jobs,
             mail=mail,
             chat_gateway=chat_gateway,
+            checkout_config=CheckoutConfig.from_settings(settings.shop_checkout),
         )
 
     def unit_of_work(self) -> UnitOfWork:

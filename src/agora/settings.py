@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -132,6 +132,19 @@ class ChatGatewaySettings(SettingsGroup):
     reorder_seconds: float = Field(default=0.1, ge=0, le=10)
 
 
+class ShopCheckoutSettings(SettingsGroup):
+    """The shop's checkout (``agora.shop.checkout``): ``AGORA_SHOP_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="AGORA_SHOP_")
+
+    # the tax added to every order, in basis points of its discounted subtotal plus shipping
+    # (2000 = 20 %); one rate for the whole shop
+    tax_rate_basis_points: int = Field(default=2000, ge=0, le=10_000)
+    # shipping zones, methods and rates as JSON (see shop/checkout/shipping.py), validated at
+    # start-up; unset: the built-in three zones and two methods
+    shipping: dict[str, Any] | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGORA_", env_file=".env", extra="ignore")
 
@@ -196,6 +209,8 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     # the chat's WebSocket gateway: queues, frame sizes, tickets, presence
     chat_gateway: ChatGatewaySettings = Field(default_factory=ChatGatewaySettings)
+    # the shop's checkout: tax rate, shipping zones and rates
+    shop_checkout: ShopCheckoutSettings = Field(default_factory=ShopCheckoutSettings)
 
     # account emails (agora.identity.emails): SMTP when a URL is set —
     # "smtp://user:password@host:587?starttls=true", "smtps://user:password@host:465" (implicit

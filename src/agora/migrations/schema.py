@@ -7,7 +7,9 @@ from agora.platform import outbox as platform_outbox
 from agora.platform.db import Base
 from agora.platform.jobs import handlers as platform_jobs
 from agora.platform.jobs import schedule as platform_schedule
+from agora.shop.cart import models as shop_cart_models
 from agora.shop.catalog import models as shop_catalog_models
+from agora.shop.orders import models as shop_order_models
 
 target_metadata = Base.metadata
 
@@ -18,6 +20,8 @@ __all__ = [
     "platform_jobs",
     "platform_outbox",
     "platform_schedule",
+    "shop_cart_models",
     "shop_catalog_models",
+    "shop_order_models",
     "target_metadata",
 ]

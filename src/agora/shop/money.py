@@ -16,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 
 from agora.platform.errors import Invalid
 
@@ -115,3 +117,28 @@ class MoneyOut(BaseModel):
 
     amount: StrictInt = Field(description="Minor units (cents): an integer, never a decimal")
     currency: str = Field(description="ISO 4217 code", examples=["EUR"])
+
+
+def _set_by_the_server(_value: object) -> None:
+    raise PydanticCustomError(
+        "set_by_the_server", "is set by the server from the catalog: leave it out"
+    )
+
+
+# a price field a client sent: refused by name with a clear message (not a generic "unknown
+# field"), and left out of the documentation
+_Refused = SkipJsonSchema[Annotated[object | None, BeforeValidator(_set_by_the_server)]]
+
+
+class NoClientPrices(BaseModel):
+    """A request that may not carry prices: the server reads every price from the catalog, so a
+    client that sends one (``price``, ``unitPrice``, ``total``…) is told plainly, with a 422."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    price: _Refused = None
+    unit_price: _Refused = Field(default=None, alias="unitPrice")
+    price_minor: _Refused = Field(default=None, alias="priceMinor")
+    amount: _Refused = None
+    total: _Refused = None
+    subtotal: _Refused = None

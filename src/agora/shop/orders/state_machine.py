@@ -7,8 +7,8 @@ each one leaves.
       cancelled
 
 - ``cancelled`` only from ``pending_payment`` (nothing was charged; the stock goes back);
-- ``refunded`` from ``paid``, ``fulfilled`` or ``delivered`` (the money goes back; the goods may
-  be gone, so the stock does not);
+- ``refunded`` from ``paid``, ``fulfilled`` or ``delivered`` (the money goes back; refunded while
+  only paid, the reserved stock goes back too; once shipped, the goods are gone);
 - ``cancelled`` and ``refunded`` are final.
 
 A move the graph has no edge for is a ``Conflict`` (409): the order is in a state that does not
@@ -45,8 +45,22 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.REFUNDED: frozenset(),
 }
 FINAL = frozenset(status for status, onward in TRANSITIONS.items() if not onward)
-# the moves after which the order's stock is back on the shelf
-RELEASES_STOCK = frozenset({S.CANCELLED})
+
+
+class StockEffect(StrEnum):
+    NONE = "none"
+    RELEASE = "release"  # the reserved units are for sale again
+    SHIP = "ship"  # the reserved units left the warehouse
+
+
+def stock_effect(current: OrderStatus, target: OrderStatus) -> StockEffect:
+    """What a move does to the stock its order reserved when placed: released when the order
+    ends before shipping (cancelled, or refunded while only paid), shipped when fulfilled."""
+    if target is S.FULFILLED:
+        return StockEffect.SHIP
+    if target is S.CANCELLED or (target is S.REFUNDED and current is S.PAID):
+        return StockEffect.RELEASE
+    return StockEffect.NONE
 
 
 class ActorKind(StrEnum):
