@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from agora.identity.models import User
 from agora.platform.db import Database
+from agora.platform.outbox import OutboxMessage
 from agora.platform.provided import ProvidingApp
 from agora.shop.catalog.models import Product, Variant
 from tests.blog.conftest import new_user
@@ -75,6 +76,21 @@ async def set_price(db: Database, sku: str, price: int) -> None:
     async with db.sessions() as session:
         await session.execute(update(Variant).where(Variant.sku == sku).values(price_minor=price))
         await session.commit()
+
+
+async def set_stock(db: Database, sku: str, on_hand: int) -> None:
+    async with db.sessions() as session:
+        await session.execute(
+            update(Variant).where(Variant.sku == sku).values(stock_on_hand=on_hand)
+        )
+        await session.commit()
+
+
+async def outbox_topics(db: Database) -> list[str]:
+    """The shop's messages waiting in the outbox."""
+    async with db.sessions() as session:
+        query = select(OutboxMessage.topic).where(OutboxMessage.topic.startswith("shop."))
+        return list(await session.scalars(query))
 
 
 async def make_staff(db: Database, username: str) -> None:

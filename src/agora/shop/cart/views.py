@@ -23,6 +23,8 @@ async def line_variants(
         .join(Product, Product.id == Variant.product_id)
         .where(CartLine.cart_id == cart_id)
         .order_by(CartLine.variant_id)
+        # as committed or written by this transaction's Core statements, not as first loaded
+        .execution_options(populate_existing=True)
     )
     return [(line, variant, product) for line, variant, product in rows]
 
