@@ -143,7 +143,6 @@ async def test_a_voucher_that_does_not_apply_is_a_422_and_changes_nothing(
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"voucherCode": "UNKNOWN"}, "voucherCode"),
         ({"shippingMethod": "teleport"}, "shippingMethod"),
         (
             {"shippingMethod": "express", "shippingAddress": {**ADDRESS, "country": "JP"}},
@@ -169,6 +168,16 @@ async def test_bad_checkout_input_is_a_422_and_changes_nothing(
     assert (await ann.ok("GET", "/orders"))["orders"] == []
 
 
+async def test_an_unknown_voucher_is_a_404_and_changes_nothing(ann: Shopper, db: Database) -> None:
+    await add_product(db, "mug", [("MUG", 1000, 5)])
+    await ann.add("MUG")
+
+    body = problem(await ann.checkout(voucherCode="UNKNOWN"), 404)
+
+    assert body["errors"] == [{"field": "voucherCode", "detail": "is unknown"}]
+    assert await stock_of(db, "MUG") == (5, 0)
+
+
 async def test_a_price_in_the_request_is_refused_by_name(ann: Shopper, db: Database) -> None:
     await add_product(db, "mug", [("MUG", 1000, 5)])
     body = problem(
@@ -183,7 +192,7 @@ async def test_a_price_in_the_request_is_refused_by_name(ann: Shopper, db: Datab
 async def test_an_empty_cart_or_an_anonymous_visitor_cannot_check_out(
     ann: Shopper, visitor: Shopper
 ) -> None:
-    assert "empty" in problem(await ann.checkout(), 422)["detail"]
+    assert "empty" in problem(await ann.checkout(), 409)["detail"]
     problem(await visitor.checkout(), 401)
 
 

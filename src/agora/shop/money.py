@@ -58,7 +58,15 @@ def check_currency(code: str) -> str:
 
 
 Currency = Annotated[
-    str, Field(min_length=3, max_length=3, examples=["EUR"]), AfterValidator(check_currency)
+    str,
+    Field(
+        min_length=3,
+        max_length=3,
+        pattern=r"^[A-Z]{3}$",
+        examples=["EUR"],
+        json_schema_extra={"enum": sorted(MINOR_UNITS)},
+    ),
+    AfterValidator(check_currency),
 ]
 
 

@@ -26,7 +26,7 @@ CartToken = Annotated[
     str | None,
     Header(
         alias="X-Cart-Token",
-        min_length=20,
+        min_length=1,
         max_length=100,
         pattern=r"^[A-Za-z0-9_-]+$",
         description="An anonymous cart's token, as an earlier answer gave it",

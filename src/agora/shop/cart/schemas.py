@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from agora.platform.wire import SingleLine
 from agora.shop.catalog.models import SKU_MAX
@@ -14,9 +15,19 @@ from agora.shop.money import MoneyOut, NoClientPrices
 # more of one variant than a cart takes: a typo, or someone probing; a 422, never a 500
 LINE_QUANTITY_MAX = 999
 Sku = Annotated[str, Field(min_length=1, max_length=SKU_MAX), SingleLine]
+
+
+def _a_number(value: object) -> object:
+    # JSON Schema calls 2.0 an integer, so it passes (as 2); "2" and true are not numbers
+    if isinstance(value, (str, bool)):
+        raise PydanticCustomError("int_type", "must be an integer")
+    return value
+
+
 Quantity = Annotated[
-    StrictInt,
+    int,
     Field(ge=1, le=LINE_QUANTITY_MAX, description=f"1 to {LINE_QUANTITY_MAX}"),
+    BeforeValidator(_a_number),
 ]
 
 

@@ -129,7 +129,7 @@ async def _buyable(session: AsyncSession, sku: str) -> Variant:
         )
     ).first()
     if row is None or not row[1]:
-        raise Invalid("is not a product on sale", field="sku")
+        raise NotFound("is not a product on sale", field="sku")
     variant: Variant = row[0]
     return variant
 

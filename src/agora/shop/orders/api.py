@@ -38,7 +38,13 @@ router = APIRouter(
 OrderId = Annotated[int, Path(ge=1, le=INTEGER_MAX, description="The order's id")]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"1 to {PAGE_MAX}")]
 Cursor = Annotated[
-    str | None, Query(min_length=1, max_length=40, description="nextCursor of the previous page")
+    str | None,
+    Query(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="nextCursor of the previous page",
+    ),
 ]
 IdempotencyKey = Annotated[
     str | None,

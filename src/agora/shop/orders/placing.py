@@ -93,7 +93,7 @@ async def _price(
     """The cart priced for ``request`` (its stock reserved first when ``reserve``)."""
     rows = await line_variants(session, cart_id)
     if not rows:
-        raise Invalid("is empty", field="cart")
+        raise Conflict("is empty", field="cart")
     for _, variant, product in rows:
         if not product.published:
             raise Conflict(f"{variant.sku} is no longer on sale", field="cart")
@@ -140,7 +140,7 @@ async def quote(
     """What checking out would cost now; changes nothing (but merges a shown anonymous cart)."""
     cart, _ = await find_cart(uow, owner, create=False)
     if cart is None:
-        raise Invalid("is empty", field="cart")
+        raise Conflict("is empty", field="cart")
     priced = await _price(
         uow.session, cart_id=cart.id, request=request, config=config, reserve=False
     )
@@ -176,7 +176,7 @@ async def place_order(
             )
     cart, _ = await find_cart(uow, owner, create=False)
     if cart is None:
-        raise Invalid("is empty", field="cart")
+        raise Conflict("is empty", field="cart")
     priced = await _price(session, cart_id=cart.id, request=request, config=config, reserve=True)
     if priced.voucher_id is not None:
         await vouchers.count_use(session, priced.voucher_id)

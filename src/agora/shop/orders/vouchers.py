@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db import INTEGER_MAX
-from agora.platform.errors import Conflict, Invalid
+from agora.platform.errors import Conflict, NotFound
 from agora.platform.uow import UnitOfWork
 from agora.platform.wire import Timestamp
 from agora.shop.checkout.vouchers import FIELD, VoucherKind, VoucherTerms
@@ -75,7 +75,7 @@ def terms_of(voucher: Voucher) -> VoucherTerms:
 async def find(session: AsyncSession, code: str) -> Voucher:
     voucher = await session.scalar(select(Voucher).where(Voucher.code == code.upper()))
     if voucher is None:
-        raise Invalid("is unknown", field=FIELD)
+        raise NotFound("is unknown", field=FIELD)
     return voucher
 
 
