@@ -47,8 +47,8 @@ def test_shares_round_half_up(amount: int, basis_points: int, expected: int) -> 
 def test_a_share_is_the_exact_quotient_rounded_half_up(amount: int, basis_points: int) -> None:
     share = share_half_up(amount, basis_points)
     exact_times_whole = amount * basis_points
-    # |share - exact| <= 1/2, with ties going up: exact - 1/2 <= share < exact + 1/2
-    assert exact_times_whole * 2 - WHOLE <= share * 2 * WHOLE < exact_times_whole * 2 + WHOLE
+    # within half a minor unit, ties going up: exact - 1/2 < share <= exact + 1/2
+    assert exact_times_whole * 2 - WHOLE < share * 2 * WHOLE <= exact_times_whole * 2 + WHOLE
     assert 0 <= share <= amount
 
 
