@@ -13,6 +13,7 @@ from agora.settings import JobsSettings
 from tests.conftest import register
 from tests.shop.conftest import Shopper, add_product, make_staff, outbox_topics, problem, stock_of
 from tests.support.apps import client_of, platform_of
+from tests.support.concurrency import ROUNDS, at_once, statuses
 from tests.support.database import empty_tables
 
 
@@ -166,3 +167,26 @@ async def test_every_state_change_writes_its_outbox_message(
             "shop.order_placed",
             "shop.order_placed",
         ]
+
+
+async def test_of_moves_raced_from_one_state_exactly_one_happens(
+    ann: Shopper, staff: Shopper, db: Database
+) -> None:
+    await add_product(db, "mug", [("MUG", 1000, 50)])
+    for _ in range(ROUNDS):
+        await ann.add("MUG", 2)
+        order_id = (await ann.place())["id"]
+
+        paid, cancelled, paid_again = await at_once(
+            staff.call("POST", f"/staff/orders/{order_id}/transitions", json={"to": "paid"}),
+            ann.call("POST", f"/orders/{order_id}/cancel"),
+            staff.call("POST", f"/staff/orders/{order_id}/transitions", json={"to": "paid"}),
+        )
+
+        assert sorted(statuses([paid, cancelled, paid_again])) == [200, 409, 409]
+        order = (await ann.ok("GET", f"/orders/{order_id}"))["order"]
+        assert len(order["events"]) == 2
+    # each round's order is either paid (stock held) or cancelled (stock back)
+    orders = (await ann.ok("GET", "/orders"))["orders"]
+    held = 2 * sum(order["status"] == "paid" for order in orders)
+    assert await stock_of(db, "MUG") == (50, held)
