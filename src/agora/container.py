@@ -30,6 +30,7 @@ from agora.platform.mail import Mail, mail_from_settings
 from agora.platform.ports import Platform
 from agora.platform.uow import UnitOfWork, UnitsOfWork
 from agora.settings import Settings
+from agora.shop import housekeeping as shop_housekeeping
 from agora.shop.checkout.config import CheckoutConfig
 from agora.shop.orders import topics as shop_order_topics
 
@@ -86,6 +87,7 @@ class Container:
         )
         identity_jobs.register(jobs.handlers, mail=mail, settings=settings)
         shop_order_topics.register(jobs.handlers)
+        shop_housekeeping.register(jobs.handlers, schedule=settings.jobs.housekeeping)
         tokens = TokenCodec.from_settings(settings)
         identity_reads = IdentityReads(
             sessions=platform.db.autocommit_sessions,
