@@ -223,3 +223,29 @@ async def test_shipping_methods_by_country_and_currency(visitor: Shopper) -> Non
         await visitor.call("GET", "/shipping-methods", params={"country": "GB", "currency": "XYZ"}),
         422,
     )
+
+
+async def test_bad_fields_are_explained_in_words_a_client_can_act_on(
+    ann: Shopper, db: Database
+) -> None:
+    await add_product(db, "mug", [("MUG", 1000, 5)])
+    await ann.add("MUG")
+    address = {**ADDRESS, "country": "France", "postalCode": "!"}
+
+    body = problem(await ann.checkout(shippingAddress=address, shippingMethod="Fast"), 422)
+
+    assert {error["field"]: error["detail"] for error in body["errors"]} == {
+        "country": "must be two capital letters (ISO 3166-1 alpha-2), such as FR",
+        "postalCode": "must be 3 to 12 letters, digits, spaces or hyphens",
+        "shippingMethod": (
+            "must be a code of lower-case letters, digits, '_' and '-', such as standard"
+        ),
+    }
+    bad_key = problem(await ann.checkout(key="two words"), 422)
+    assert bad_key["errors"] == [
+        {
+            "field": "Idempotency-Key",
+            "detail": "must be 1 to 200 printable ASCII characters without spaces",
+        }
+    ]
+    assert await stock_of(db, "MUG") == (5, 0)

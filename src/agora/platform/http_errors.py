@@ -24,6 +24,7 @@ from agora.platform.error_boundary import internal_error, log_unexpected
 from agora.platform.error_formats import ErrorFormat, ErrorFormats
 from agora.platform.errors import DomainError, Unavailable
 from agora.platform.route_index import RouteIndex
+from agora.platform.wire import VERBATIM
 
 log = structlog.get_logger("agora.errors")
 
@@ -75,6 +76,8 @@ def _message_of(error: Mapping[str, Any]) -> str:
         "string_pattern_mismatch": "may contain only letters, digits, '_', '.' and '-'",
         "extra_forbidden": "is not a known field",
     }
+    if kind == VERBATIM:
+        return str(error.get("msg"))
     template = messages.get(kind)
     if template is None:
         return str(error.get("msg", "is invalid")).lower()

@@ -100,6 +100,24 @@ SingleLine = TextRule(
 )
 
 
+# the type of a validation error whose message is written for clients, case included (codes such
+# as "ISO 4217" or "FR"): shown as it is, where other messages are lower-cased
+VERBATIM = "verbatim"
+
+
+def matching(pattern: str, message: str) -> TextRule:
+    """Text that must match ``pattern`` (anchored; documented as it), refused with ``message``
+    rather than a generic "does not match" that leaves the client guessing."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.search(value):
+            raise PydanticCustomError(VERBATIM, message)
+        return value
+
+    return TextRule(check, pattern=pattern)
+
+
 def omittable(also: Callable[[dict[str, Any]], None] | None = None) -> Any:
     """``Field`` of a field a client may leave out (unchanged) but not send as null: declare it
     ``T | None = omittable()`` and refuse null in a validator. ``None`` is only the model's "not

@@ -21,6 +21,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from agora.platform.errors import Invalid
+from agora.platform.wire import VERBATIM, matching
 
 # the currencies the shop takes, with their number of minor units (ISO 4217's "exponent")
 MINOR_UNITS: dict[str, int] = {
@@ -53,19 +54,19 @@ class CurrencyMismatch(Invalid):
 
 def check_currency(code: str) -> str:
     if code not in MINOR_UNITS:
-        raise ValueError(f"{code!r} is not a currency the shop takes (ISO 4217, upper case)")
+        # a ValueError too, with words a client can act on
+        raise PydanticCustomError(
+            VERBATIM,
+            "is not an ISO 4217 currency the shop takes (one of {known})",
+            {"known": ", ".join(MINOR_UNITS)},
+        )
     return code
 
 
 Currency = Annotated[
     str,
-    Field(
-        min_length=3,
-        max_length=3,
-        pattern=r"^[A-Z]{3}$",
-        examples=["EUR"],
-        json_schema_extra={"enum": sorted(MINOR_UNITS)},
-    ),
+    Field(examples=["EUR"], json_schema_extra={"enum": sorted(MINOR_UNITS)}),
+    matching(r"^[A-Z]{3}$", "must be three capital letters (ISO 4217), such as EUR"),
     AfterValidator(check_currency),
 ]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from agora.platform.wire import SingleLine
+from agora.platform.wire import SingleLine, matching
+from agora.shop.checkout.shipping import CountryCode
 
 Line = Annotated[str, Field(min_length=1, max_length=100), SingleLine]
 
@@ -20,9 +21,19 @@ class Address(BaseModel):
     line2: Annotated[str, Field(max_length=100), SingleLine] | None = None
     city: Line
     postal_code: Annotated[
-        str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,10}[A-Za-z0-9]$")
+        str,
+        matching(
+            r"^[A-Za-z0-9][A-Za-z0-9 -]{1,10}[A-Za-z0-9]$",
+            "must be 3 to 12 letters, digits, spaces or hyphens",
+        ),
     ] = Field(alias="postalCode", description="3 to 12 letters, digits, spaces or hyphens")
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
-        description="ISO 3166-1 alpha-2, upper case", examples=["FR"]
-    )
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
+    country: CountryCode = Field(description="ISO 3166-1 alpha-2, upper case", examples=["FR"])
+    phone: (
+        Annotated[
+            str,
+            matching(
+                r"^\+?[0-9 ()-]{5,20}$", "must be 5 to 20 digits, spaces, '(', ')', '-' or '+'"
+            ),
+        ]
+        | None
+    ) = None

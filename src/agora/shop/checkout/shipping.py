@@ -14,11 +14,21 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from agora.platform.errors import Invalid
+from agora.platform.wire import matching
 from agora.shop.money import AMOUNT_MAX, Currency, Money
 
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+CountryCode = Annotated[
+    str,
+    matching(r"^[A-Z]{2}$", "must be two capital letters (ISO 3166-1 alpha-2), such as FR"),
+]
 CATCH_ALL = "*"
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+Code = Annotated[
+    str,
+    matching(
+        r"^[a-z][a-z0-9_-]{0,39}$",
+        "must be a code of lower-case letters, digits, '_' and '-', such as standard",
+    ),
+]
 
 
 class Zone(BaseModel):

@@ -22,9 +22,9 @@ from agora.shop.money import Currency, MoneyOut
 from agora.shop.orders import lifecycle, placing, queries
 from agora.shop.orders.queries import PAGE_MAX
 from agora.shop.orders.schemas import (
-    IDEMPOTENCY_KEY_PATTERN,
     CancelRequest,
     CheckoutRequest,
+    IdempotencyKeyText,
     OrderResult,
     OrdersPage,
     QuoteOut,
@@ -47,10 +47,9 @@ Cursor = Annotated[
     ),
 ]
 IdempotencyKey = Annotated[
-    str | None,
+    IdempotencyKeyText | None,
     Header(
         alias="Idempotency-Key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Makes retries safe: the same key with the same body answers with the same "
         "order; with another body, 409. A UUID per checkout attempt is a good key.",
     ),

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from agora.platform.wire import SingleLine, Timestamp
+from agora.platform.wire import SingleLine, Timestamp, matching
 from agora.shop.checkout.address import Address
 from agora.shop.checkout.shipping import Code
 from agora.shop.money import MoneyOut, NoClientPrices
@@ -24,7 +24,13 @@ VoucherCode = Annotated[
 ]
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX), SingleLine]
 # printable ASCII without spaces, as the IETF draft and Stripe take it
-IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$"
+IdempotencyKeyText = Annotated[
+    str,
+    matching(
+        rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$",
+        f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
+    ),
+]
 
 
 class CheckoutRequest(NoClientPrices):
