@@ -10,6 +10,7 @@ import pytest
 
 from agora.platform.db import Database
 from tests.shop.conftest import Shopper, add_product, problem, set_price
+from tests.support.concurrency import at_once, statuses
 
 
 async def test_an_anonymous_visitor_gets_a_cart_token_with_the_first_line(
@@ -142,3 +143,15 @@ async def test_a_bad_or_unknown_cart_token_is_a_4xx(visitor: Shopper) -> None:
     problem(await visitor.call("GET", "/cart"), 404)
     visitor.cart_token = "bad token!"
     problem(await visitor.call("GET", "/cart"), 422)
+
+
+async def test_adds_sent_at_once_all_count(ann: Shopper, db: Database) -> None:
+    await add_product(db, "tee", [("TEE-M", 1999, 100)])
+    await ann.add("TEE-M")
+
+    responses = await at_once(
+        *(ann.call("POST", "/cart/lines", json={"sku": "TEE-M"}) for _ in range(8))
+    )
+
+    assert statuses(responses) == [200] * 8
+    assert (await ann.cart())["lines"][0]["quantity"] == 9

@@ -107,17 +107,22 @@ def _available(variant: Variant) -> int:
     return max(variant.stock_on_hand - variant.stock_reserved, 0)
 
 
-async def _put_line(session: AsyncSession, cart_id: int, variant_id: int, quantity: int) -> None:
+async def _put_line(
+    session: AsyncSession, cart_id: int, variant_id: int, quantity: int, *, add: bool = False
+) -> int:
+    """Sets the line's quantity (adds to it when ``add``) in one statement, so two adds at once
+    both count; returns the quantity the line now holds."""
     insert = dialect_insert(session)(CartLine).values(
         cart_id=cart_id, variant_id=variant_id, quantity=quantity, added_at=utcnow()
     )
-    await session.execute(
+    new = CartLine.quantity + insert.excluded.quantity if add else insert.excluded.quantity
+    held = await session.scalar(
         insert.on_conflict_do_update(
-            index_elements=[CartLine.cart_id, CartLine.variant_id],
-            set_={"quantity": quantity},
-        )
+            index_elements=[CartLine.cart_id, CartLine.variant_id], set_={"quantity": new}
+        ).returning(CartLine.quantity)
     )
     await session.execute(update(Cart).where(Cart.id == cart_id).values(updated_at=utcnow()))
+    return int(held or 0)
 
 
 async def _buyable(session: AsyncSession, sku: str) -> Variant:
@@ -152,12 +157,13 @@ async def set_quantity(
             held = line.quantity
     if not add and held == 0:
         raise NotFound("is not in the cart", field="sku")
-    wanted = held + quantity if add else quantity
+    # checked on what the line holds after the write: a concurrent add counted too (a refusal
+    # rolls this one back)
+    wanted = await _put_line(session, cart.id, variant.id, quantity, add=add)
     if wanted > LINE_QUANTITY_MAX:
         raise Invalid(f"would pass {LINE_QUANTITY_MAX} of one item", field="quantity")
     if wanted > _available(variant):
         raise Conflict(f"only {_available(variant)} left in stock", field="quantity")
-    await _put_line(session, cart.id, variant.id, wanted)
     view = await cart_view(session, cart.id, token=token)
     await uow.commit()
     return view
