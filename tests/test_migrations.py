@@ -21,7 +21,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from agora.migrations.runner import alembic_config, downgrade, upgrade
-from agora.migrations.schema import target_metadata
+from agora.migrations.schema import include_object, target_metadata
 from agora.platform.db import create_engine
 from tests.support.config import TEST_DATABASE_URL
 from tests.support.database import fresh_database
@@ -52,7 +52,13 @@ def _on_connection(url: str, work: Callable[[Connection], T]) -> T:
 
 
 def _tables(url: str) -> set[str]:
-    return _on_connection(url, lambda connection: set(inspect(connection).get_table_names()))
+    """The tables, but for the search's full-text indexes (SQLite's FTS5 tables)."""
+
+    def tables(connection: Connection) -> set[str]:
+        names = inspect(connection).get_table_names()
+        return {name for name in names if include_object(None, name, "table", True, None)}
+
+    return _on_connection(url, tables)
 
 
 def _current_revision(url: str) -> str | None:
@@ -65,7 +71,12 @@ def _drift(url: str) -> list[Any]:
     def compare(connection: Connection) -> list[Any]:
         # the same comparison options as the Alembic environment (src/agora/migrations/env.py)
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": include_object,
+            },
         )
         diff: list[Any] = compare_metadata(context, target_metadata)
         return diff

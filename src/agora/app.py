@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -45,12 +46,16 @@ from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.platform.trailing_slash import TrailingSlashMiddleware
 from agora.settings import Environment, Settings
+from agora.shop.api import api as shop_api
 from agora.shop.cart.api import api as shop_cart_api
 from agora.shop.checkout.config import SHOP_CHECKOUT
+from agora.shop.deps import SHOP
 from agora.shop.orders.api import api as shop_orders_api
 from agora.shop.orders.staff_api import api as shop_staff_orders_api
 
 UPLOAD_PATHS = ("/api/user/image",)
+# a product's pictures: /api/shop/products/{slug}/images
+SHOP_IMAGES = re.compile(r"^/api/shop/products/[^/]+/images/?$")
 MULTIPART_OVERHEAD = 64 * 1024
 PONG = b'{"pong":true}'
 
@@ -73,6 +78,7 @@ APIS = (
     shop_cart_api,
     shop_orders_api,
     shop_staff_orders_api,
+    shop_api,
 )
 
 
@@ -147,6 +153,7 @@ def create_app(
     CHAT.provide(app, container)
     CHAT_GATEWAY.provide(app, container)
     SHOP_CHECKOUT.provide(app, container)
+    SHOP.provide(app, container)
 
     # failures on paths no context owns (a typo, /docs) speak RealWorld, as the API always did
     formats = ErrorFormats(default=REALWORLD)
@@ -171,7 +178,7 @@ def create_app(
     install_error_handlers(app, formats=formats, routes=routes)
 
     def body_limit(path: str) -> int:
-        if path.startswith(UPLOAD_PATHS):
+        if path.startswith(UPLOAD_PATHS) or SHOP_IMAGES.match(path):
             return settings.avatar_max_bytes + MULTIPART_OVERHEAD
         return settings.max_body_bytes
 

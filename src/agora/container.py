@@ -31,8 +31,10 @@ from agora.platform.ports import Platform
 from agora.platform.uow import UnitOfWork, UnitsOfWork
 from agora.settings import Settings
 from agora.shop import housekeeping as shop_housekeeping
+from agora.shop import read_cache as shop_read_cache
 from agora.shop.checkout.config import CheckoutConfig
 from agora.shop.orders import topics as shop_order_topics
+from agora.shop.reads import ShopReads
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class Container:
     # the chat: the limits on sending, and what the gateway reads (rooms, missed events)
     chat_limits: SendLimits
     chat_reads: ChatReads
+    # the shop's read side: cached category tree, listings, searches and product pages
+    shop_reads: ShopReads
     # one per request, RPC call or job: the transaction, its outbox and its after-commit hooks;
     # with the handlers of every context's events, registered here once
     units_of_work: UnitsOfWork
@@ -72,6 +76,7 @@ class Container:
         # after a commit: the read caches forget what the blog's and identity's writes changed
         blog_read_cache.register_event_handlers(units_of_work.events, platform.cache)
         identity_read_cache.register_event_handlers(units_of_work.events, platform.cache)
+        shop_read_cache.register_event_handlers(units_of_work.events, platform.cache)
         jobs = Jobs(
             settings,
             db=platform.db,
@@ -126,6 +131,11 @@ class Container:
             ),
             chat_limits=chat_limits,
             chat_reads=chat_reads,
+            shop_reads=ShopReads(
+                sessions=platform.db.autocommit_sessions,
+                cache=platform.cache,
+                ttl_seconds=settings.read_cache_seconds,
+            ),
             units_of_work=units_of_work,
             jobs=jobs,
             mail=mail,

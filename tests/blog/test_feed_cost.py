@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import event
 
 from agora.blog import feeds, markdown
 from agora.platform.provided import ProvidingApp
 from tests.blog.atom import ATOM, SITE_FEED, content_of, entries, fetch_feed, parse_atom, titles
 from tests.conftest import auth, create_article
 from tests.support.apps import platform_of
+from tests.support.statements import recorded_statements
 
 RELEASE_TIMEOUT = 10.0  # seconds: a bound on waiting for the stalled renderer, not a speed claim
 
@@ -78,17 +78,8 @@ async def test_a_feed_is_rendered_once_per_state_of_the_blog(
     await fetch_feed(client)
     assert renderer.calls == 1
 
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = platform_of(app).db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(app) as statements:
         again = await fetch_feed(client)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert statements == []  # a warm feed costs neither a statement nor a render
     assert renderer.calls == 1
     assert len(entries(again)) == 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import delete, event
+from sqlalchemy import delete
 
 from agora.identity.models import User
 from agora.platform.provided import ProvidingApp
@@ -26,21 +26,13 @@ from tests.blog.conftest import (
 from tests.blog.conftest import slugs as slugs_of
 from tests.conftest import auth, create_article
 from tests.support.apps import platform_of
+from tests.support.statements import recorded_statements
 
 
 @pytest.fixture
 async def statements(app: ProvidingApp) -> AsyncIterator[list[str]]:
-    executed: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        executed.append(statement)
-
-    engine = platform_of(app).db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(app) as executed:
         yield executed
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from agora.migrations.schema import target_metadata
+from agora.migrations.schema import include_object, target_metadata
 from agora.platform.db import create_engine
 from agora.settings import Settings
 
@@ -23,6 +23,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         connection=connection,
         url=url,
         target_metadata=target_metadata,
+        include_object=include_object,
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead
         render_as_batch=True,
         compare_type=True,

@@ -37,7 +37,6 @@ def upgrade() -> None:
             ["parent_id"],
             ["shop_categories.id"],
             name=op.f("fk_shop_categories_parent_id_shop_categories"),
-            ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_shop_categories")),
         sa.UniqueConstraint("path", name=op.f("uq_shop_categories_path")),

@@ -51,9 +51,9 @@ class Category(Base):
     __table_args__ = (Index("ix_shop_categories_parent_id", "parent_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("shop_categories.id", ondelete="RESTRICT"), default=None
-    )
+    # NO ACTION (the default), not RESTRICT: checked at the end of the statement, so one DELETE
+    # may remove a whole subtree; deleting a parent alone is still refused
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("shop_categories.id"), default=None)
     slug: Mapped[str] = mapped_column(String(SLUG_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     path: Mapped[str] = mapped_column(String(PATH_MAX), unique=True)

@@ -1,0 +1,227 @@
+"""The catalog's read side: listings (filtered, sorted, a keyset page at a time) and a product's
+page. A listing is one statement whatever its page size; a product's page is three (the product,
+its variants with their options, its images). Searches build on the same pieces
+(``shop/search/queries.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, Select, SQLColumnExpression, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from agora.platform.errors import Invalid, NotFound
+from agora.shop.catalog import cursors
+from agora.shop.catalog.cursors import Sort
+from agora.shop.catalog.filters import ProductFilter, available, conditions, in_stock
+from agora.shop.catalog.models import Category, Product, ProductImage, Variant, VariantOption
+from agora.shop.catalog.schemas import (
+    CategoryRef,
+    ImageOut,
+    PriceRange,
+    ProductDetail,
+    ProductPage,
+    ProductSummary,
+    StaffProductDetail,
+    StaffVariantOut,
+    VariantOut,
+)
+
+D = TypeVar("D", bound=ProductDetail)
+
+
+def first_image() -> ColumnElement[str | None]:
+    return (
+        select(ProductImage.url)
+        .where(ProductImage.product_id == Product.id)
+        .order_by(ProductImage.position, ProductImage.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def summaries(*extra: ColumnElement[Any]) -> Select[*tuple[Any, ...]]:
+    """A product's row in a listing, with its category, stock and first image: one statement
+    for the whole page (subqueries per row, no second round trip)."""
+    return select(
+        Product.id,
+        Product.slug,
+        Product.name,
+        Category.slug.label("category_slug"),
+        Category.name.label("category_name"),
+        Product.price_min_minor,
+        Product.price_max_minor,
+        Product.currency,
+        in_stock().label("in_stock"),
+        first_image().label("image"),
+        Product.created_at,
+        *extra,
+    ).outerjoin(Category, Category.id == Product.category_id)
+
+
+def _category(slug: str | None, name: str | None) -> CategoryRef | None:
+    return None if slug is None or name is None else CategoryRef(slug=slug, name=name)
+
+
+def _price(low: int | None, high: int | None, currency: str | None) -> PriceRange | None:
+    if low is None or high is None or currency is None:
+        return None
+    return PriceRange(min_minor=low, max_minor=high, currency=currency)
+
+
+def summary(row: Row[Any]) -> ProductSummary:
+    return ProductSummary(
+        slug=row.slug,
+        name=row.name,
+        category=_category(row.category_slug, row.category_name),
+        price=_price(row.price_min_minor, row.price_max_minor, row.currency),
+        in_stock=bool(row.in_stock),
+        image=row.image,
+        created_at=row.created_at,
+    )
+
+
+def sort_key(sort: Sort) -> SQLColumnExpression[Any]:
+    if sort is Sort.NEWEST:
+        return Product.created_at
+    if sort in (Sort.PRICE, Sort.PRICE_DESC):
+        return Product.price_min_minor
+    raise Invalid("'relevance' sorts a search's results: send q", field="sort")
+
+
+def page_of(
+    query: Select[*tuple[Any, ...]],
+    *,
+    sort: Sort,
+    key: SQLColumnExpression[Any],
+    cursor: str | None,
+    limit: int,
+) -> Select[*tuple[Any, ...]]:
+    """``query`` ordered by ``key`` then id, from after ``cursor``, one row more than a page (so
+    the page knows whether another follows)."""
+    if cursor is not None:
+        query = query.where(cursors.after(sort, key, Product.id, cursors.decode(cursor, sort)))
+    return query.order_by(*cursors.ordering(sort, key, Product.id)).limit(limit + 1)
+
+
+def next_cursor(rows: Sequence[Row[Any]], *, sort: Sort, limit: int, key: str) -> str | None:
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return cursors.encode(sort, getattr(last, key), last.id)
+
+
+_KEY_COLUMN = {Sort.NEWEST: "created_at", Sort.PRICE: "price_min_minor"}
+
+
+async def list_products(
+    session: AsyncSession, *, where: ProductFilter, sort: Sort, cursor: str | None, limit: int
+) -> ProductPage:
+    key = sort_key(sort)
+    query = page_of(
+        summaries().where(*conditions(where)), sort=sort, key=key, cursor=cursor, limit=limit
+    )
+    rows = (await session.execute(query)).all()
+    column = _KEY_COLUMN.get(sort, "price_min_minor")
+    return ProductPage(
+        products=[summary(row) for row in rows[:limit]],
+        next_cursor=next_cursor(rows, sort=sort, limit=limit, key=column),
+    )
+
+
+async def category_path(session: AsyncSession, slug: str) -> str:
+    """The path of the category a listing is narrowed to; 404 when there is none."""
+    path = await session.scalar(select(Category.path).where(Category.slug == slug))
+    if path is None:
+        raise NotFound("not found", field="category")
+    return path
+
+
+async def product_detail(session: AsyncSession, *, slug: str) -> ProductDetail:
+    """A published product's page."""
+    return await _detail(session, ProductDetail, VariantOut, slug=slug, staff=False)
+
+
+async def staff_product_detail(
+    session: AsyncSession, *, slug: str | None = None, product_id: int | None = None
+) -> StaffProductDetail:
+    """A product as staff see it (drafts too, and the stock figures), by slug or id."""
+    return await _detail(
+        session, StaffProductDetail, StaffVariantOut, slug=slug, product_id=product_id, staff=True
+    )
+
+
+async def _detail(
+    session: AsyncSession,
+    detail: type[D],
+    variant_type: type[VariantOut],
+    *,
+    slug: str | None = None,
+    product_id: int | None = None,
+    staff: bool,
+) -> D:
+    query = select(Product, Category.slug, Category.name).outerjoin(
+        Category, Category.id == Product.category_id
+    )
+    query = query.where(Product.slug == slug if slug is not None else Product.id == product_id)
+    if not staff:
+        query = query.where(Product.published.is_(True))
+    # a write of this transaction may have changed the rows behind the session's back (a price
+    # range set by one UPDATE): read them again, not the session's copies
+    found = (await session.execute(query.execution_options(populate_existing=True))).first()
+    if found is None:
+        raise NotFound("not found", field="product")
+    product, category_slug, category_name = found
+    variants = await _variants(session, product.id, variant_type)
+    images = await session.scalars(
+        select(ProductImage)
+        .where(ProductImage.product_id == product.id)
+        .order_by(ProductImage.position, ProductImage.id)
+    )
+    return detail(
+        slug=product.slug,
+        name=product.name,
+        description=product.description,
+        category=_category(category_slug, category_name),
+        price=_price(product.price_min_minor, product.price_max_minor, product.currency),
+        in_stock=any(variant.available > 0 for variant in variants),
+        published=product.published,
+        popularity=product.popularity,
+        variants=variants,
+        images=[ImageOut(id=image.id, url=image.url, alt=image.alt) for image in images],
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+
+
+async def _variants(
+    session: AsyncSession, product_id: int, variant_type: type[VariantOut]
+) -> list[VariantOut]:
+    rows = await session.execute(
+        select(Variant, available(), VariantOption.name, VariantOption.value)
+        .outerjoin(VariantOption, VariantOption.variant_id == Variant.id)
+        .where(Variant.product_id == product_id)
+        .order_by(Variant.position, Variant.id, VariantOption.name)
+        .execution_options(populate_existing=True)
+    )
+    variants: dict[int, VariantOut] = {}
+    for variant, units, option, value in rows:
+        out = variants.get(variant.id)
+        if out is None:
+            out = variants[variant.id] = variant_type(
+                sku=variant.sku,
+                title=variant.title,
+                options={},
+                price_minor=variant.price_minor,
+                currency=variant.currency,
+                available=max(units, 0),
+                # read by StaffVariantOut only (a customer's answer has no field for them)
+                stock_on_hand=variant.stock_on_hand,
+                stock_reserved=variant.stock_reserved,
+            )
+        if option is not None:
+            out.options[option] = value
+    return list(variants.values())

@@ -1,0 +1,80 @@
+"""The shop's public read side as one object: what the routes read, and what it reads through.
+
+Bound once by the composition root (a factory of autocommit sessions, opened only for what the
+cache cannot answer, the cache, its lifetime); a route passes only what the request says.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora.platform.cache import Cache
+from agora.platform.db import SessionFactory
+from agora.shop.catalog import queries
+from agora.shop.catalog.categories import list_categories
+from agora.shop.catalog.cursors import Sort
+from agora.shop.catalog.filters import ProductFilter
+from agora.shop.catalog.schemas import CategoriesOut, ProductDetail, ProductPage
+from agora.shop.read_cache import cached
+from agora.shop.search import queries as search_queries
+from agora.shop.search.schemas import SearchResults
+
+
+@dataclass(frozen=True, slots=True)
+class ShopReads:
+    sessions: SessionFactory
+    cache: Cache
+    ttl_seconds: int
+
+    async def categories(self) -> CategoriesOut:
+        async def load() -> CategoriesOut:
+            async with self.sessions() as session:
+                return CategoriesOut(categories=await list_categories(session))
+
+        return await cached(
+            self.cache, self.ttl_seconds, CategoriesOut, "categories", [], load, stock=False
+        )
+
+    async def products(
+        self, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
+    ) -> ProductPage:
+        async def load() -> ProductPage:
+            async with self.sessions() as session:
+                narrowed = await _with_category_path(session, where)
+                return await queries.list_products(
+                    session, where=narrowed, sort=sort, cursor=cursor, limit=limit
+                )
+
+        parts = [where.key(), sort.value, cursor, limit]
+        return await cached(self.cache, self.ttl_seconds, ProductPage, "list", parts, load)
+
+    async def search(
+        self, text: str, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
+    ) -> SearchResults:
+        async def load() -> SearchResults:
+            async with self.sessions() as session:
+                narrowed = await _with_category_path(session, where)
+                return await search_queries.search(
+                    session, text=text, where=narrowed, sort=sort, cursor=cursor, limit=limit
+                )
+
+        parts = [text, where.key(), sort.value, cursor, limit]
+        return await cached(self.cache, self.ttl_seconds, SearchResults, "search", parts, load)
+
+    async def product(self, slug: str) -> ProductDetail:
+        async def load() -> ProductDetail:
+            async with self.sessions() as session:
+                return await queries.product_detail(session, slug=slug)
+
+        return await cached(self.cache, self.ttl_seconds, ProductDetail, "product", [slug], load)
+
+
+async def _with_category_path(session: AsyncSession, where: ProductFilter) -> ProductFilter:
+    """The filter with its category's path (404 for a category that does not exist)."""
+    if where.category is None:
+        return where
+    path = await queries.category_path(session, where.category)
+    return dataclasses.replace(where, category_path=path)

@@ -1,0 +1,37 @@
+"""The search's answer: a page of products like a listing's, with facet counts beside it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from agora.shop.catalog.schemas import ProductPage
+
+
+class CategoryFacet(BaseModel):
+    slug: str
+    name: str
+    count: int = Field(description="Matches in this category itself (not below it)")
+
+
+class PriceBand(BaseModel):
+    min_minor: int
+    max_minor: int | None = Field(description="Exclusive; null for the last band")
+    count: int = Field(description="Matches whose lowest price falls in the band")
+
+
+class OptionFacet(BaseModel):
+    name: str
+    value: str
+    count: int = Field(description="Matches with a variant of this option value")
+
+
+class Facets(BaseModel):
+    categories: list[CategoryFacet]
+    price: list[PriceBand]
+    options: list[OptionFacet]
+
+
+class SearchResults(ProductPage):
+    query: str = Field(description="The words searched for, after any typo was corrected")
+    corrected: bool = Field(description="Whether a word was replaced (a typo corrected)")
+    facets: Facets

@@ -1,0 +1,32 @@
+"""Counting the SQL an app sends: the N+1 guards and the "a warm read costs nothing" tests.
+
+Every statement is recorded by a SQLAlchemy ``before_cursor_execute`` listener on the app's own
+engine, so the counts hold on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from agora.platform.provided import ProvidingApp
+from tests.support.apps import platform_of
+
+
+@contextmanager
+def recorded_statements(app: ProvidingApp) -> Iterator[list[str]]:
+    """The statements ``app`` executes inside the block, in order (clear the list at will)."""
+    executed: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        executed.append(statement)
+
+    engine = platform_of(app).db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield executed
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
