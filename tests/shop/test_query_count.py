@@ -3,27 +3,9 @@ few statements however many lines or orders they hold (counted on the app's own 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
 from agora.platform.db import Database
 from tests.shop.conftest import Shopper, add_product
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+from tests.support.statements import recorded_statements
 
 
 async def test_reads_cost_the_same_whatever_their_size(ann: Shopper, db: Database) -> None:
@@ -31,11 +13,11 @@ async def test_reads_cost_the_same_whatever_their_size(ann: Shopper, db: Databas
     await add_product(db, "many", [(sku, 100 + n, 100) for n, sku in enumerate(skus)])
 
     async def costs() -> tuple[int, int, int]:
-        with counting(db) as cart:
+        with recorded_statements(db) as cart:
             await ann.cart()
-        with counting(db) as page:
+        with recorded_statements(db) as page:
             orders = (await ann.ok("GET", "/orders", params={"limit": 100}))["orders"]
-        with counting(db) as one:
+        with recorded_statements(db) as one:
             await ann.ok("GET", f"/orders/{orders[0]['id']}")
         return len(cart), len(page), len(one)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from agora.platform.db import Database
 from agora.platform.provided import ProvidingApp
 from tests.support.apps import platform_of
 
@@ -23,15 +24,17 @@ _BACKGROUND = re.compile(r"\b(outbox|periodic_jobs)\b")
 
 
 @contextmanager
-def recorded_statements(app: ProvidingApp) -> Iterator[list[str]]:
-    """The statements ``app`` executes inside the block, in order (clear the list at will)."""
+def recorded_statements(app: ProvidingApp | Database) -> Iterator[list[str]]:
+    """The statements ``app`` (or a database of it) executes inside the block, in order (clear
+    the list at will)."""
     executed: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if not _BACKGROUND.search(statement):
             executed.append(statement)
 
-    engine = platform_of(app).db.engine.sync_engine
+    db = app if isinstance(app, Database) else platform_of(app).db
+    engine = db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield executed
