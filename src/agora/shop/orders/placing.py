@@ -98,6 +98,14 @@ async def _price(
         if not product.published:
             raise Conflict(f"{variant.sku} is no longer on sale", field="cart")
     needs = [(variant.id, line.quantity) for line, variant, _ in rows]
+    address = request.shipping_address
+    # what needs no row held is checked before any is: a bad request locks nothing
+    config.shipping.rate(
+        method=request.shipping_method, country=address.country, currency=rows[0][1].currency
+    )
+    voucher = (
+        None if request.voucher_code is None else await vouchers.find(session, request.voucher_code)
+    )
     if reserve:
         await stock.reserve(session, needs, skus={v.id: v.sku for _, v, _ in rows})
     # the prices as they are now, not as the cart or this session saw them
@@ -116,12 +124,8 @@ async def _price(
         for line, variant, product in rows
     ]
     currency = lines[0][0].unit_price.currency
-    address = request.shipping_address
     shipping = config.shipping.rate(
         method=request.shipping_method, country=address.country, currency=currency
-    )
-    voucher = (
-        None if request.voucher_code is None else await vouchers.find(session, request.voucher_code)
     )
     totals = compute_totals(
         [line for line, _, _ in lines],
