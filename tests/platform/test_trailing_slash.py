@@ -22,6 +22,9 @@ SAMPLE_PARAMETERS = {
     "message_id": "1",
     "member_id": "1",
     "emoji": "ok",
+    # the shop's cart and orders
+    "sku": "NO-SUCH-SKU",
+    "order_id": "1",
 }
 
 
