@@ -22,9 +22,10 @@ SAMPLE_PARAMETERS = {
     "message_id": "1",
     "member_id": "1",
     "emoji": "ok",
-    # the shop's cart and orders
+    # the shop
     "sku": "NO-SUCH-SKU",
     "order_id": "1",
+    "image_id": "1",
 }
 
 
