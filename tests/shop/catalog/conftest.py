@@ -81,9 +81,8 @@ def variant(
     return {
         "sku": sku or f"SKU-{next(_skus)}",
         "options": options,
-        "price_minor": price,
-        "currency": currency,
-        "stock_on_hand": stock,
+        "price": {"amount": price, "currency": currency},
+        "stockOnHand": stock,
     }
 
 

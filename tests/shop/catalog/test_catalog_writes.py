@@ -42,20 +42,22 @@ async def test_a_product_with_variants_is_created_and_published(
     )
 
     assert created["slug"] == "linen-shirt"
-    assert created["price"] == {"min_minor": 3900, "max_minor": 4200, "currency": "EUR"}
+    assert created["price"] == {
+        "min": {"amount": 3900, "currency": "EUR"},
+        "max": {"amount": 4200, "currency": "EUR"},
+    }
     assert [v["title"] for v in created["variants"]] == ["white / M", "white / XL"]
     page = await get(client, "/products/linen-shirt")
-    assert page["in_stock"] is True
+    assert page["inStock"] is True
     assert page["variants"][0] == {
         "sku": "SHIRT-M",
         "title": "white / M",
         "options": {"colour": "white", "size": "M"},
-        "price_minor": 3900,
-        "currency": "EUR",
+        "price": {"amount": 3900, "currency": "EUR"},
         "available": 5,
     }
     # money is integers of minor units, never a float, everywhere
-    assert all(type(v["price_minor"]) is int for v in page["variants"])
+    assert all(type(v["price"]["amount"]) is int for v in page["variants"])
 
 
 async def test_drafts_are_hidden_until_published(client: AsyncClient, staff: Staff) -> None:
@@ -82,13 +84,13 @@ async def test_a_product_without_a_variant_cannot_be_published(staff: Staff) -> 
 async def test_prices_and_stock_change(client: AsyncClient, staff: Staff) -> None:
     await staff.product("Mug", variants=[variant(price=800, stock=3, sku="MUG")])
 
-    await staff.ok("PUT", "/variants/MUG/price", json={"price_minor": 950, "currency": "EUR"})
-    changed = await staff.ok("PUT", "/variants/MUG/stock", json={"stock_on_hand": 0})
+    await staff.ok("PUT", "/variants/MUG/price", json={"amount": 950, "currency": "EUR"})
+    changed = await staff.ok("PUT", "/variants/MUG/stock", json={"stockOnHand": 0})
 
-    assert changed["variants"][0]["stock_on_hand"] == 0
+    assert changed["variants"][0]["stockOnHand"] == 0
     page = await get(client, "/products/mug")
-    assert page["price"]["min_minor"] == 950
-    assert page["in_stock"] is False
+    assert page["price"]["min"]["amount"] == 950
+    assert page["inStock"] is False
 
 
 async def test_stock_cannot_go_below_what_orders_reserved(app: ProvidingApp, staff: Staff) -> None:
@@ -104,25 +106,23 @@ async def test_stock_cannot_go_below_what_orders_reserved(app: ProvidingApp, sta
             update(Variant).where(Variant.sku == "LAMP").values(stock_reserved=3)
         )
 
-    refused = problem(
-        await staff.send("PUT", "/variants/LAMP/stock", json={"stock_on_hand": 2}), 409
-    )
-    assert refused["detail"] == "stock_on_hand can't be below the 3 units reserved for orders"
+    refused = problem(await staff.send("PUT", "/variants/LAMP/stock", json={"stockOnHand": 2}), 409)
+    assert refused["detail"] == "stockOnHand can't be below the 3 units reserved for orders"
     problem(await staff.send("DELETE", "/variants/LAMP"), 409)
-    after = await staff.ok("PUT", "/variants/LAMP/stock", json={"stock_on_hand": 3})
+    after = await staff.ok("PUT", "/variants/LAMP/stock", json={"stockOnHand": 3})
     assert after["variants"][0]["available"] == 0
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"price_minor": -1, "currency": "EUR"}, "price_minor"),
-        ({"price_minor": 9.99, "currency": "EUR"}, "price_minor"),
-        ({"price_minor": "999", "currency": "EUR"}, "price_minor"),
-        ({"price_minor": 10**13, "currency": "EUR"}, "price_minor"),
-        ({"price_minor": 100, "currency": "eur"}, "currency"),
-        ({"price_minor": 100, "currency": "EURO"}, "currency"),
-        ({"price_minor": 100}, "currency"),
+        ({"amount": -1, "currency": "EUR"}, "amount"),
+        ({"amount": 9.99, "currency": "EUR"}, "amount"),
+        ({"amount": "999", "currency": "EUR"}, "amount"),
+        ({"amount": 10**13, "currency": "EUR"}, "amount"),
+        ({"amount": 100, "currency": "eur"}, "currency"),
+        ({"amount": 100, "currency": "EURO"}, "currency"),
+        ({"amount": 100}, "currency"),
     ],
 )
 async def test_a_bad_price_is_refused(staff: Staff, body: dict[str, Any], field: str) -> None:
@@ -131,7 +131,7 @@ async def test_a_bad_price_is_refused(staff: Staff, body: dict[str, Any], field:
     refused = problem(await staff.send("PUT", "/variants/PEN/price", json=body), 422)
 
     assert refused["errors"][0]["field"] == field
-    assert (await staff.ok("GET", "/products/pen/staff"))["variants"][0]["price_minor"] == 100
+    assert (await staff.ok("GET", "/products/pen/staff"))["variants"][0]["price"]["amount"] == 100
 
 
 async def test_one_currency_per_product(staff: Staff) -> None:
@@ -169,7 +169,7 @@ async def test_taken_slugs_and_skus_are_conflicts(staff: Staff) -> None:
 async def test_unknown_references_are_404(staff: Staff) -> None:
     problem(await staff.send("POST", "/products", json={"name": "X", "category": "nope"}), 404)
     problem(
-        await staff.send("PUT", "/variants/NOPE/price", json={"price_minor": 1, "currency": "EUR"}),
+        await staff.send("PUT", "/variants/NOPE/price", json={"amount": 1, "currency": "EUR"}),
         404,
     )
     problem(await staff.send("PATCH", "/products/nope", json={"name": "Y"}), 404)

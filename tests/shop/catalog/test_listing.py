@@ -51,7 +51,7 @@ async def test_newest_first_by_default_without_drafts(client: AsyncClient, catal
         "linen-shirt",
         "oxford-shirt",
     ]
-    assert page["next_cursor"] is None
+    assert page["nextCursor"] is None
 
 
 async def test_a_category_includes_everything_below_it(client: AsyncClient, catalog: Staff) -> None:
@@ -69,19 +69,19 @@ async def test_a_category_includes_everything_below_it(client: AsyncClient, cata
 
 
 async def test_price_stock_and_option_filters(client: AsyncClient, catalog: Staff) -> None:
-    assert slugs(await get(client, "/products", min_price=4000, max_price=9000)) == [
+    assert slugs(await get(client, "/products", minPrice=4000, maxPrice=9000)) == [
         "loafer",
         "runner",
         "linen-shirt",
     ]
-    assert "loafer" not in slugs(await get(client, "/products", in_stock="true"))
+    assert "loafer" not in slugs(await get(client, "/products", inStock="true"))
     assert slugs(await get(client, "/products", option="size:M")) == [
         "sock",
         "linen-shirt",
         "oxford-shirt",
     ]
     # one variant must meet every condition: the blue M is out of stock, the blue L is not M
-    assert slugs(await get(client, "/products", option="size:M", in_stock="true")) == [
+    assert slugs(await get(client, "/products", option="size:M", inStock="true")) == [
         "sock",
         "linen-shirt",
     ]
@@ -93,7 +93,7 @@ async def test_price_stock_and_option_filters(client: AsyncClient, catalog: Staf
 
 
 async def test_a_crossed_price_range_is_empty(client: AsyncClient, catalog: Staff) -> None:
-    assert slugs(await get(client, "/products", min_price=5000, max_price=100)) == []
+    assert slugs(await get(client, "/products", minPrice=5000, maxPrice=100)) == []
 
 
 async def test_price_orders(client: AsyncClient, catalog: Staff) -> None:
@@ -113,7 +113,7 @@ async def test_pages_follow_each_other_without_gaps_or_repeats(
         params = {"sort": sort, "limit": 2, **({"cursor": cursor} if cursor else {})}
         page = await get(client, "/products", **params)
         seen += slugs(page)
-        cursor = page["next_cursor"]
+        cursor = page["nextCursor"]
         if cursor is None:
             break
     assert seen == whole
@@ -124,7 +124,7 @@ async def test_a_product_added_meanwhile_does_not_shift_the_pages(
 ) -> None:
     first = await get(client, "/products", limit=3)
     await catalog.product("Brand New")
-    second = await get(client, "/products", limit=3, cursor=first["next_cursor"])
+    second = await get(client, "/products", limit=3, cursor=first["nextCursor"])
     assert slugs(second) == ["wool-coat", "linen-shirt", "oxford-shirt"]
 
 
@@ -154,7 +154,7 @@ async def test_a_malformed_cursor_is_a_clear_422(
 
 
 async def test_a_cursor_of_another_order_is_refused(client: AsyncClient, catalog: Staff) -> None:
-    cursor = (await get(client, "/products", limit=1, sort="price"))["next_cursor"]
+    cursor = (await get(client, "/products", limit=1, sort="price"))["nextCursor"]
     refused = problem(
         await client.get(f"{SHOP}/products", params={"cursor": cursor, "sort": "newest"}), 422
     )
@@ -168,8 +168,8 @@ async def test_a_cursor_of_another_order_is_refused(client: AsyncClient, catalog
         ({"limit": 0}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"sort": "relevance"}, "sort"),
-        ({"min_price": -1}, "min_price"),
-        ({"min_price": 1.5}, "min_price"),
+        ({"minPrice": -1}, "minPrice"),
+        ({"minPrice": 1.5}, "minPrice"),
         ({"currency": "euro"}, "currency"),
         ({"option": "size"}, "option"),
         ({"option": ":M"}, "option"),

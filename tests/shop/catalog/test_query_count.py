@@ -51,7 +51,7 @@ async def _cost(app: ProvidingApp, client: AsyncClient, path: str, **params: Any
         pytest.param("/products", {}, 1, id="listing"),
         pytest.param(
             "/products",
-            {"category": "audio", "in_stock": "true", "option": "size:M", "sort": "price"},
+            {"category": "audio", "inStock": "true", "option": "size:M", "sort": "price"},
             2,
             id="filtered-listing",
         ),

@@ -52,15 +52,15 @@ async def test_a_new_price_is_seen_by_the_next_read(client: AsyncClient, catalog
     await get(client, "/products", category="kitchen")
     await get(client, "/search", q="espresso")
 
-    await catalog.ok(
-        "PUT", "/variants/ESPRESSO/price", json={"price_minor": 44900, "currency": "EUR"}
-    )
+    await catalog.ok("PUT", "/variants/ESPRESSO/price", json={"amount": 44900, "currency": "EUR"})
 
-    assert (await get(client, "/products/espresso-machine"))["variants"][0]["price_minor"] == 44900
+    assert (await get(client, "/products/espresso-machine"))["variants"][0]["price"][
+        "amount"
+    ] == 44900
     listed = (await get(client, "/products", category="kitchen"))["products"][0]
-    assert listed["price"]["min_minor"] == 44900
+    assert listed["price"]["min"]["amount"] == 44900
     found = (await get(client, "/search", q="espresso"))["products"][0]
-    assert found["price"]["min_minor"] == 44900
+    assert found["price"]["min"]["amount"] == 44900
 
 
 async def test_staff_changes_are_seen_at_once(client: AsyncClient, catalog: Staff) -> None:
@@ -76,7 +76,7 @@ async def test_stock_an_order_reserved_is_seen_once_it_says_so(
     app: ProvidingApp, client: AsyncClient, catalog: Staff
 ) -> None:
     assert (await get(client, "/products/espresso-machine"))["variants"][0]["available"] == 2
-    assert len((await get(client, "/products", in_stock="true"))["products"]) == 1
+    assert len((await get(client, "/products", inStock="true"))["products"]) == 1
 
     # what the orders module does: reserve in its transaction, then say so after the commit
     async with platform_of(app).db.engine.begin() as connection:
@@ -90,11 +90,11 @@ async def test_stock_an_order_reserved_is_seen_once_it_says_so(
     await events_of(app).publish(StockChanged((product_id,)))
 
     page = await get(client, "/products/espresso-machine")
-    assert (page["in_stock"], page["variants"][0]["available"]) == (False, 0)
-    assert (await get(client, "/products", in_stock="true"))["products"] == []
+    assert (page["inStock"], page["variants"][0]["available"]) == (False, 0)
+    assert (await get(client, "/products", inStock="true"))["products"] == []
 
 
 async def test_staff_counting_stock_is_seen_at_once(client: AsyncClient, catalog: Staff) -> None:
     await get(client, "/products/espresso-machine")
-    await catalog.ok("PUT", "/variants/ESPRESSO/stock", json={"stock_on_hand": 7})
+    await catalog.ok("PUT", "/variants/ESPRESSO/stock", json={"stockOnHand": 7})
     assert (await get(client, "/products/espresso-machine"))["variants"][0]["available"] == 7

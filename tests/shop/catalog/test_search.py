@@ -105,15 +105,15 @@ async def test_facets_count_the_matches(client: AsyncClient, catalog: Staff) -> 
         {"slug": "computers", "name": "Computers", "count": 1},
     ]
     assert facets["price"] == [
-        {"min_minor": 2500, "max_minor": 5000, "count": 2},
-        {"min_minor": 100000, "max_minor": 250000, "count": 2},
+        {"minAmount": 2500, "maxAmount": 5000, "count": 2},
+        {"minAmount": 100000, "maxAmount": 250000, "count": 2},
     ]
     colours = {f["value"]: f["count"] for f in facets["options"] if f["name"] == "colour"}
     assert colours == {"black": 2, "grey": 1, "silver": 1, "white": 1}
 
 
 async def test_filters_and_orders_apply_to_a_search(client: AsyncClient, catalog: Staff) -> None:
-    in_laptops = await get(client, "/search", q="laptop", category="computers", in_stock="true")
+    in_laptops = await get(client, "/search", q="laptop", category="computers", inStock="true")
     assert set(slugs(in_laptops)) == {"laptop-pro-14", "desk-lamp"}
     counts = {facet["slug"]: facet["count"] for facet in in_laptops["facets"]["categories"]}
     assert counts == {"laptops": 1, "computers": 1}
@@ -134,7 +134,7 @@ async def test_search_pages_follow_each_other(
         params = {"q": "laptop", "sort": sort, "limit": 1, **({"cursor": cursor} if cursor else {})}
         page = await get(client, "/search", **params)
         seen += slugs(page)
-        cursor = page["next_cursor"]
+        cursor = page["nextCursor"]
         if cursor is None:
             break
     assert seen == whole

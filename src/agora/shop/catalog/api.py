@@ -15,12 +15,12 @@ from agora.shop.catalog.models import OPTION_NAME_MAX, OPTION_VALUE_MAX
 from agora.shop.catalog.schemas import (
     PRICE_MAX,
     CategoriesOut,
-    Currency,
     ProductDetail,
     ProductPage,
     Slug,
 )
 from agora.shop.deps import ShopReadsDep
+from agora.shop.money import Currency
 
 router = APIRouter(tags=["shop catalog"])
 
@@ -31,7 +31,7 @@ OPTION_FILTERS_MAX = 20
 SlugPath = Annotated[Slug, Path(description="The product's slug")]
 Cursor = Annotated[
     Annotated[str, NoNul] | None,
-    Query(max_length=CURSOR_MAX, description="`next_cursor` of the previous page"),
+    Query(max_length=CURSOR_MAX, description="`nextCursor` of the previous page"),
 ]
 Limit = Annotated[
     int, Query(ge=1, le=PAGE_MAX, description=f"Products per page, at most {PAGE_MAX}")
@@ -62,13 +62,17 @@ async def product_filter(
         Slug | None, Query(description="A category: it and every category below it")
     ] = None,
     min_price: Annotated[
-        int | None, Query(ge=0, le=PRICE_MAX, description="Lowest price, in minor units")
+        int | None,
+        Query(alias="minPrice", ge=0, le=PRICE_MAX, description="Lowest price, in minor units"),
     ] = None,
     max_price: Annotated[
-        int | None, Query(ge=0, le=PRICE_MAX, description="Highest price, in minor units")
+        int | None,
+        Query(alias="maxPrice", ge=0, le=PRICE_MAX, description="Highest price, in minor units"),
     ] = None,
     currency: Annotated[Currency | None, Query()] = None,
-    in_stock: Annotated[bool, Query(description="Only what may be ordered now")] = False,
+    in_stock: Annotated[
+        bool, Query(alias="inStock", description="Only what may be ordered now")
+    ] = False,
     option: Annotated[list[OptionFilter] | None, Query(max_length=OPTION_FILTERS_MAX)] = None,
 ) -> ProductFilter:
     """The filters a listing and a search share, from the query string (a price range with its

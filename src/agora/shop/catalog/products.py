@@ -77,7 +77,9 @@ def check_variants(variants: list[NewVariant], *, currency: str | None = None) -
     skus = [variant.sku for variant in variants]
     if len(set(skus)) != len(skus):
         raise Invalid("must differ between the variants", field="sku")
-    currencies = {variant.currency for variant in variants} | ({currency} if currency else set())
+    currencies = {variant.price.currency for variant in variants} | (
+        {currency} if currency else set()
+    )
     if len(currencies) > 1:
         raise Conflict(
             "must be the same for every variant of a product "
@@ -100,8 +102,8 @@ def variant_row(product_id: int, variant: NewVariant) -> Variant:
         product_id=product_id,
         sku=variant.sku,
         title=title,
-        price_minor=variant.price_minor,
-        currency=variant.currency,
+        price_minor=variant.price.amount,
+        currency=variant.price.currency,
         stock_on_hand=variant.stock_on_hand,
         position=variant.position,
     )

@@ -29,6 +29,7 @@ from agora.shop.catalog.schemas import (
     StaffVariantOut,
     VariantOut,
 )
+from agora.shop.money import MoneyOut
 
 D = TypeVar("D", bound=ProductDetail)
 
@@ -69,7 +70,9 @@ def _category(slug: str | None, name: str | None) -> CategoryRef | None:
 def _price(low: int | None, high: int | None, currency: str | None) -> PriceRange | None:
     if low is None or high is None or currency is None:
         return None
-    return PriceRange(min_minor=low, max_minor=high, currency=currency)
+    return PriceRange(
+        min=MoneyOut(amount=low, currency=currency), max=MoneyOut(amount=high, currency=currency)
+    )
 
 
 def summary(row: Row[Any]) -> ProductSummary:
@@ -215,8 +218,7 @@ async def _variants(
                 sku=variant.sku,
                 title=variant.title,
                 options={},
-                price_minor=variant.price_minor,
-                currency=variant.currency,
+                price=MoneyOut(amount=variant.price_minor, currency=variant.currency),
                 available=max(units, 0),
                 # read by StaffVariantOut only (a customer's answer has no field for them)
                 stock_on_hand=variant.stock_on_hand,

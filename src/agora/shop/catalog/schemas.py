@@ -1,11 +1,13 @@
-"""The catalog's wire shapes. Money is an integer number of minor units beside an ISO 4217
-currency code (``{"price_minor": 1999, "currency": "EUR"}`` is 19.99 €): never a float."""
+"""The catalog's wire shapes, in camelCase like the rest of ``/api/shop``. Money is an integer
+number of minor units and an ISO 4217 code (``{"amount": 1999, "currency": "EUR"}`` is 19.99 €,
+``agora.shop.money``): never a float."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
 
 from agora.platform.db import INTEGER_MAX
 from agora.platform.wire import SafeStr, SingleLine, Timestamp, omittable
@@ -17,6 +19,7 @@ from agora.shop.catalog.models import (
     SKU_MAX,
     SLUG_MAX,
 )
+from agora.shop.money import Currency, MoneyOut
 
 # the largest price accepted, in minor units (ten billion major units of any currency)
 PRICE_MAX = 10**12
@@ -34,11 +37,6 @@ Sku = Annotated[
     str,
     StringConstraints(min_length=1, max_length=SKU_MAX, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
     Field(description="The variant's stock keeping unit: letters, digits, '.', '_', '-'"),
-]
-Currency = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Z]{3}$"),
-    Field(description="ISO 4217 code, upper case", examples=["EUR"]),
 ]
 # strict: a JSON integer only, never "999" or 9.0 (money and counts are not guessed at)
 PriceMinor = Annotated[
@@ -63,8 +61,22 @@ Options = Annotated[
 Position = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
 
 
-class _In(BaseModel):
+class _Wire(BaseModel):
+    # camelCase on the wire; the code builds answers by field name
+    model_config = ConfigDict(
+        alias_generator=to_camel, serialize_by_alias=True, validate_by_name=True
+    )
+
+
+class _In(_Wire):
     model_config = ConfigDict(extra="forbid")
+
+
+class MoneyIn(_In):
+    """A price a staff member sets: integer minor units and the currency."""
+
+    amount: PriceMinor
+    currency: Currency
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -92,8 +104,7 @@ class NewVariant(_In):
         default=None, description="Made from the option values when left out"
     )
     options: Options = Field(default_factory=dict)
-    price_minor: PriceMinor
-    currency: Currency
+    price: MoneyIn
     stock_on_hand: Quantity = 0
     position: Position = 0
 
@@ -126,11 +137,6 @@ class VariantChange(_In):
     position: Position | None = omittable()
 
 
-class PriceChange(_In):
-    price_minor: PriceMinor
-    currency: Currency
-
-
 class StockChange(_In):
     stock_on_hand: Quantity = Field(description="What the warehouse holds now")
 
@@ -142,7 +148,7 @@ class ImageChange(_In):
 # --- answers ---------------------------------------------------------------------------------
 
 
-class CategoryOut(BaseModel):
+class CategoryOut(_Wire):
     id: int
     slug: str
     name: str
@@ -151,23 +157,23 @@ class CategoryOut(BaseModel):
     position: int
 
 
-class CategoryRef(BaseModel):
+class CategoryRef(_Wire):
     slug: str
     name: str
 
 
-class PriceRange(BaseModel):
-    min_minor: int
-    max_minor: int
-    currency: str
+class PriceRange(_Wire):
+    """The lowest and the highest price of a product's variants."""
+
+    min: MoneyOut
+    max: MoneyOut
 
 
-class VariantOut(BaseModel):
+class VariantOut(_Wire):
     sku: str
     title: str
     options: dict[str, str]
-    price_minor: int
-    currency: str
+    price: MoneyOut
     available: int = Field(description="Units that may still be ordered")
 
 
@@ -176,13 +182,13 @@ class StaffVariantOut(VariantOut):
     stock_reserved: int = Field(description="Promised to orders not shipped yet")
 
 
-class ImageOut(BaseModel):
+class ImageOut(_Wire):
     id: int
     url: str
     alt: str
 
 
-class ProductSummary(BaseModel):
+class ProductSummary(_Wire):
     """A product in a listing or a search's results."""
 
     slug: str
@@ -194,7 +200,7 @@ class ProductSummary(BaseModel):
     created_at: Timestamp
 
 
-class ProductDetail(BaseModel):
+class ProductDetail(_Wire):
     slug: str
     name: str
     description: str
@@ -215,10 +221,10 @@ class StaffProductDetail(ProductDetail):
     variants: list[StaffVariantOut]  # type: ignore[assignment]
 
 
-class ProductPage(BaseModel):
+class ProductPage(_Wire):
     products: list[ProductSummary]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null: done")
 
 
-class CategoriesOut(BaseModel):
+class CategoriesOut(_Wire):
     categories: list[CategoryOut]

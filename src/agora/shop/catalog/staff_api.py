@@ -20,10 +20,10 @@ from agora.shop.catalog.queries import staff_product_detail
 from agora.shop.catalog.schemas import (
     CategoryChange,
     CategoryOut,
+    MoneyIn,
     NewCategory,
     NewProduct,
     NewVariant,
-    PriceChange,
     ProductChange,
     Sku,
     Slug,
@@ -172,7 +172,7 @@ async def change_variant(
     responses=errors(*STAFF_ERRORS),
 )
 async def set_price(
-    sku: SkuPath, body: PriceChange, uow: UnitOfWorkDep, _: StaffUserId
+    sku: SkuPath, body: MoneyIn, uow: UnitOfWorkDep, _: StaffUserId
 ) -> StaffProductDetail:
     return await variants.set_price(uow=uow, sku=sku, body=body)
 

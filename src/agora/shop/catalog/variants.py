@@ -25,8 +25,8 @@ from agora.shop.catalog.products import (
 )
 from agora.shop.catalog.queries import staff_product_detail
 from agora.shop.catalog.schemas import (
+    MoneyIn,
     NewVariant,
-    PriceChange,
     StaffProductDetail,
     StockChange,
     VariantChange,
@@ -75,7 +75,7 @@ async def change_variant(*, uow: UnitOfWork, sku: str, body: VariantChange) -> S
     return await answer(uow, variant.product_id)
 
 
-async def set_price(*, uow: UnitOfWork, sku: str, body: PriceChange) -> StaffProductDetail:
+async def set_price(*, uow: UnitOfWork, sku: str, body: MoneyIn) -> StaffProductDetail:
     session = uow.session
     variant = await variant_by_sku(session, sku)
     others = await _currency_of_others(session, variant)
@@ -83,7 +83,7 @@ async def set_price(*, uow: UnitOfWork, sku: str, body: PriceChange) -> StaffPro
         raise Conflict(
             f"must be {others}, the currency of the product's other variants", field="currency"
         )
-    variant.price_minor = body.price_minor
+    variant.price_minor = body.amount
     variant.currency = body.currency
     await session.flush()
     await refresh_prices(session, [variant.product_id])
@@ -105,7 +105,7 @@ async def set_stock(*, uow: UnitOfWork, sku: str, body: StockChange) -> StaffPro
         if reserved is None:
             raise NotFound("not found", field="variant")
         raise Conflict(
-            f"can't be below the {reserved} units reserved for orders", field="stock_on_hand"
+            f"can't be below the {reserved} units reserved for orders", field="stockOnHand"
         )
     detail = await staff_product_detail(session, product_id=product_id)
     uow.emit(StockChanged((product_id,)))

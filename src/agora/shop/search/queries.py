@@ -145,11 +145,11 @@ async def facets(session: AsyncSession, match: fulltext.Match, *, where: Product
             index = int(key)
             upper = PRICE_BANDS[index + 1] if index + 1 < len(PRICE_BANDS) else None
             found.price.append(
-                PriceBand(min_minor=PRICE_BANDS[index], max_minor=upper, count=count)
+                PriceBand(min_amount=PRICE_BANDS[index], max_amount=upper, count=count)
             )
         else:
             found.options.append(OptionFacet(name=key, value=label, count=count))
     found.categories.sort(key=lambda facet: (-facet.count, facet.slug))
-    found.price.sort(key=lambda band: band.min_minor)
+    found.price.sort(key=lambda band: band.min_amount)
     found.options.sort(key=lambda facet: (facet.name, -facet.count, facet.value))
     return found

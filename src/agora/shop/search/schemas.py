@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from agora.shop.catalog.schemas import ProductPage
+from agora.shop.catalog.schemas import ProductPage, _Wire
 
 
-class CategoryFacet(BaseModel):
+class CategoryFacet(_Wire):
     slug: str
     name: str
     count: int = Field(description="Matches in this category itself (not below it)")
 
 
-class PriceBand(BaseModel):
-    min_minor: int
-    max_minor: int | None = Field(description="Exclusive; null for the last band")
+class PriceBand(_Wire):
+    min_amount: int = Field(description="In minor units, whatever the currency")
+    max_amount: int | None = Field(description="Exclusive; null for the last band")
     count: int = Field(description="Matches whose lowest price falls in the band")
 
 
-class OptionFacet(BaseModel):
+class OptionFacet(_Wire):
     name: str
     value: str
     count: int = Field(description="Matches with a variant of this option value")
 
 
-class Facets(BaseModel):
+class Facets(_Wire):
     categories: list[CategoryFacet]
     price: list[PriceBand]
     options: list[OptionFacet]
