@@ -190,3 +190,20 @@ async def test_of_moves_raced_from_one_state_exactly_one_happens(
     orders = (await ann.ok("GET", "/orders"))["orders"]
     held = 2 * sum(order["status"] == "paid" for order in orders)
     assert await stock_of(db, "MUG") == (50, held)
+
+
+async def test_a_cached_product_page_shows_the_stock_orders_take_and_give_back(
+    ann: Shopper, db: Database
+) -> None:
+    await add_product(db, "mug", [("MUG", 1000, 5)])
+
+    async def available() -> int:
+        page = await ann.ok("GET", "/products/mug")  # cached after the first read
+        return int(page["variants"][0]["available"])
+
+    assert await available() == 5
+    await ann.add("MUG", 2)
+    order_id = (await ann.place())["id"]
+    assert await available() == 3
+    await ann.ok("POST", f"/orders/{order_id}/cancel")
+    assert await available() == 5

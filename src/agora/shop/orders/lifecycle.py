@@ -94,9 +94,9 @@ async def move(
         raise Conflict("was changed by someone else meanwhile: read it again", field="order")
     effect = stock_effect(current, target)
     if effect is StockEffect.RELEASE:
-        await stock.release(session, await _needs(session, order.id))
+        await stock.release(uow, await _needs(session, order.id))
     elif effect is StockEffect.SHIP:
-        await stock.ship(session, await _needs(session, order.id))
+        await stock.ship(uow, await _needs(session, order.id))
     record_event(uow, order, record)
     await session.flush()
     answer = await order_out(session, await load_order(session, order.id, owner_id=None))

@@ -83,7 +83,7 @@ class _Priced:
 
 
 async def _price(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     cart_id: int,
     request: CheckoutRequest,
@@ -91,6 +91,7 @@ async def _price(
     reserve: bool,
 ) -> _Priced:
     """The cart priced for ``request`` (its stock reserved first when ``reserve``)."""
+    session = uow.session
     rows = await line_variants(session, cart_id)
     if not rows:
         raise Conflict("is empty", field="cart")
@@ -107,7 +108,7 @@ async def _price(
         None if request.voucher_code is None else await vouchers.find(session, request.voucher_code)
     )
     if reserve:
-        await stock.reserve(session, needs, skus={v.id: v.sku for _, v, _ in rows})
+        await stock.reserve(uow, needs, skus={v.id: v.sku for _, v, _ in rows})
     # the prices as they are now, not as the cart or this session saw them
     prices = {
         variant_id: Money(price, currency)
@@ -145,9 +146,7 @@ async def quote(
     cart, _ = await find_cart(uow, owner, create=False)
     if cart is None:
         raise Conflict("is empty", field="cart")
-    priced = await _price(
-        uow.session, cart_id=cart.id, request=request, config=config, reserve=False
-    )
+    priced = await _price(uow, cart_id=cart.id, request=request, config=config, reserve=False)
     await uow.commit()
     totals = priced.totals
     return QuoteOut(
@@ -181,7 +180,7 @@ async def place_order(
     cart, _ = await find_cart(uow, owner, create=False)
     if cart is None:
         raise Conflict("is empty", field="cart")
-    priced = await _price(session, cart_id=cart.id, request=request, config=config, reserve=True)
+    priced = await _price(uow, cart_id=cart.id, request=request, config=config, reserve=True)
     if priced.voucher_id is not None:
         await vouchers.count_use(session, priced.voucher_id)
     totals = priced.totals

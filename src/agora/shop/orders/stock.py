@@ -6,6 +6,9 @@
 - release (cancelled, refunded before shipping): ``stock_reserved - n``;
 - ship (fulfilled): ``stock_on_hand - n`` and ``stock_reserved - n``.
 
+Each emits the catalog's ``StockChanged`` for the products touched, handled after the commit
+(the read cache forgets their pages).
+
 An order of several lines touches its variants in id order, always: two orders that share
 variants then wait for each other's rows in the same order on PostgreSQL, and a deadlock (A holds
 1 and wants 2 while B holds 2 and wants 1) cannot happen.
@@ -16,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.errors import Conflict
+from agora.platform.uow import UnitOfWork
+from agora.shop.catalog.events import StockChanged
 from agora.shop.catalog.models import Variant
 
 # (variant id, quantity)
@@ -29,43 +33,59 @@ def in_lock_order(needs: Iterable[Need]) -> list[Need]:
     return sorted(needs)
 
 
-async def reserve(session: AsyncSession, needs: Iterable[Need], *, skus: dict[int, str]) -> None:
+async def reserve(uow: UnitOfWork, needs: Iterable[Need], *, skus: dict[int, str]) -> None:
     """Reserves every need or raises ``Conflict`` (the caller's transaction is rolled back)."""
+    products = set()
     for variant_id, quantity in in_lock_order(needs):
-        result = await session.execute(
+        # RETURNING says whether the row was updated, the same way on both databases
+        product_id = await uow.session.scalar(
             update(Variant)
             .where(
                 Variant.id == variant_id,
                 Variant.stock_on_hand - Variant.stock_reserved >= quantity,
             )
             .values(stock_reserved=Variant.stock_reserved + quantity)
+            .returning(Variant.product_id)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if product_id is None:
             raise Conflict(
                 f"{skus.get(variant_id, variant_id)} has fewer than {quantity} left in stock",
                 field="stock",
             )
+        products.add(product_id)
+    _stock_changed(uow, products)
 
 
-async def release(session: AsyncSession, needs: Iterable[Need]) -> None:
+async def release(uow: UnitOfWork, needs: Iterable[Need]) -> None:
+    await _move(uow, needs, reserved=-1, on_hand=0)
+
+
+async def ship(uow: UnitOfWork, needs: Iterable[Need]) -> None:
+    await _move(uow, needs, reserved=-1, on_hand=-1)
+
+
+async def _move(uow: UnitOfWork, needs: Iterable[Need], *, reserved: int, on_hand: int) -> None:
+    """Adds ``reserved`` × quantity to each variant's reserved stock, ``on_hand`` × quantity to
+    what it holds (the CHECKs refuse a result below zero)."""
+    products = set()
     for variant_id, quantity in in_lock_order(needs):
-        await session.execute(
-            update(Variant)
-            .where(Variant.id == variant_id)
-            .values(stock_reserved=Variant.stock_reserved - quantity)
-            .execution_options(synchronize_session=False)
-        )
-
-
-async def ship(session: AsyncSession, needs: Iterable[Need]) -> None:
-    for variant_id, quantity in in_lock_order(needs):
-        await session.execute(
+        product_id = await uow.session.scalar(
             update(Variant)
             .where(Variant.id == variant_id)
             .values(
-                stock_on_hand=Variant.stock_on_hand - quantity,
-                stock_reserved=Variant.stock_reserved - quantity,
+                stock_on_hand=Variant.stock_on_hand + on_hand * quantity,
+                stock_reserved=Variant.stock_reserved + reserved * quantity,
             )
+            .returning(Variant.product_id)
             .execution_options(synchronize_session=False)
         )
+        if product_id is not None:
+            products.add(product_id)
+    _stock_changed(uow, products)
+
+
+def _stock_changed(uow: UnitOfWork, products: set[int]) -> None:
+    # after the commit: cached product pages and in-stock listings show the new availability
+    if products:
+        uow.emit(StockChanged(tuple(sorted(products))))
