@@ -46,12 +46,14 @@ from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.platform.trailing_slash import TrailingSlashMiddleware
 from agora.settings import Environment, Settings
-from agora.shop.api import api as shop_api
 from agora.shop.cart.api import api as shop_cart_api
+from agora.shop.catalog.api import api as shop_catalog_api
+from agora.shop.catalog.staff_api import api as shop_staff_catalog_api
 from agora.shop.checkout.config import SHOP_CHECKOUT
 from agora.shop.deps import SHOP
 from agora.shop.orders.api import api as shop_orders_api
 from agora.shop.orders.staff_api import api as shop_staff_orders_api
+from agora.shop.search.api import api as shop_search_api
 
 UPLOAD_PATHS = ("/api/user/image",)
 # a product's pictures: /api/shop/products/{slug}/images
@@ -78,7 +80,9 @@ APIS = (
     shop_cart_api,
     shop_orders_api,
     shop_staff_orders_api,
-    shop_api,
+    shop_catalog_api,
+    shop_search_api,
+    shop_staff_catalog_api,
 )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from agora.platform.error_formats import PROBLEM_DETAILS, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import NoNul
 from agora.shop.catalog.cursors import CURSOR_MAX, Sort
@@ -22,7 +23,7 @@ from agora.shop.catalog.schemas import (
 from agora.shop.deps import ShopReadsDep
 from agora.shop.money import Currency
 
-router = APIRouter(tags=["shop catalog"])
+router = APIRouter(prefix="/api/shop", tags=["shop catalog"])
 
 PAGE_MAX = 100
 PAGE_DEFAULT = 24
@@ -120,3 +121,7 @@ async def list_products(
 )
 async def get_product(slug: SlugPath, reads: ShopReadsDep) -> ProductDetail:
     return await reads.product(slug)
+
+
+# the shop's clients read failures as RFC 9457 problem details
+api = Api(router, errors=PROBLEM_DETAILS)

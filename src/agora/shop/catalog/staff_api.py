@@ -12,6 +12,7 @@ from agora.identity.deps import StaffUserId
 from agora.identity.routing import TokenFirstRoute
 from agora.platform.db import INTEGER_MAX
 from agora.platform.deps import PlatformDep, PublicUrl, UnitOfWorkDep
+from agora.platform.error_formats import PROBLEM_DETAILS, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import NoNul
 from agora.shop.catalog import categories, images, products, variants
@@ -32,7 +33,7 @@ from agora.shop.catalog.schemas import (
     VariantChange,
 )
 
-router = APIRouter(tags=["shop staff"], route_class=TokenFirstRoute)
+router = APIRouter(prefix="/api/shop", tags=["shop staff"], route_class=TokenFirstRoute)
 
 ProductSlug = Annotated[Slug, Path(description="The product's slug")]
 CategorySlug = Annotated[Slug, Path(description="The category's slug")]
@@ -245,3 +246,6 @@ async def delete_image(
     return await images.delete_image(
         uow=uow, storage=platform.storage, slug=slug, image_id=image_id
     )
+
+
+api = Api(router, errors=PROBLEM_DETAILS)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from agora.platform.error_formats import PROBLEM_DETAILS, Api
 from agora.platform.openapi import errors
 from agora.platform.wire import SingleLine
 from agora.shop.catalog.api import PAGE_DEFAULT, Cursor, Filter, Limit
@@ -13,7 +14,7 @@ from agora.shop.catalog.cursors import Sort
 from agora.shop.deps import ShopReadsDep
 from agora.shop.search.schemas import SearchResults
 
-router = APIRouter(tags=["shop catalog"])
+router = APIRouter(prefix="/api/shop", tags=["shop catalog"])
 
 QUERY_MAX = 200
 
@@ -43,3 +44,6 @@ async def search(
     limit: Limit = PAGE_DEFAULT,
 ) -> SearchResults:
     return await reads.search(q, where, sort=Sort(sort), cursor=cursor, limit=limit)
+
+
+api = Api(router, errors=PROBLEM_DETAILS)
