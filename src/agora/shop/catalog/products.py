@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -52,7 +52,7 @@ async def _free_slug(session: AsyncSession, body_slug: str | None, name: str) ->
     return slug
 
 
-async def refresh_prices(session: AsyncSession, product_ids: list[int]) -> None:
+async def refresh_prices(session: AsyncSession | AsyncConnection, product_ids: list[int]) -> None:
     """Sets each product's price range and currency from its variants (None when it has none),
     in one statement."""
     of_product = Variant.product_id == Product.id
