@@ -207,6 +207,16 @@ async def test_a_quote_shows_the_figures_and_changes_nothing(ann: Shopper, db: D
     assert await stock_of(db, "MUG") == (5, 0)
 
 
+async def test_an_anonymous_visitor_gets_a_quote_too(visitor: Shopper, db: Database) -> None:
+    await add_product(db, "mug", [("MUG", 1000, 5)])
+    await visitor.add("MUG")
+
+    quote = await visitor.ok("POST", "/checkout/quote", json=CHECKOUT)
+
+    assert quote["figures"]["total"] == {"amount": 1788, "currency": "EUR"}
+    problem(await Shopper(visitor.http).call("POST", "/checkout/quote", json=CHECKOUT), 409)
+
+
 async def test_shipping_methods_by_country_and_currency(visitor: Shopper) -> None:
     offers = await visitor.ok(
         "GET", "/shipping-methods", params={"country": "GB", "currency": "GBP"}

@@ -14,7 +14,7 @@ from agora.platform.db import INTEGER_MAX
 from agora.platform.deps import ReadSessionDep, UnitOfWorkDep
 from agora.platform.error_formats import PROBLEM_DETAILS, Api
 from agora.platform.openapi import errors
-from agora.shop.cart.api import CartToken
+from agora.shop.cart.api import CartOwnerDep, CartToken
 from agora.shop.cart.service import CartOwner
 from agora.shop.checkout.config import CheckoutConfigDep
 from agora.shop.checkout.shipping import CountryCode
@@ -94,11 +94,11 @@ async def shipping_methods(
 
 @router.post(
     "/checkout/quote",
-    summary="What checking out would cost now (changes nothing)",
-    responses=errors(401, 409, 422),
+    summary="What checking out the cart would cost now (changes nothing; anonymous carts too)",
+    responses=errors(401, 404, 409, 422),
 )
 async def checkout_quote(
-    body: CheckoutRequest, uow: UnitOfWorkDep, owner: OwnerDep, config: CheckoutConfigDep
+    body: CheckoutRequest, uow: UnitOfWorkDep, owner: CartOwnerDep, config: CheckoutConfigDep
 ) -> QuoteOut:
     return await placing.quote(uow, owner=owner, request=body, config=config)
 
