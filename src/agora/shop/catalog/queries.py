@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, SQLColumnExpression, select
+from sqlalchemy import Row, Select, SQLColumnExpression, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from agora.platform.errors import Invalid, NotFound
 from agora.shop.catalog import cursors
 from agora.shop.catalog.cursors import Sort
-from agora.shop.catalog.filters import ProductFilter, available, conditions, in_stock
+from agora.shop.catalog.filters import ProductFilter, available, conditions
 from agora.shop.catalog.models import Category, Product, ProductImage, Variant, VariantOption
 from agora.shop.catalog.schemas import (
     CategoryRef,
@@ -44,6 +44,19 @@ def first_image() -> ColumnElement[str | None]:
     )
 
 
+def in_stock_flag() -> ColumnElement[bool]:
+    """Whether the row's product has a variant to sell, looked up per row of the page. An
+    ``EXISTS`` here, PostgreSQL may turn into a hashed subplan over every variant in stock (a
+    scan of the table, for a page of 24); ``LIMIT 1`` keeps it one index probe per row."""
+    first = (
+        select(Variant.id)
+        .where(Variant.product_id == Product.id, available() > 0)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return first.is_not(None)
+
+
 def summaries(*extra: ColumnElement[Any]) -> Select[*tuple[Any, ...]]:
     """A product's row in a listing, with its category, stock and first image: one statement
     for the whole page (subqueries per row, no second round trip)."""
@@ -56,7 +69,7 @@ def summaries(*extra: ColumnElement[Any]) -> Select[*tuple[Any, ...]]:
         Product.price_min_minor,
         Product.price_max_minor,
         Product.currency,
-        in_stock().label("in_stock"),
+        in_stock_flag().label("in_stock"),
         first_image().label("image"),
         Product.created_at,
         *extra,
@@ -96,42 +109,53 @@ def sort_key(sort: Sort) -> SQLColumnExpression[Any]:
 
 
 def page_of(
-    query: Select[*tuple[Any, ...]],
+    matching: Select[*tuple[Any, ...]],
     *,
     sort: Sort,
     key: SQLColumnExpression[Any],
     cursor: str | None,
     limit: int,
 ) -> Select[*tuple[Any, ...]]:
-    """``query`` ordered by ``key`` then id, from after ``cursor``, one row more than a page (so
-    the page knows whether another follows)."""
+    """The page's summaries: ``matching`` (the ids of the products that match) ordered by
+    ``key`` then id, from after ``cursor``, one row more than a page (so the page knows whether
+    another follows).
+
+    The page is chosen first, on ``shop_products`` alone (an index walk for a listing), and only
+    its rows are then given their category, stock and first picture: looked up for every match
+    before the sort, they cost as much as the matches, not as the page."""
     if cursor is not None:
-        query = query.where(cursors.after(sort, key, Product.id, cursors.decode(cursor, sort)))
-    return query.order_by(*cursors.ordering(sort, key, Product.id)).limit(limit + 1)
+        matching = matching.where(
+            cursors.after(sort, key, Product.id, cursors.decode(cursor, sort))
+        )
+    chosen = (
+        matching.add_columns(key.label("sort_key"))
+        .order_by(*cursors.ordering(sort, key, Product.id))
+        .limit(limit + 1)
+        .subquery("page")
+    )
+    return (
+        summaries(chosen.c.sort_key)
+        .join(chosen, chosen.c.id == Product.id)
+        .order_by(*cursors.ordering(sort, chosen.c.sort_key, chosen.c.id))
+    )
 
 
-def next_cursor(rows: Sequence[Row[Any]], *, sort: Sort, limit: int, key: str) -> str | None:
+def next_cursor(rows: Sequence[Row[Any]], *, sort: Sort, limit: int) -> str | None:
     if len(rows) <= limit:
         return None
     last = rows[limit - 1]
-    return cursors.encode(sort, getattr(last, key), last.id)
-
-
-_KEY_COLUMN = {Sort.NEWEST: "created_at", Sort.PRICE: "price_min_minor"}
+    return cursors.encode(sort, last.sort_key, last.id)
 
 
 async def list_products(
     session: AsyncSession, *, where: ProductFilter, sort: Sort, cursor: str | None, limit: int
 ) -> ProductPage:
-    key = sort_key(sort)
-    query = page_of(
-        summaries().where(*conditions(where)), sort=sort, key=key, cursor=cursor, limit=limit
-    )
+    matching = select(Product.id).where(*conditions(where))
+    query = page_of(matching, sort=sort, key=sort_key(sort), cursor=cursor, limit=limit)
     rows = (await session.execute(query)).all()
-    column = _KEY_COLUMN.get(sort, "price_min_minor")
     return ProductPage(
         products=[summary(row) for row in rows[:limit]],
-        next_cursor=next_cursor(rows, sort=sort, limit=limit, key=column),
+        next_cursor=next_cursor(rows, sort=sort, limit=limit),
     )
 
 
@@ -171,7 +195,7 @@ async def _detail(
     )
     query = query.where(Product.slug == slug if slug is not None else Product.id == product_id)
     if not staff:
-        query = query.where(Product.published.is_(True))
+        query = query.where(Product.published == true())
     # a write of this transaction may have changed the rows behind the session's back (a price
     # range set by one UPDATE): read them again, not the session's copies
     found = (await session.execute(query.execution_options(populate_existing=True))).first()

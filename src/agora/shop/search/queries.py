@@ -18,7 +18,7 @@ from agora.platform.db import on_postgresql
 from agora.shop.catalog.cursors import Sort
 from agora.shop.catalog.filters import ProductFilter, conditions
 from agora.shop.catalog.models import Category, Product, Variant, VariantOption
-from agora.shop.catalog.queries import next_cursor, page_of, sort_key, summaries, summary
+from agora.shop.catalog.queries import next_cursor, page_of, sort_key, summary
 from agora.shop.search import fulltext, typos
 from agora.shop.search.schemas import (
     CategoryFacet,
@@ -44,14 +44,10 @@ async def _page(
     limit: int,
 ) -> tuple[list[Any], str | None]:
     key = match.score if sort is Sort.RELEVANCE else sort_key(sort)
-    query = match.apply(summaries(match.score.label("score")).where(*conditions(where)))
-    rows = list(
-        (
-            await session.execute(page_of(query, sort=sort, key=key, cursor=cursor, limit=limit))
-        ).all()
-    )
-    column = {Sort.RELEVANCE: "score", Sort.NEWEST: "created_at"}.get(sort, "price_min_minor")
-    return rows[:limit], next_cursor(rows, sort=sort, limit=limit, key=column)
+    matching = match.apply(select(Product.id).where(*conditions(where)))
+    query = page_of(matching, sort=sort, key=key, cursor=cursor, limit=limit)
+    rows = list((await session.execute(query)).all())
+    return rows[:limit], next_cursor(rows, sort=sort, limit=limit)
 
 
 async def search(

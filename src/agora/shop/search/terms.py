@@ -31,7 +31,13 @@ def words(text: str) -> list[str]:
 
 
 def vocabulary(texts: Iterable[str]) -> set[str]:
-    return {word for text in texts for word in words(text) if TERM_MIN <= len(word) <= TERM_MAX}
+    # numbers (model numbers, sizes) are never corrected, so they need no place in it
+    return {
+        word
+        for text in texts
+        for word in words(text)
+        if TERM_MIN <= len(word) <= TERM_MAX and not word.isdigit()
+    }
 
 
 async def add_terms(bind: AsyncSession | AsyncConnection, texts: Iterable[str]) -> None:
