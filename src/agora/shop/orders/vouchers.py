@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agora.platform.db import INTEGER_MAX
 from agora.platform.errors import Conflict, NotFound
 from agora.platform.uow import UnitOfWork
-from agora.platform.wire import Timestamp
+from agora.platform.wire import VERBATIM, Timestamp
 from agora.shop.checkout.vouchers import FIELD, VoucherKind, VoucherTerms
 from agora.shop.money import AMOUNT_MAX, WHOLE, Currency
 from agora.shop.orders.models import Voucher
@@ -45,14 +46,17 @@ class NewVoucher(BaseModel):
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
+        problem = None
         if self.kind is VoucherKind.PERCENTAGE and self.value > WHOLE:
-            raise ValueError("a percentage is at most 10000 basis points")
-        if self.kind is VoucherKind.FIXED and self.currency is None:
-            raise ValueError("a fixed voucher needs a currency")
-        if self.minimum and self.currency is None:
-            raise ValueError("a minimum order needs a currency")
-        if self.expires_at is not None and self.expires_at.tzinfo is None:
-            raise ValueError("expiresAt needs a time zone (Z)")
+            problem = "a percentage is at most 10000 basis points (100 %)"
+        elif self.kind is VoucherKind.FIXED and self.currency is None:
+            problem = "a fixed voucher needs a currency"
+        elif self.minimum and self.currency is None:
+            problem = "a minimum order needs a currency"
+        elif self.expires_at is not None and self.expires_at.tzinfo is None:
+            problem = "expiresAt needs a time zone, such as Z"
+        if problem is not None:
+            raise PydanticCustomError(VERBATIM, problem)
         return self
 
 
