@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Integer, String, case, cast, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from agora.platform.db import on_postgresql
 from agora.shop.catalog.cursors import Sort
@@ -95,8 +96,10 @@ def _band() -> ColumnElement[int]:
     return case(*whens, else_=literal_column(str(len(PRICE_BANDS) - 1), Integer()))
 
 
-async def facets(session: AsyncSession, match: fulltext.Match, *, where: ProductFilter) -> Facets:
-    """How many of the matches fall in each category, price band and option value."""
+def facets_statement(
+    match: fulltext.Match, *, where: ProductFilter
+) -> CompoundSelect[*tuple[str, str, str, int]]:
+    """Every facet's counts in one statement: (kind, key, label, count) rows."""
     band = _band()
     matched = match.apply(
         select(Product.id, Product.category_id, band.label("band")).where(*conditions(where))
@@ -132,7 +135,12 @@ async def facets(session: AsyncSession, match: fulltext.Match, *, where: Product
         )
         .group_by(VariantOption.name, VariantOption.value)
     )
-    rows = await session.execute(union_all(by_category, by_price, by_option))
+    return union_all(by_category, by_price, by_option)
+
+
+async def facets(session: AsyncSession, match: fulltext.Match, *, where: ProductFilter) -> Facets:
+    """How many of the matches fall in each category, price band and option value."""
+    rows = await session.execute(facets_statement(match, where=where))
     found = Facets(categories=[], price=[], options=[])
     for kind_, key, label, count in rows:
         if kind_ == "category":

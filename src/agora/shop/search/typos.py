@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, column, literal, literal_column, select, table, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from agora.platform.db import on_postgresql
 from agora.shop.search.models import SearchTerm
@@ -43,6 +44,15 @@ def _sqlite_candidates(word: str) -> Select[str, str]:
     )
 
 
+def candidates_statement(
+    words: list[str], *, postgresql: bool
+) -> Select[str, str] | CompoundSelect[str, str]:
+    """(word, known term) rows: the known terms that may be what each word meant."""
+    find = _postgresql_candidates if postgresql else _sqlite_candidates
+    parts = [find(word).subquery().select() for word in words]
+    return union_all(*parts) if len(parts) > 1 else parts[0]
+
+
 async def corrected(session: AsyncSession, words: list[str]) -> list[str] | None:
     """The words with the unknown ones replaced by their closest known word; None when nothing
     could be corrected (every word known, or no known word close enough)."""
@@ -53,9 +63,7 @@ async def corrected(session: AsyncSession, words: list[str]) -> list[str] | None
     unknown = [word for word in worth if word not in known]
     if not unknown:
         return None
-    find = _postgresql_candidates if on_postgresql(session) else _sqlite_candidates
-    parts = [find(word).subquery().select() for word in unknown]
-    rows = await session.execute(union_all(*parts) if len(parts) > 1 else parts[0])
+    rows = await session.execute(candidates_statement(unknown, postgresql=on_postgresql(session)))
     best: dict[str, tuple[float, str]] = {}
     for word, term in rows:
         score = similarity(word, term)
