@@ -25,7 +25,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db import dialect_insert, utcnow
-from agora.platform.errors import Conflict, Invalid
+from agora.platform.errors import Conflict, Unauthorized
 from agora.platform.uow import UnitOfWork
 from agora.shop.cart.models import CartLine
 from agora.shop.cart.service import CartOwner, find_cart
@@ -167,16 +167,16 @@ async def place_order(
     session = uow.session
     user_id = owner.user_id
     if user_id is None:
-        raise Invalid("sign in to check out", field="token")
+        raise Unauthorized("is missing", field="token")
     if idempotency_key is not None:
         earlier = await _claim_key(
             session, user_id=user_id, key=idempotency_key, fingerprint=request.fingerprint()
         )
         if earlier is not None:
-            return Placed(
-                await order_out(session, await load_order(session, earlier, owner_id=user_id)),
-                replayed=True,
-            )
+            answer = await order_out(session, await load_order(session, earlier, owner_id=user_id))
+            # nothing to keep: end the transaction the claim began (on SQLite it holds the writer)
+            await uow.rollback()
+            return Placed(answer, replayed=True)
     cart, _ = await find_cart(uow, owner, create=False)
     if cart is None:
         raise Conflict("is empty", field="cart")
