@@ -193,6 +193,21 @@ async def test_categories_move_with_their_subtree(client: AsyncClient, staff: St
     assert refused["errors"][0]["field"] == "parent"
 
 
+async def test_the_tree_lists_parents_first_and_siblings_by_position(
+    client: AsyncClient, staff: Staff
+) -> None:
+    await staff.category("Garden", position=2)
+    await staff.category("Books", position=1)
+    await staff.category("Novels", parent="books")
+    await staff.category("Comics", parent="books")
+    await staff.category("Audio", position=1)
+
+    tree = (await get(client, "/categories"))["categories"]
+
+    order = [(c["slug"], c["depth"]) for c in tree]
+    assert order == [("audio", 0), ("books", 0), ("comics", 1), ("novels", 1), ("garden", 0)]
+
+
 async def test_a_category_in_use_cannot_be_deleted(staff: Staff) -> None:
     await staff.category("Books")
     await staff.category("Novels", parent="books")

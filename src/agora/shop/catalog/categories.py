@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from agora.platform.db import on_postgresql
 from agora.platform.errors import Conflict, Invalid, NotFound
 from agora.platform.uow import UnitOfWork
 from agora.shop.catalog.events import CatalogChanged
@@ -55,14 +56,25 @@ async def category_by_slug(session: AsyncSession, slug: str, *, field: str) -> C
 
 
 async def list_categories(session: AsyncSession) -> list[CategoryOut]:
-    """The whole tree, each parent before its children."""
+    """The whole tree depth first, each parent before its children, siblings by position then
+    name (the paths hold ids, so ordering by them would put '/10/' before '/2/')."""
     parent = aliased(Category)
     rows = await session.execute(
-        select(Category, parent.slug)
-        .outerjoin(parent, parent.id == Category.parent_id)
-        .order_by(Category.path)
+        select(Category, parent.slug).outerjoin(parent, parent.id == Category.parent_id)
     )
-    return [category_out(category, parent_slug) for category, parent_slug in rows]
+    children: dict[int | None, list[CategoryOut]] = {}
+    for category, parent_slug in rows:
+        out = category_out(category, parent_slug)
+        children.setdefault(category.parent_id, []).append(out)
+    ordered: list[CategoryOut] = []
+
+    def visit(parent_id: int | None) -> None:
+        for child in sorted(children.get(parent_id, []), key=lambda c: (c.position, c.name)):
+            ordered.append(child)
+            visit(child.id)
+
+    visit(None)
+    return ordered
 
 
 async def _flush(uow: UnitOfWork) -> None:
@@ -84,13 +96,41 @@ def _checked_path(path: str) -> str:
     return path
 
 
+async def _lock(session: AsyncSession, where: ColumnElement[bool]) -> None:
+    """Holds the categories ``where`` selects until the commit, so that what is then read of
+    their paths stays true: PostgreSQL locks the rows, in id order (two writers never wait for
+    each other in a circle); SQLite has one writer, whose lock a write that changes nothing takes
+    (its reads before a transaction's first write see other writers' commits)."""
+    if on_postgresql(session):
+        query = select(Category.id).where(where).order_by(Category.id).with_for_update()
+        await session.execute(query)
+    else:
+        await session.execute(
+            update(Category)
+            .where(where)
+            .values(position=Category.position)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _path_of(session: AsyncSession, category_id: int) -> str:
+    path = await session.scalar(select(Category.path).where(Category.id == category_id))
+    if path is None:  # deleted meanwhile
+        raise NotFound("not found", field="parent")
+    return path
+
+
 async def create_category(*, uow: UnitOfWork, body: NewCategory) -> CategoryOut:
     session = uow.session
     slug = body.slug or slug_from(body.name)
     await _check_slug_free(session, slug)
     parent = None
+    parent_path = "/"
     if body.parent is not None:
         parent = await category_by_slug(session, body.parent, field="parent")
+        # a move of the parent waits for this child, or this child for the move
+        await _lock(session, Category.id == parent.id)
+        parent_path = await _path_of(session, parent.id)
     # the path needs the new id: insert with a placeholder unique to this row, then set it
     category = Category(
         slug=slug, name=body.name, parent_id=parent.id if parent else None, position=body.position
@@ -98,7 +138,7 @@ async def create_category(*, uow: UnitOfWork, body: NewCategory) -> CategoryOut:
     category.path = f"new:{slug}"
     session.add(category)
     await _flush(uow)
-    category.path = _checked_path(f"{parent.path if parent else '/'}{category.id}/")
+    category.path = _checked_path(f"{parent_path}{category.id}/")
     answer = category_out(category, parent.slug if parent else None)
     uow.emit(CatalogChanged())
     await uow.commit()
@@ -131,15 +171,22 @@ async def change_category(*, uow: UnitOfWork, slug: str, body: CategoryChange) -
 
 
 async def _move(session: AsyncSession, category: Category, parent_slug: str | None) -> str | None:
-    """Puts ``category`` (and its subtree) under ``parent_slug``, or at the top for None."""
+    """Puts ``category`` (and its subtree) under ``parent_slug``, or at the top for None.
+
+    The subtree and the new parent are locked first (a child added meanwhile waits, or is
+    waited for and then moved too: the paths are rewritten by a statement that starts after the
+    lock), then their paths read again."""
     parent = None
     if parent_slug is not None:
         parent = await category_by_slug(session, parent_slug, field="parent")
-        low, high = subtree(category.path)
-        if low <= parent.path < high:
-            raise Invalid("can't be the category itself or one below it", field="parent")
-    old_path = category.path
-    new_path = _checked_path(f"{parent.path if parent else '/'}{category.id}/")
+    locked = in_subtree(Category.path, category.path)
+    await _lock(session, locked | (Category.id == parent.id) if parent else locked)
+    old_path = await _path_of(session, category.id)
+    parent_path = "/" if parent is None else await _path_of(session, parent.id)
+    low, high = subtree(old_path)
+    if low <= parent_path < high:
+        raise Invalid("can't be the category itself or one below it", field="parent")
+    new_path = _checked_path(f"{parent_path}{category.id}/")
     if new_path != old_path:
         deepest = await session.scalar(
             select(func.max(func.length(Category.path))).where(in_subtree(Category.path, old_path))
