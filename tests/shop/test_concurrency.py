@@ -2,7 +2,8 @@
 crossing carts, one order for twenty retries of one key, a voucher used exactly up to its limit.
 
 The server is a real process on a database of its own (SQLite by default, PostgreSQL with
-``AGORA_TEST_DATABASE_URL``); every checkout of a burst is sent at once over its own connection.
+``AGORA_TEST_DATABASE_URL``, then with two worker processes); every checkout of a burst is sent
+at once over its own connection.
 On PostgreSQL they run side by side in the database; on SQLite the writes queue, which must give
 the same answers.
 """
@@ -21,13 +22,16 @@ import pytest
 from agora.platform.db import Database
 from tests.shop.conftest import Shopper, add_product, make_staff, stock_of
 from tests.support.concurrency import at_once
-from tests.support.config import CHEAP_PASSWORD_HASHING
+from tests.support.config import CHEAP_PASSWORD_HASHING, TEST_DATABASE_URL
 from tests.support.database import fresh_database
 from tests.support.servers import LiveServer, live_server
 
 pytestmark = pytest.mark.e2e
 
 CROWD = 50
+# PostgreSQL: two processes, as production runs, so the races cross processes too; SQLite: one
+# (the embedded default; its writers then queue in one event loop)
+WORKERS = 2 if TEST_DATABASE_URL else 1
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,7 @@ def server_and_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[L
     cheap = {f"AGORA_{name.upper()}": str(value) for name, value in CHEAP_PASSWORD_HASHING.items()}
     with (
         fresh_database(directory) as url,
-        live_server(url, directory / "server", environment=cheap) as server,
+        live_server(url, directory / "server", environment=cheap, workers=WORKERS) as server,
     ):
         yield server, url
 
