@@ -66,3 +66,39 @@ async def test_children_added_while_their_parent_moves_stay_below_it(
     for category in categories.values():
         expected = "/" if category.parent_id is None else categories[category.parent_id].path
         assert category.path == f"{expected}{category.id}/", category.slug
+
+
+async def test_prices_changed_at_once_leave_the_range_right(
+    client: AsyncClient, staff: Staff
+) -> None:
+    skus = [f"R-{n}" for n in range(4)]
+    await staff.product("Range", variants=[variant(sku=sku, price=1000) for sku in skus])
+    for round_ in range(ROUNDS):
+        prices = [2000 + round_ * 10 + n for n in range(len(skus))]
+        answers = await at_once(
+            *(
+                staff.send(
+                    "PUT", f"/variants/{sku}/price", json={"amount": price, "currency": "EUR"}
+                )
+                for sku, price in zip(skus, prices, strict=True)
+            )
+        )
+        assert set(statuses(answers)) == {200}
+        page = await staff.ok("GET", "/products/range/staff")
+        assert page["price"]["min"]["amount"] == min(prices)
+        assert page["price"]["max"]["amount"] == max(prices)
+
+
+async def test_two_currencies_at_once_cannot_both_land(staff: Staff) -> None:
+    for round_ in range(ROUNDS):
+        a, b = f"C{round_}-A", f"C{round_}-B"
+        await staff.product(f"Money {round_}", variants=[variant(sku=a), variant(sku=b)])
+        answers = await at_once(
+            staff.send("PUT", f"/variants/{a}/price", json={"amount": 100, "currency": "USD"}),
+            staff.send("PUT", f"/variants/{b}/price", json={"amount": 100, "currency": "GBP"}),
+        )
+        # each variant's sibling is still EUR when it is checked: both are refused, or one
+        # lands and the other then sees a third currency; never two new ones side by side
+        assert set(statuses(answers)) <= {200, 409}
+        page = await staff.ok("GET", f"/products/money-{round_}/staff")
+        assert len({v["price"]["currency"] for v in page["variants"]}) == 1

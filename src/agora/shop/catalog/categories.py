@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from agora.platform.db import on_postgresql
 from agora.platform.errors import Conflict, Invalid, NotFound
 from agora.platform.uow import UnitOfWork
 from agora.shop.catalog.events import CatalogChanged
+from agora.shop.catalog.locks import lock
 from agora.shop.catalog.models import PATH_MAX, Category, Product
 from agora.shop.catalog.schemas import CategoryChange, CategoryOut, NewCategory
 from agora.shop.catalog.slugs import slug_from
@@ -96,23 +96,6 @@ def _checked_path(path: str) -> str:
     return path
 
 
-async def _lock(session: AsyncSession, where: ColumnElement[bool]) -> None:
-    """Holds the categories ``where`` selects until the commit, so that what is then read of
-    their paths stays true: PostgreSQL locks the rows, in id order (two writers never wait for
-    each other in a circle); SQLite has one writer, whose lock a write that changes nothing takes
-    (its reads before a transaction's first write see other writers' commits)."""
-    if on_postgresql(session):
-        query = select(Category.id).where(where).order_by(Category.id).with_for_update()
-        await session.execute(query)
-    else:
-        await session.execute(
-            update(Category)
-            .where(where)
-            .values(position=Category.position)
-            .execution_options(synchronize_session=False)
-        )
-
-
 async def _path_of(session: AsyncSession, category_id: int) -> str:
     path = await session.scalar(select(Category.path).where(Category.id == category_id))
     if path is None:  # deleted meanwhile
@@ -128,8 +111,8 @@ async def create_category(*, uow: UnitOfWork, body: NewCategory) -> CategoryOut:
     parent_path = "/"
     if body.parent is not None:
         parent = await category_by_slug(session, body.parent, field="parent")
-        # a move of the parent waits for this child, or this child for the move
-        await _lock(session, Category.id == parent.id)
+        # a move of the parent waits for this child, or this child for the move (locks.py)
+        await lock(session, Category, Category.id == parent.id)
         parent_path = await _path_of(session, parent.id)
     # the path needs the new id: insert with a placeholder unique to this row, then set it
     category = Category(
@@ -180,7 +163,7 @@ async def _move(session: AsyncSession, category: Category, parent_slug: str | No
     if parent_slug is not None:
         parent = await category_by_slug(session, parent_slug, field="parent")
     locked = in_subtree(Category.path, category.path)
-    await _lock(session, locked | (Category.id == parent.id) if parent else locked)
+    await lock(session, Category, locked | (Category.id == parent.id) if parent else locked)
     old_path = await _path_of(session, category.id)
     parent_path = "/" if parent is None else await _path_of(session, parent.id)
     low, high = subtree(old_path)

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agora.platform.errors import Conflict, NotFound
 from agora.platform.uow import UnitOfWork
 from agora.shop.catalog.events import StockChanged
-from agora.shop.catalog.models import Variant, VariantOption
+from agora.shop.catalog.locks import lock
+from agora.shop.catalog.models import Product, Variant, VariantOption
 from agora.shop.catalog.products import (
     add_variant_rows,
     answer,
@@ -34,8 +35,14 @@ from agora.shop.catalog.schemas import (
 
 
 async def variant_by_sku(session: AsyncSession, sku: str) -> Variant:
+    """The variant, its product held until the commit: the product's price range and currency
+    are decided from all its variants, which no other write may change meanwhile."""
+    product_id = await session.scalar(select(Variant.product_id).where(Variant.sku == sku))
+    if product_id is None:
+        raise NotFound("not found", field="variant")
+    await lock(session, Product, Product.id == product_id)
     variant = await session.scalar(select(Variant).where(Variant.sku == sku))
-    if variant is None:
+    if variant is None:  # deleted while the lock was awaited
         raise NotFound("not found", field="variant")
     return variant
 
@@ -51,6 +58,8 @@ async def _currency_of_others(session: AsyncSession, variant: Variant) -> str | 
 async def add_variant(*, uow: UnitOfWork, slug: str, body: NewVariant) -> StaffProductDetail:
     session = uow.session
     product = await product_by_slug(session, slug)
+    await lock(session, Product, Product.id == product.id)
+    await session.refresh(product)
     check_variants([body], currency=product.currency)
     await check_skus_free(session, [body.sku])
     await add_variant_rows(uow, product.id, [body])
