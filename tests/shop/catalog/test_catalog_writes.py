@@ -11,6 +11,7 @@ from httpx import AsyncClient
 from PIL import Image
 
 from agora.platform.provided import ProvidingApp
+from agora.settings import Settings
 from tests.conftest import auth, register
 from tests.shop.catalog.conftest import SHOP, Staff, get, slugs, variant
 from tests.shop.conftest import problem
@@ -246,3 +247,11 @@ async def test_images_are_stored_and_removed(client: AsyncClient, staff: Staff) 
     problem(await staff.send("POST", "/products/poster/images", files=not_image), 415)
     await staff.ok("DELETE", f"/products/poster/images/{image['id']}")
     assert (await client.get(image["url"].removeprefix("http://test"))).status_code == 404
+
+
+async def test_a_picture_for_no_product_leaves_no_file(
+    app: ProvidingApp, staff: Staff, settings: Settings
+) -> None:
+    png = {"image": ("p.png", _png(), "image/png")}
+    problem(await staff.send("POST", "/products/nowhere/images", files=png), 404)
+    assert not list((settings.media_dir / "products").glob("*"))

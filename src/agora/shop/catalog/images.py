@@ -1,6 +1,7 @@
 """Product images: checked to be a PNG, JPEG or WebP image whatever the client says (identity's
 sniffing, shared with avatars), stored through the platform's storage port before the row is
-written, and their files removed once a deletion is committed."""
+written (and removed again if the row is not), and their files removed once a deletion is
+committed."""
 
 from __future__ import annotations
 
@@ -32,11 +33,22 @@ async def add_image(
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"is too large (the limit is {max_bytes} bytes)", field="image")
     extension = ACCEPTED_FORMATS[sniff_image_format(data)]
+    # stored before the first statement, so no database connection waits for the disk; a fresh
+    # name each time, so caches never serve another picture under this URL
+    key = f"{IMAGE_PREFIX}{secrets.token_hex(12)}.{extension}"
+    url = await storage.save(key, data, base_url=base_url)
+    try:
+        return await _add_row(uow, slug=slug, key=key, url=url, alt=alt)
+    except Exception:
+        await storage.delete(key)  # the product is gone, or the write failed: no orphan file
+        raise
+
+
+async def _add_row(
+    uow: UnitOfWork, *, slug: str, key: str, url: str, alt: str
+) -> StaffProductDetail:
     session = uow.session
     product = await product_by_slug(session, slug)
-    # a fresh name each time, so caches never serve another picture under this URL
-    key = f"{IMAGE_PREFIX}{product.id}-{secrets.token_hex(8)}.{extension}"
-    url = await storage.save(key, data, base_url=base_url)
     last = await session.scalar(
         select(func.max(ProductImage.position)).where(ProductImage.product_id == product.id)
     )
