@@ -19,6 +19,7 @@ from agora.chat.gateway import domain as chat_gateway_domain
 from agora.chat.gateway.node import GatewayNode, build_gateway
 from agora.chat.messages import SendLimits
 from agora.chat.reads import ChatReads
+from agora.chat.send_queue import SendQueue
 from agora.identity import jobs as identity_jobs
 from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
@@ -51,6 +52,7 @@ class Container:
     blog_reads: BlogReads
     # the chat: the limits on sending, and what the gateway reads (rooms, missed events)
     chat_limits: SendLimits
+    chat_sends: SendQueue
     chat_reads: ChatReads
     # the shop's read side: cached category tree, listings, searches and product pages
     shop_reads: ShopReads
@@ -102,6 +104,7 @@ class Container:
         )
         chat_limits = SendLimits.of(platform.rate_limiter, settings.chat)
         chat_reads = ChatReads(platform.db.autocommit_sessions)
+        chat_sends = SendQueue(units_of_work, chat_limits)
         chat_gateway = build_gateway(
             platform=platform,
             tokens=tokens,
@@ -113,6 +116,7 @@ class Container:
                 units_of_work=units_of_work,
                 sessions=platform.db.autocommit_sessions,
                 limits=chat_limits,
+                sends=chat_sends,
             ),
         )
         # after a commit: the chat's events to every node's subscribers
@@ -131,6 +135,7 @@ class Container:
             ),
             chat_limits=chat_limits,
             chat_reads=chat_reads,
+            chat_sends=chat_sends,
             shop_reads=ShopReads(
                 sessions=platform.db.autocommit_sessions,
                 cache=platform.cache,

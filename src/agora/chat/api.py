@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Response, status
 
 from agora.chat import blocks, history, messages, rooms, views
-from agora.chat.deps import SendLimitsDep
+from agora.chat.deps import SendLimitsDep, SendQueueDep
 from agora.chat.log import PAGE_MAX
 from agora.chat.models import EMOJI_MAX, RoomKind
 from agora.chat.schemas import (
@@ -278,17 +278,11 @@ async def mark_read(
 async def send_message(
     room_id: RoomId,
     body: NewMessage,
-    uow: UnitOfWorkDep,
-    limits: SendLimitsDep,
+    sends: SendQueueDep,
     user_id: CurrentUserId,
 ) -> Response:
-    event = await messages.send(
-        uow=uow,
-        limits=limits,
-        user_id=user_id,
-        room_id=room_id,
-        body=body.body,
-        client_id=body.client_id,
+    event = await sends.send(
+        user_id=user_id, room_id=room_id, body=body.body, client_id=body.client_id
     )
     return _event(event, status.HTTP_201_CREATED)
 

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from agora.chat.messages import SendLimits
 from agora.chat.reads import ChatReads
+from agora.chat.send_queue import SendQueue
 from agora.platform.provided import Provided
 
 
@@ -20,6 +21,9 @@ class ChatServices(Protocol):
     @property
     def chat_reads(self) -> ChatReads: ...
 
+    @property
+    def chat_sends(self) -> SendQueue: ...
+
 
 CHAT: Provided[ChatServices] = Provided("the chat's services")
 
@@ -30,3 +34,10 @@ async def get_send_limits(request: Request) -> SendLimits:
 
 
 SendLimitsDep = Annotated[SendLimits, Depends(get_send_limits)]
+
+
+async def get_send_queue(request: Request) -> SendQueue:
+    return CHAT.of(request.app).chat_sends
+
+
+SendQueueDep = Annotated[SendQueue, Depends(get_send_queue)]

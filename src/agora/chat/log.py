@@ -19,6 +19,7 @@ change is durable.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -88,6 +89,18 @@ def wire(room_id: int, seq: int, kind: str, at: datetime, data: dict[str, Any]) 
     return {"room": room_id, "seq": seq, "kind": kind, "at": iso_utc_millis(at), **data}
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An event to write: its number from ``next_seq`` (or a batch's reservation)."""
+
+    room_id: int
+    seq: int
+    kind: EventKind
+    actor_id: int | None
+    data: dict[str, Any]
+    message_id: int | None = None
+
+
 async def record(
     uow: UnitOfWork,
     *,
@@ -100,26 +113,44 @@ async def record(
     at: datetime | None = None,
 ) -> WireEvent:
     """Writes event ``seq`` (from ``next_seq``) and announces it after the commit."""
+    entry = Entry(room_id, seq, kind, actor_id, data, message_id)
+    return (await record_many(uow, [entry], at=at))[0]
+
+
+async def record_many(
+    uow: UnitOfWork, entries: Sequence[Entry], *, at: datetime | None = None
+) -> list[WireEvent]:
+    """Writes the events in one statement and announces each after the commit, in order."""
     now = at or utcnow()
     await uow.session.execute(
         _insert_event(),
-        {
-            "room_id": room_id,
-            "seq": seq,
-            "kind": kind.value,
-            "actor_id": actor_id,
-            "message_id": message_id,
-            "data": data,
-            "created_at": now,
-        },
+        [
+            {
+                "room_id": entry.room_id,
+                "seq": entry.seq,
+                "kind": entry.kind.value,
+                "actor_id": entry.actor_id,
+                "message_id": entry.message_id,
+                "data": entry.data,
+                "created_at": now,
+            }
+            for entry in entries
+        ],
     )
-    event = wire(room_id, seq, kind.value, now, data)
-    uow.emit(
-        RoomEventCommitted(
-            room_id=room_id, seq=seq, kind=kind.value, event=event, json=orjson.dumps(event)
+    events = []
+    for entry in entries:
+        event = wire(entry.room_id, entry.seq, entry.kind.value, now, entry.data)
+        uow.emit(
+            RoomEventCommitted(
+                room_id=entry.room_id,
+                seq=entry.seq,
+                kind=entry.kind.value,
+                event=event,
+                json=orjson.dumps(event),
+            )
         )
-    )
-    return event
+        events.append(event)
+    return events
 
 
 # --- reading the log --------------------------------------------------------------------------

@@ -7,45 +7,29 @@ user's sends are limited (``AGORA_CHAT_SEND_RATE``) over all their rooms, and a 
 
 **Idempotent sends.** A client names each message (``client_id``). Sending the same name to the
 same room again, a retry after a lost answer, returns the first message's event (same ``seq``)
-and makes no second message, also when both arrive at once: the second waits on the room's lock
-(``log.next_seq``) until the first commits, then finds it; the unique constraint on
-(room, author, client id) is the last word if anything slips past.
+and makes no second message, also when both arrive at once (``sends.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from sqlalchemy import (
-    ColumnElement,
-    Integer,
-    Select,
-    String,
-    Text,
-    bindparam,
     delete,
-    exists,
-    insert,
-    literal,
-    or_,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql.dml import ReturningInsert
 
 from agora.chat import log
 from agora.chat.access import MANAGERS, Membership, require_member
 from agora.chat.events import ReadMarked
-from agora.chat.models import Block, EventKind, Member, Message, Reaction, Room, RoomKind
+from agora.chat.models import EventKind, Member, Message, Reaction, Room
 from agora.chat.schemas import ReadMark, WireEvent
+from agora.chat.sends import Send, write_sends
 from agora.chat.views import unread
-from agora.identity.models import User
-from agora.platform.db import UTCDateTime, dialect_insert, utcnow
-from agora.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from agora.platform.db import dialect_insert, utcnow
+from agora.platform.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from agora.platform.ratelimit import RateLimiter
 from agora.platform.uow import UnitOfWork
 from agora.settings import ChatSettings
@@ -72,72 +56,6 @@ class SendLimits:
         await self.limiter.hit(self.rate, "chat-send", str(user_id))
 
 
-@cache  # one statement each for rooms and direct conversations: a send is the hottest write
-def _sender(direct: bool) -> Select[str, int | None, bool]:
-    """The sender's name, the seq of their message with this client id (None: a new one), and
-    in a direct conversation whether either member blocked the other: one round trip. No row:
-    the sender is not a member."""
-    room = bindparam("room", type_=Integer)
-    user = bindparam("user", type_=Integer)
-    first = (
-        select(Message.seq)
-        .where(
-            Message.room_id == room,
-            Message.author_id == user,
-            Message.client_id == bindparam("client_id", type_=String),
-        )
-        .scalar_subquery()
-    )
-    blocked: ColumnElement[bool] = literal(False)
-    if direct:
-        peer = aliased(Member)
-        blocked = exists().where(
-            peer.room_id == room,
-            peer.user_id != user,
-            or_(
-                (Block.blocker_id == user) & (Block.blocked_id == peer.user_id),
-                (Block.blocker_id == peer.user_id) & (Block.blocked_id == user),
-            ),
-        )
-    return (
-        select(User.username, first, blocked)
-        .join(Member, Member.user_id == User.id)
-        .where(Member.room_id == room, Member.user_id == user)
-    )
-
-
-@cache
-def _insert_message() -> ReturningInsert[int]:
-    # on the table, not the mapped class: Core skips the ORM's bookkeeping
-    return (
-        insert(Message.metadata.tables[Message.__tablename__])
-        .values(
-            room_id=bindparam("room", type_=Integer),
-            seq=bindparam("seq", type_=Integer),
-            author_id=bindparam("user", type_=Integer),
-            body=bindparam("body", type_=Text),
-            client_id=bindparam("client_id", type_=String),
-            created_at=bindparam("now", type_=UTCDateTime()),
-        )
-        .returning(Message.id)
-    )
-
-
-@cache
-def _first_seq() -> Select[int]:
-    return select(Message.seq).where(
-        Message.room_id == bindparam("room", type_=Integer),
-        Message.author_id == bindparam("user", type_=Integer),
-        Message.client_id == bindparam("client_id", type_=String),
-    )
-
-
-async def _replay(uow: UnitOfWork, room_id: int, seq: int) -> WireEvent:
-    # the first send's event; ours takes back its number and changes nothing
-    await uow.rollback()
-    return await log.event_at(uow.session, room_id, seq)
-
-
 async def send(
     *,
     uow: UnitOfWork,
@@ -147,51 +65,13 @@ async def send(
     body: str,
     client_id: str,
 ) -> WireEvent:
+    """One message, committed (``sends.py`` says how); the same ``client_id`` again returns the
+    first one's event. Under load the gateway and the routes batch sends (``SendQueue``)."""
     await limits.check(user_id, body)
-    session = uow.session
-    seq, kind = await log.next_seq(session, room_id)
-    keys = {"room": room_id, "user": user_id, "client_id": client_id}
-    sender = (await session.execute(_sender(kind == RoomKind.DIRECT), keys)).first()
-    if sender is None:
-        raise Forbidden("is not one of your rooms", field="room")
-    username, first, blocked = sender
-    if first is not None:
-        return await _replay(uow, room_id, first)
-    if blocked:
-        raise Forbidden("is blocked: one of you blocked the other", field="room")
-    now = utcnow()
-    try:
-        message_id = await session.scalar(
-            _insert_message(), {**keys, "seq": seq, "body": body, "now": now}
-        )
-    except IntegrityError:
-        # the same client id, committed after our look (the room's lock makes this rare)
-        await uow.rollback()
-        first = await session.scalar(_first_seq(), keys)
-        if first is None:
-            raise
-        return await log.event_at(session, room_id, first)
-    event = await log.record(
-        uow,
-        room_id=room_id,
-        seq=seq,
-        kind=EventKind.MESSAGE,
-        actor_id=user_id,
-        message_id=message_id,
-        at=now,
-        data={
-            "actor": log.user_ref(user_id, username),
-            "message": {
-                "id": message_id,
-                "body": body,
-                "clientId": client_id,
-                "editedAt": None,
-                "deleted": False,
-            },
-        },
-    )
-    await uow.commit()
-    return event
+    (outcome,) = await write_sends(uow, [Send(user_id, room_id, body, client_id)])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
 
 
 async def _record(

@@ -18,6 +18,7 @@ from agora.chat.gateway.rpc import notification_frame
 from agora.chat.messages import SendLimits
 from agora.chat.models import EventKind, Member, Room
 from agora.chat.reads import ChatReads
+from agora.chat.send_queue import SendQueue
 from agora.platform.db import SessionFactory
 from agora.platform.errors import NotFound
 from agora.platform.events import EventHandlers
@@ -72,22 +73,22 @@ class ChatCalls:
     """The calls that change a room: one unit of work each, committed before the answer."""
 
     def __init__(
-        self, *, units_of_work: UnitsOfWork, sessions: SessionFactory, limits: SendLimits
+        self,
+        *,
+        units_of_work: UnitsOfWork,
+        sessions: SessionFactory,
+        limits: SendLimits,
+        sends: SendQueue,
     ) -> None:
         self._units = units_of_work
         self._sessions = sessions
         self._limits = limits
+        self._sends = sends
 
     async def send(self, *, user_id: int, room_id: int, body: str, client_id: str) -> Any:
-        async with self._units() as uow:
-            return await messages.send(
-                uow=uow,
-                limits=self._limits,
-                user_id=user_id,
-                room_id=room_id,
-                body=body,
-                client_id=client_id,
-            )
+        return await self._sends.send(
+            user_id=user_id, room_id=room_id, body=body, client_id=client_id
+        )
 
     async def edit(self, *, user_id: int, room_id: int, message_id: int, body: str) -> Any:
         async with self._units() as uow:

@@ -1,0 +1,100 @@
+"""Group commit for sends: the sends that arrive while earlier ones are being written go to the
+database together, in one transaction (``sends.write_sends``).
+
+There is no timer: a send that finds a writer free is written at once, alone, so a quiet node
+answers as fast as before. Under load every writer is busy, sends queue meanwhile, and each
+writer takes up to ``max_batch`` of them next: the batches grow with the load, and the database
+round trips per message fall with them. Every send is still committed before its answer.
+
+A batch the database refuses as a whole (a lost connection, say) is written again one send at a
+time, so one send's failure is never another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import structlog
+
+from agora.chat.messages import SendLimits
+from agora.chat.schemas import WireEvent
+from agora.chat.sends import Outcome, Send, write_sends
+from agora.platform.errors import DomainError
+from agora.platform.uow import UnitsOfWork
+
+log = structlog.get_logger(__name__)
+
+# the most sends one transaction writes, and the most transactions of sends at once per process
+MAX_BATCH = 64
+WRITERS = 4
+
+
+class SendQueue:
+    def __init__(
+        self,
+        units_of_work: UnitsOfWork,
+        limits: SendLimits,
+        *,
+        max_batch: int = MAX_BATCH,
+        writers: int = WRITERS,
+    ) -> None:
+        self._units = units_of_work
+        self._limits = limits
+        self._max_batch = max_batch
+        self._writers = writers
+        self._waiting: deque[tuple[Send, asyncio.Future[Outcome]]] = deque()
+        self._active = 0  # writers in their loop: counted without a wait, so none is missed
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, *, user_id: int, room_id: int, body: str, client_id: str) -> WireEvent:
+        """The message's event once committed; the same ``client_id`` again returns the first
+        one's. Raises the domain error that refused it."""
+        await self._limits.check(user_id, body)
+        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((Send(user_id, room_id, body, client_id), outcome))
+        if self._active < self._writers:
+            self._active += 1
+            writer = asyncio.create_task(self._write_while_waiting())
+            self._tasks.add(writer)
+            writer.add_done_callback(self._tasks.discard)
+        # shielded: a caller that goes away does not take the batch's other sends with it
+        result = await asyncio.shield(outcome)
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    async def _write_while_waiting(self) -> None:
+        try:
+            while self._waiting:
+                count = min(len(self._waiting), self._max_batch)
+                batch = [self._waiting.popleft() for _ in range(count)]
+                try:
+                    await self._write(batch)
+                except BaseException:  # cancelled: the process is stopping
+                    for _, outcome in batch:
+                        outcome.cancel()
+                    raise
+        finally:
+            self._active -= 1
+
+    async def _write(self, batch: list[tuple[Send, asyncio.Future[Outcome]]]) -> None:
+        if len(batch) > 1:
+            try:
+                async with self._units() as uow:
+                    outcomes = await write_sends(uow, [send for send, _ in batch])
+            except Exception:
+                # each send again on its own below: the error reaches the send it belongs to
+                log.warning("chat.send_batch_failed", sends=len(batch), exc_info=True)
+            else:
+                for (_, outcome), result in zip(batch, outcomes, strict=True):
+                    outcome.set_result(result)
+                return
+        for send, outcome in batch:
+            try:
+                async with self._units() as uow:
+                    (result,) = await write_sends(uow, [send])
+            except Exception as exc:  # the caller's to raise
+                outcome.set_exception(exc)
+            else:
+                outcome.set_result(result)
