@@ -64,7 +64,7 @@ async def test_one_batch_gives_every_send_its_own_outcome(
         ("two", bob_id),
         ("four", bob_id),
     ]
-    assert three["room"] == other and hi["room"] == direct
+    assert (three["room"], hi["room"]) == (other, direct)
 
     # what history holds is what the batch answered, and the next send takes the next number
     page = await ann.events(general)
