@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -42,18 +43,19 @@ from sqlalchemy import (
     CompoundSelect,
     Integer,
     Select,
+    String,
     and_,
     bindparam,
     case,
     exists,
     insert,
-    literal,
+    literal_column,
     or_,
     select,
     union_all,
     update,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from agora.chat import log
 from agora.chat.models import Block, EventKind, Member, Message, Room, RoomKind
@@ -63,8 +65,10 @@ from agora.platform.db import utcnow
 from agora.platform.errors import DomainError, Forbidden, NotFound
 from agora.platform.uow import UnitOfWork
 
-_ROOMS = Room.metadata.tables[Room.__tablename__]
-_MESSAGES = Message.metadata.tables[Message.__tablename__]
+# the tables, not the mapped classes: Core statements skip the ORM's bookkeeping
+_ROOMS, _MESSAGES, _MEMBERS, _USERS, _BLOCKS = (
+    model.metadata.tables[model.__tablename__] for model in (Room, Message, Member, User, Block)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,59 +88,74 @@ class Send:
 Outcome = WireEvent | DomainError
 
 
-def _reserve(counts: Counter[int]) -> Any:
-    """Locks the rooms in id order and moves each one's ``last_seq`` on by its count."""
+# The statements are built once per batch size, with a parameter per send (``room_3``, …): a
+# batch then costs the database round trips and nothing else, not SQLAlchemy building and
+# compiling a new statement every time.
+
+
+@cache
+def _reserve(rooms: int) -> Any:
+    """Locks ``rooms`` rooms in id order and moves each one's ``last_seq`` on by its count:
+    parameters ``room_i``, ``count_i`` and ``rooms`` (all the ids)."""
+    ids = _ROOMS.c.id
     locked = (
-        select(_ROOMS.c.id)
-        .where(_ROOMS.c.id.in_(sorted(counts)))
-        .order_by(_ROOMS.c.id)
+        select(ids)
+        .where(ids.in_(bindparam("rooms", expanding=True)))
+        .order_by(ids)
         .with_for_update()
     )
-    added = case(counts, value=_ROOMS.c.id, else_=0)
+    added = case(*((ids == _int(f"room_{i}"), _int(f"count_{i}")) for i in range(rooms)), else_=0)
     return (
         update(_ROOMS)
-        .where(_ROOMS.c.id.in_(locked))
+        .where(ids.in_(locked))
         .values(last_seq=_ROOMS.c.last_seq + added)
-        .returning(_ROOMS.c.id, _ROOMS.c.last_seq, _ROOMS.c.kind)
+        .returning(ids, _ROOMS.c.last_seq, _ROOMS.c.kind)
     )
 
 
-def _sender(index: int, send: Send) -> Select[Any]:
-    """Send ``index``'s row: the sender's name, the seq of their message with this client id
-    (None: a new one), and whether a block forbids it. No row: not a member."""
+def _int(name: str) -> BindParameter[int]:
+    return bindparam(name, type_=Integer)
+
+
+def _sender(i: int) -> Select[Any]:
+    """Send ``i``'s row: the sender's name, the seq of their message with this client id (None:
+    a new one), and whether a block forbids it. No row: not a member."""
+    members, users, rooms = _MEMBERS.c, _USERS.c, _ROOMS.c
+    room, user = _int(f"room_{i}"), _int(f"user_{i}")
     first = (
-        select(Message.seq)
+        select(_MESSAGES.c.seq)
         .where(
-            Message.room_id == send.room_id,
-            Message.author_id == send.user_id,
-            Message.client_id == send.client_id,
+            _MESSAGES.c.room_id == room,
+            _MESSAGES.c.author_id == user,
+            _MESSAGES.c.client_id == bindparam(f"client_{i}", type_=String),
         )
         .scalar_subquery()
     )
-    peer = aliased(Member)
+    peer, blocks = _MEMBERS.alias("peer").c, _BLOCKS.c
     blocked: ColumnElement[bool] = and_(
-        Room.kind == RoomKind.DIRECT.value,
+        rooms.kind == RoomKind.DIRECT.value,
         exists().where(
-            peer.room_id == send.room_id,
-            peer.user_id != send.user_id,
+            peer.room_id == room,
+            peer.user_id != user,
             or_(
-                (Block.blocker_id == send.user_id) & (Block.blocked_id == peer.user_id),
-                (Block.blocker_id == peer.user_id) & (Block.blocked_id == send.user_id),
+                (blocks.blocker_id == user) & (blocks.blocked_id == peer.user_id),
+                (blocks.blocker_id == peer.user_id) & (blocks.blocked_id == user),
             ),
         ),
     )
     return (
-        select(literal(index).label("item"), User.username, first.label("first"), blocked)
-        .select_from(Member)
-        .join(User, User.id == Member.user_id)
-        .join(Room, Room.id == Member.room_id)
-        .where(Member.room_id == send.room_id, Member.user_id == send.user_id)
+        select(literal_column(str(i)).label("item"), users.username, first, blocked)
+        .select_from(_MEMBERS)
+        .join(_USERS, users.id == members.user_id)
+        .join(_ROOMS, rooms.id == members.room_id)
+        .where(members.room_id == room, members.user_id == user)
     )
 
 
-def _senders(sends: dict[int, Send]) -> Select[Any] | CompoundSelect[Any]:
-    selects = [_sender(index, send) for index, send in sends.items()]
-    return selects[0] if len(selects) == 1 else union_all(*selects)
+@cache
+def _senders(count: int) -> Select[Any] | CompoundSelect[Any]:
+    """``_sender`` for sends 0 … count - 1, in one statement."""
+    return _sender(0) if count == 1 else union_all(*(_sender(i) for i in range(count)))
 
 
 async def write_sends(uow: UnitOfWork, sends: Sequence[Send]) -> list[Outcome]:
@@ -153,21 +172,33 @@ async def write_sends(uow: UnitOfWork, sends: Sequence[Send]) -> list[Outcome]:
 
     session = uow.session
     counts = Counter(send.room_id for send in unique.values())
-    reserved = {row.id: row.last_seq for row in await session.execute(_reserve(counts))}
+    parameters: dict[str, Any] = {"rooms": list(counts)}
+    for i, (room, count) in enumerate(counts.items()):
+        parameters |= {f"room_{i}": room, f"count_{i}": count}
+    rows = await session.execute(_reserve(len(counts)), parameters)
+    reserved = {row.id: row.last_seq for row in rows}
     for index, send in unique.items():
         if send.room_id not in reserved:
             outcomes[index] = NotFound("not found", field="room")
-    checked = {index: send for index, send in unique.items() if index not in outcomes}
-    rows = {row.item: row for row in await session.execute(_senders(checked))} if checked else {}
+    checked = [index for index in unique if index not in outcomes]
+    found = {}
+    if checked:
+        parameters = {}
+        for i, index in enumerate(checked):
+            send = unique[index]
+            parameters |= {f"room_{i}": send.room_id, f"user_{i}": send.user_id}
+            parameters[f"client_{i}"] = send.client_id
+        rows = await session.execute(_senders(len(checked)), parameters)
+        found = {checked[row.item]: row for row in rows}
 
     accepted: list[tuple[int, str]] = []  # (index, sender's name), in batch order
     replays: dict[int, int] = {}  # index -> the first message's seq
     for index in checked:
-        row = rows.get(index)
+        row = found.get(index)
         if row is None:
             outcomes[index] = Forbidden("is not one of your rooms", field="room")
-        elif row.first is not None:
-            replays[index] = row.first
+        elif row[2] is not None:  # the seq of the message sent before with this client id
+            replays[index] = row[2]
         elif row[3]:  # blocked
             outcomes[index] = Forbidden("is blocked: one of you blocked the other", field="room")
         else:
