@@ -20,6 +20,7 @@ from agora.blog.deps import BLOG
 from agora.chat.api import api as chat_api
 from agora.chat.deps import CHAT
 from agora.chat.gateway.deps import CHAT_GATEWAY
+from agora.chat.gateway.routes import WEBSOCKET_PATH, chat_socket
 from agora.chat.gateway.routes import api as chat_gateway_api
 from agora.container import Container
 from agora.identity.accounts_api import api as accounts_api
@@ -45,6 +46,7 @@ from agora.platform.provided import ProvidingApp
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.platform.trailing_slash import TrailingSlashMiddleware
+from agora.platform.websocket_routes import WebSocketRoutesMiddleware
 from agora.settings import Environment, Settings
 from agora.shop.cart.api import api as shop_cart_api
 from agora.shop.catalog.api import api as shop_catalog_api
@@ -188,8 +190,9 @@ def create_app(
 
     document_api(app, routes=every_route, signed_in=required_user_id, formats=formats)
 
-    # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
-    # limit → one route for both spellings of a path → routes.
+    # Outermost last: the WebSockets (past everything else) → request id → metrics and log →
+    # CORS → headers → error boundary → body limit → one route for both spellings of a path →
+    # routes.
     app.add_middleware(TrailingSlashMiddleware, routes=routes)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit, formats=formats)
     app.add_middleware(ErrorBoundaryMiddleware, formats=formats)
@@ -217,6 +220,7 @@ def create_app(
         access_log=settings.access_log,
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    app.add_middleware(WebSocketRoutesMiddleware, endpoints={WEBSOCKET_PATH: chat_socket})
     # outermost: everything inside sees the client and the URL it used, not the proxy's
     app.add_middleware(ForwardedHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

@@ -22,13 +22,15 @@ class QueueClosed(Exception):
 
 
 class Outgoing:
+    """The frames wait in a deque; the writer and a paced replay each wait on a future made
+    only while they wait (two ``asyncio.Event`` would hold two deques per idle connection)."""
+
     def __init__(self, capacity: int, *, on_close: Callable[[], None] | None = None) -> None:
         self.capacity = capacity
         self._on_close = on_close  # the connection stops reading and closes the socket
         self._frames: deque[str] = deque()
-        self._ready = asyncio.Event()  # set while there is a frame to write, or it closed
-        self._room = asyncio.Event()  # set while a paced writer may go on
-        self._room.set()
+        self._ready: asyncio.Future[None] | None = None  # the writer's, while the queue is empty
+        self._room: asyncio.Future[None] | None = None  # a paced writer's, while it is full
         # why it closed: a WebSocket close code and reason; None while open
         self.closed: tuple[int, str] | None = None
 
@@ -43,15 +45,16 @@ class Outgoing:
             self.close(SLOW_CONSUMER, "slow consumer: reconnect and resubscribe with since")
             return False
         self._frames.append(frame)
-        self._ready.set()
-        if len(self._frames) > self.capacity // 2:
-            self._room.clear()
+        self._ready = _wake(self._ready)
         return True
 
     async def put_paced(self, frame: str) -> None:
         """Queues ``frame`` once the queue is at most half full; ``QueueClosed`` if it closes."""
-        while not self._room.is_set():
-            await self._room.wait()
+        while self.closed is None and len(self._frames) > self.capacity // 2:
+            if self._room is None:  # shared by every paced writer (several rooms' replays)
+                self._room = asyncio.get_running_loop().create_future()
+            # shielded: one replay cancelled must not cancel the others' wait
+            await asyncio.shield(self._room)
         if self.closed is not None or not self.put(frame):
             raise QueueClosed
 
@@ -60,13 +63,13 @@ class Outgoing:
         while not self._frames:
             if self.closed is not None:
                 raise QueueClosed
-            self._ready.clear()
-            await self._ready.wait()
+            self._ready = asyncio.get_running_loop().create_future()
+            await self._ready
         if self.closed is not None:
             raise QueueClosed
         frame = self._frames.popleft()
         if len(self._frames) <= self.capacity // 2:
-            self._room.set()
+            self._room = _wake(self._room)
         return frame
 
     def close(self, code: int, reason: str) -> None:
@@ -75,5 +78,12 @@ class Outgoing:
             if self._on_close is not None:
                 self._on_close()
         self._frames.clear()
-        self._ready.set()
-        self._room.set()  # paced writers wake, and find it closed
+        self._ready = _wake(self._ready)
+        self._room = _wake(self._room)  # a paced writer wakes, and finds it closed
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> asyncio.Future[None] | None:
+    """Wakes whoever waits on ``waiter``; returns None, the next waiter (there is none yet)."""
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+    return None

@@ -42,7 +42,10 @@ async def create_ticket(request: Request, user_id: CurrentUserId) -> Ticket:
     return Ticket(ticket=ticket, expires_in=node.settings.ticket_seconds)
 
 
-@router.websocket("/ws")
+WEBSOCKET_PATH = "/api/chat/ws"
+
+
+# served past the HTTP middleware (``platform/websocket_routes.py``), not by the router
 async def chat_socket(websocket: WebSocket) -> None:
     """JSON-RPC 2.0 over one WebSocket: see docs/protocol.md."""
     await CHAT_GATEWAY.of(websocket.app).chat_gateway.serve(websocket)
