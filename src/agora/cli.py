@@ -120,7 +120,10 @@ def _seed(args: argparse.Namespace) -> int:
     settings = _settings()
     created = asyncio.run(seed_demo(settings, only_if_empty=args.if_empty))
     if created:
-        print("agora: demo content loaded (users jake, jane, ada, linus; password 'password123')")
+        print(
+            "agora: demo content loaded (users jake, jane, ada, linus; password 'password123'; "
+            "jake is the demo shop's staff)"
+        )
     else:
         print("agora: the database already has content; demo content not loaded")
     return 0

@@ -1,4 +1,5 @@
-"""Demo content for ``make run``: a few users who write, follow, favorite and comment."""
+"""Demo content for ``make run``: a few users who write, follow, favorite and comment, and a small
+shop whose staff member is jake."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from agora.identity.follows import SqlFollows
 from agora.identity.models import User
 from agora.identity.schemas import NewUser
 from agora.identity.service import profile_of
+from agora.identity.staff import set_staff
 from agora.settings import Settings
+from agora.shop.catalog import demo as shop_demo
 
 DEMO_PASSWORD = "password123"  # noqa: S105 — demo accounts, printed by `agora seed`
 
@@ -86,6 +89,8 @@ FAVORITES = [
     ("linus", "Notes on the Analytical Engine"),
     ("jane", "How to train your dragon"),
 ]
+# may manage the demo shop
+STAFF_EMAIL = "jake@example.com"
 FOLLOWS = [("jake", "jane"), ("jane", "ada"), ("ada", "linus"), ("linus", "jake"), ("jake", "ada")]
 
 
@@ -151,6 +156,8 @@ async def seed_demo(settings: Settings, *, only_if_empty: bool = True) -> bool:
                     username=followee,
                     follower_id=users[follower].id,
                 )
+        await set_staff(container.platform.db, email=STAFF_EMAIL, staff=True)
+        await shop_demo.load(container.platform.db, events=events)
         return True
     finally:
         await container.close()
