@@ -5,9 +5,10 @@ handlers of the chat's events that publish them to every node."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, select
 
 from agora.chat import history, log, messages
 from agora.chat.access import require_member
@@ -20,7 +21,7 @@ from agora.chat.models import EventKind, Member, Room
 from agora.chat.reads import ChatReads
 from agora.chat.send_queue import SendQueue
 from agora.platform.db import SessionFactory
-from agora.platform.errors import NotFound
+from agora.platform.errors import Forbidden, NotFound
 from agora.platform.events import EventHandlers
 from agora.platform.uow import UnitsOfWork
 
@@ -30,6 +31,18 @@ _ENDS_MEMBERSHIP = frozenset({EventKind.MEMBER_LEFT.value, EventKind.MEMBER_REMO
 
 def _log_event(wire: dict[str, Any]) -> LogEvent:
     return LogEvent(room_id=wire["room"], seq=wire["seq"], kind=wire["kind"], wire=wire)
+
+
+@cache
+def _head_and_member() -> Select[tuple[int, int | None]]:
+    rooms = Room.metadata.tables[Room.__tablename__]
+    members = Member.metadata.tables[Member.__tablename__]
+    room, user = bindparam("room", type_=Integer), bindparam("user", type_=Integer)
+    return (
+        select(rooms.c.last_seq, members.c.user_id.label("member"))
+        .outerjoin(members, (members.c.room_id == rooms.c.id) & (members.c.user_id == user))
+        .where(rooms.c.id == room)
+    )
 
 
 class ChatRoomLogs:
@@ -42,12 +55,17 @@ class ChatRoomLogs:
         self._reads = reads
 
     async def open_room(self, *, user_id: int, room_id: int) -> int:
+        # every subscribe asks: the room's head and the membership in one round trip
         async with self._sessions() as session:
-            last_seq = await session.scalar(select(Room.last_seq).where(Room.id == room_id))
-            if last_seq is None:
-                raise NotFound("not found", field="room")
-            await require_member(session, room_id, user_id)
-            return last_seq
+            row = (
+                await session.execute(_head_and_member(), {"room": room_id, "user": user_id})
+            ).first()
+        if row is None:
+            raise NotFound("not found", field="room")
+        if row.member is None:
+            raise Forbidden("is not one of your rooms", field="room")
+        last_seq: int = row.last_seq
+        return last_seq
 
     async def events_after(
         self, *, user_id: int, room_id: int, after: int, limit: int
