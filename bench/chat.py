@@ -34,8 +34,10 @@ from sqlalchemy import insert, select
 from tests.support.database import fresh_database
 from tests.support.servers import LiveServer, ServerFailed, agora_server
 
-from agora.chat.models import RoomKind
+from agora.chat.models import Member, Room, RoomKind
 from agora.chat.rooms import create_room, open_direct
+from agora.chat.send_queue import MAX_BATCH
+from agora.chat.sends import Send, write_sends
 from agora.identity.models import User
 from agora.migrations.runner import upgrade
 from bench import report
@@ -48,7 +50,8 @@ ADAPTER = "bench.chat_adapter:AgoraAdapter"
 DEFAULT_SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 PEERS = ("channels-pubsub", "channels-core", "socketio")
-SCENARIOS = ("A", "B", "C")
+SCENARIOS = ("A", "B", "C", "D")
+HARNESS_SCENARIOS = ("A", "B", "C")  # D (recovery) is ours: bench/chat_recovery_load.py
 FANOUT_ROOM = "bench"  # the generator's room in A and C (its --room default)
 DIRECT_PREFIX = "dm"  # B's rooms: dm0, dm1, … (run.sh's --room dm)
 # a small load for checking the wiring, not for figures
@@ -74,6 +77,9 @@ A_CEILING_SHARE = 0.5
 B_PEER_FACTOR = 3.0
 C_KB_PER_CONNECTION = 20.0
 C_ACCEPTED_PER_SECOND = 2_000.0
+D_MISSED = 100  # messages each client missed
+D_P99_SECONDS = 2.0
+RECOVERY_RESULT = "agora-D.recovery"  # not .json: the harness's report reads every .json
 
 
 def harness_dir() -> Path:
@@ -131,6 +137,105 @@ async def prepare(database_url: str, jwt_secret: str, *, direct_clients: int) ->
         await container.close()
 
 
+async def seed_missed(database_url: str, jwt_secret: str, plan: Plan, missed: int) -> Any:
+    """``missed`` messages in every direct room, from both members in turn, through the real
+    send path in batches; returns each room's (head before, head after)."""
+    container = container_for(database_url, jwt_secret=jwt_secret)
+    try:
+        rooms = [plan.rooms[name] for name in plan.rooms if name.startswith(DIRECT_PREFIX)]
+        async with container.unit_of_work() as uow:
+            heads = {
+                r.id: r.last_seq for r in await uow.session.execute(select(Room.id, Room.last_seq))
+            }
+            members = (await uow.session.execute(select(Member.room_id, Member.user_id))).all()
+        users: dict[int, list[int]] = {}
+        for room_id, user_id in members:
+            users.setdefault(room_id, []).append(user_id)
+        sends = [
+            Send(users[room][n % 2], room, f"missed {n:03d} " + "x" * 88, f"d-{room}-{n}")
+            for n in range(missed)
+            for room in rooms
+        ]
+        for start in range(0, len(sends), MAX_BATCH):
+            async with container.unit_of_work() as uow:
+                outcomes = await write_sends(uow, sends[start : start + MAX_BATCH])
+            if failed := [o for o in outcomes if isinstance(o, Exception)]:
+                raise SystemExit(f"bench: seeding D failed: {failed[0]!r}")
+        return {room: (heads[room], heads[room] + missed) for room in rooms}
+    finally:
+        await container.close()
+
+
+def recovery_plan(plan: Plan, heads: dict[int, tuple[int, int]], nodes: Sequence[str]) -> Any:
+    """Every direct room's two users, one client each, alternating between the nodes."""
+    clients: list[dict[str, Any]] = []
+    for name, room in plan.rooms.items():
+        if room not in heads:
+            continue
+        since, last = heads[room]
+        for token in plan.tokens[name]:
+            node = nodes[len(clients) % len(nodes)]
+            url = f"{node}/api/chat/ws?token={token}"
+            clients.append({"url": url, "room": room, "since": since, "last": last})
+    return {"clients": clients}
+
+
+def bench_recovery(
+    url: str, secret: str, plan: Plan, nodes: Sequence[LiveServer], results: Path, work: Path
+) -> bool:
+    """Scenario D: every B client reconnects at once, having missed ``D_MISSED`` messages."""
+    heads = asyncio.run(seed_missed(url, secret, plan, D_MISSED))
+    clients = recovery_plan(plan, heads, [f"ws://{n.host}:{n.port}" for n in nodes])
+    plan_path = results / "agora-D-plan.json"
+    plan_path.write_text(json.dumps(clients), encoding="utf-8")
+    generator = work / "venv-gen" / "bin" / "python"
+    loader = ROOT / "bench" / "chat_recovery_load.py"
+    command = [str(generator), str(loader), str(plan_path), str(results / RECOVERY_RESULT)]
+    status = subprocess.run(command, cwd=ROOT, check=False).returncode
+    plan_path.unlink()  # it holds tokens
+    return status == 0
+
+
+def recovery_summary(results: Path) -> dict[str, Any] | None:
+    path = results / RECOVERY_RESULT
+    if not path.exists():
+        return None
+    clients = json.loads(path.read_text(encoding="utf-8"))["clients"]
+    times = sorted(c["seconds"] for c in clients if c["error"] is None)
+    errors = [c["error"] for c in clients if c["error"] is not None]
+
+    def quantile(q: float) -> float | None:
+        return times[min(len(times) - 1, int(q * len(times)))] if times else None
+
+    return {
+        "clients": len(clients),
+        "recovered": len(times),
+        "events": sum(c["events"] for c in clients),
+        "p50": quantile(0.5),
+        "p99": quantile(0.99),
+        "max": times[-1] if times else None,
+        "errors": errors[:3],
+    }
+
+
+def recovery_table(summary: dict[str, Any]) -> str:
+    def ms(seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds * 1000:,.0f}"
+
+    return "\n".join(
+        [
+            "### agora D  (recovery, bench/chat_recovery_load.py)",
+            "",
+            "| clients | recovered all they missed | events replayed | p50 ms | p99 ms | max ms "
+            "| first errors |",
+            "|---|---|---|---|---|---|---|",
+            f"| {summary['clients']} | {summary['recovered']} | {summary['events']:,} "
+            f"| {ms(summary['p50'])} | {ms(summary['p99'])} | {ms(summary['max'])} "
+            f"| {'; '.join(summary['errors']) or '-'} |",
+        ]
+    )
+
+
 def node_environment(database_url: str, jwt_secret: str, redis_url: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AGORA_")}
     env.update(
@@ -183,7 +288,7 @@ def run_harness(
 
 
 def bench_agora(
-    scenarios: Sequence[str], results: Path, redis_url: str, knobs: Mapping[str, str]
+    scenarios: Sequence[str], results: Path, redis_url: str, knobs: Mapping[str, str], work: Path
 ) -> list[str]:
     """Agora under each scenario, on two fresh nodes each time as the harness starts its peers';
     the scenarios whose run failed."""
@@ -198,8 +303,13 @@ def bench_agora(
         upgrade(url)
         plan = asyncio.run(prepare(url, secret, direct_clients=direct_clients))
         plan_path = plan.write(Path(tmp) / "plan.json")
-        for scenario in scenarios:
+        # D last: it adds messages to B's rooms
+        for scenario in sorted(scenarios):
             with agora_nodes(url, secret, redis_url, results / f"agora-{scenario}") as nodes:
+                if scenario == "D":
+                    if not bench_recovery(url, secret, plan, nodes, results, work):
+                        failed.append("agora D")
+                    continue
                 passed = run_harness(
                     ["bench", "external", scenario],
                     results,
@@ -273,7 +383,7 @@ def _versus_best_peer(
 def checks(results: Path) -> list[report.Check | str]:
     """The issue's targets on what the run measured; a string for a target it could not."""
     out: list[report.Check | str] = []
-    agora_a, agora_b, agora_c = (_load(results, f"agora-{s}") for s in SCENARIOS)
+    agora_a, agora_b, agora_c = (_load(results, f"agora-{s}") for s in HARNESS_SCENARIOS)
     if agora_a:
         best = best_delivered(agora_a)
         out.append(_versus_best_peer(results, "A", best, A_PEER_FACTOR))
@@ -317,7 +427,22 @@ def checks(results: Path) -> list[report.Check | str]:
                 float(idle["accepted_per_s"] or 0) >= C_ACCEPTED_PER_SECOND,
             )
         )
-    out.append("D (recovery of 1,000 clients): not in the shared harness yet, not measured")
+    if recovery := recovery_summary(results):
+        p99 = recovery["p99"]
+        out.append(
+            report.Check(
+                f"D: every client recovers everything it missed "
+                f"({recovery['recovered']} of {recovery['clients']})",
+                recovery["recovered"] == recovery["clients"] > 0,
+            )
+        )
+        out.append(
+            report.Check(
+                f"D: p99 from reconnect to recovered ≤ {D_P99_SECONDS:g} s "
+                f"({'-' if p99 is None else f'{p99:.2f} s'})",
+                p99 is not None and p99 <= D_P99_SECONDS,
+            )
+        )
     return out
 
 
@@ -349,6 +474,9 @@ def render(results: Path, *, smoke: bool, failed: Sequence[str] = ()) -> str:
         lines.append(
             f"- **Failed runs** (their figures are missing or partial): {', '.join(failed)}."
         )
+    recovery = recovery_summary(results)
+    if recovery:
+        lines += ["", recovery_table(recovery)]
     verdicts = [
         c if isinstance(c, str) else f"{c.target}: **{'PASS' if c.passed else 'MISS'}**"
         for c in checks(results)
@@ -363,7 +491,7 @@ def render(results: Path, *, smoke: bool, failed: Sequence[str] = ()) -> str:
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.chat", description=__doc__)
-    parser.add_argument("scenarios", nargs="*", help="A, B, C (default: all)")
+    parser.add_argument("scenarios", nargs="*", help="A, B, C, D (default: all)")
     parser.add_argument(
         "--peers", default=",".join(PEERS), help="comma list of the harness's peers ('' for none)"
     )
@@ -374,7 +502,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.scenarios = args.scenarios or list(SCENARIOS)
     if unknown := set(args.scenarios) - set(SCENARIOS):
-        parser.error(f"unknown scenarios {sorted(unknown)}: the harness runs {SCENARIOS}")
+        parser.error(f"unknown scenarios {sorted(unknown)}: there are {SCENARIOS}")
     return args
 
 
@@ -396,10 +524,13 @@ def main(argv: list[str] | None = None) -> int:
         results,  # the venvs it lacks (PyPI); kept for the next run
     ):
         raise SystemExit("bench: the harness's setup failed")
-    failed = [p for p in peers if not run_harness(["bench", p, *args.scenarios], results, knobs)]
+    harnessed = [s for s in args.scenarios if s in HARNESS_SCENARIOS]
+    failed = [
+        p for p in peers if harnessed and not run_harness(["bench", p, *harnessed], results, knobs)
+    ]
     if args.ceiling and not run_harness(["selftest"], results, knobs):
         failed.append("selftest")
-    failed += bench_agora(args.scenarios, results, redis_url, knobs)
+    failed += bench_agora(args.scenarios, results, redis_url, knobs, work)
     text = render(results, smoke=args.smoke, failed=failed)
     print(text)
     if not args.no_report:
