@@ -144,6 +144,29 @@ async def test_a_reconnect_with_since_gets_exactly_what_was_missed(chat: Chat) -
     assert seqs(events) == list(range(last_seen + 1, live["seq"] + 1))  # no gap, no duplicate
 
 
+async def test_a_replay_is_the_room_history_exactly(chat: Chat) -> None:
+    """A replay sends the stored events as they are; they must read as history does: every
+    kind, a deleted message's text withheld, the same fields and values."""
+    await chat.user("ann")
+    await chat.user("bob")
+    room = await chat.room("ann", "bob")
+    async with chat.connect("ann") as ann:
+        kept = await ann.call("send", room=room, body="kept", clientId="k")
+        gone = await ann.call("send", room=room, body="gone", clientId="g")
+        await ann.call("edit", room=room, message=kept["message"]["id"], body="kept!")
+        await ann.call("react", room=room, message=kept["message"]["id"], emoji="👍")
+        last = await ann.call("delete", room=room, message=gone["message"]["id"])
+
+    async with chat.connect("bob") as bob:
+        await bob.call("subscribe", room=room, since=0)
+        replayed = await bob.wait_events(room, last["seq"])
+    page = await chat.http.get(f"/api/chat/rooms/{room}/events", headers=auth(chat.tokens["bob"]))
+    assert replayed == page.json()["events"]
+    kinds = [event["kind"] for event in replayed]
+    assert kinds[-5:] == ["message", "message", "edit", "reaction", "delete"]
+    assert replayed[-4]["message"] == {**gone["message"], "body": None, "deleted": True}
+
+
 async def test_history_over_the_socket_pages_by_sequence(chat: Chat) -> None:
     await chat.user("ann")
     room = await chat.room("ann")

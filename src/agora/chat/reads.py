@@ -40,3 +40,10 @@ class ChatReads:
         returned until fewer come back."""
         async with self._sessions() as session:
             return await log.events_after(session, room_id, after, limit)
+
+    async def encoded_events_after(
+        self, room_id: int, after: int, limit: int = log.PAGE_MAX
+    ) -> list[tuple[int, str, bytes]]:
+        """``events_after`` already encoded: (seq, kind, JSON)."""
+        async with self._sessions() as session:
+            return await log.encoded_events_after(session, room_id, after, limit)

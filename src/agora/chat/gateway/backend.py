@@ -17,7 +17,8 @@ class LogEvent:
     room_id: int
     seq: int
     kind: str
-    wire: Mapping[str, Any]
+    wire: Mapping[str, Any] | None
+    json: bytes | None = None  # the same encoded, when the log hands it so (a replay)
 
 
 class RoomLogs(Protocol):

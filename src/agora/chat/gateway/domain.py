@@ -70,8 +70,8 @@ class ChatRoomLogs:
     async def events_after(
         self, *, user_id: int, room_id: int, after: int, limit: int
     ) -> Sequence[LogEvent]:
-        page = await self._reads.events_after(room_id, after, min(limit, log.REPLAY_MAX))
-        return [_log_event(wire) for wire in page]
+        page = await self._reads.encoded_events_after(room_id, after, min(limit, log.REPLAY_MAX))
+        return [LogEvent(room_id, seq, kind, None, json) for seq, kind, json in page]
 
     async def rooms_of(self, user_id: int) -> Sequence[int]:
         return await self._reads.member_rooms(user_id)

@@ -36,7 +36,9 @@ log = structlog.get_logger("agora.chat.gateway")
 def encode_event(event: LogEvent) -> bytes:
     """The notification of a log event, named by its kind (``message``, ``edit``, ...): the
     same bytes live and in a replay."""
-    return notification_frame(event.kind, orjson.dumps(event.wire))
+    return notification_frame(
+        event.kind, event.json if event.json is not None else orjson.dumps(event.wire)
+    )
 
 
 def room_channel(room_id: int) -> str:
