@@ -58,6 +58,8 @@ from agora.shop.orders.staff_api import api as shop_staff_orders_api
 from agora.shop.search.api import api as shop_search_api
 
 UPLOAD_PATHS = ("/api/user/image",)
+# WebSocket endpoints are served ahead of the HTTP middleware (see platform/websocket_routes.py)
+WEBSOCKETS = {WEBSOCKET_PATH: chat_socket}
 # a product's pictures: /api/shop/products/{slug}/images
 SHOP_IMAGES = re.compile(r"^/api/shop/products/[^/]+/images/?$")
 MULTIPART_OVERHEAD = 64 * 1024
@@ -220,7 +222,7 @@ def create_app(
         access_log=settings.access_log,
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    app.add_middleware(WebSocketRoutesMiddleware, endpoints={WEBSOCKET_PATH: chat_socket})
+    app.add_middleware(WebSocketRoutesMiddleware, endpoints=WEBSOCKETS)
     # outermost: everything inside sees the client and the URL it used, not the proxy's
     app.add_middleware(ForwardedHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app
