@@ -13,7 +13,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NPM_TOOLS := tests/e2e/node_modules/.bin/newman
 
-.PHONY: help install run cluster test lint e2e bench bench-chat format clean
+.PHONY: help install run cluster test lint e2e bench bench-chat bench-shop format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench: install ## seed a large blog on PostgreSQL, load it; jobs on RabbitMQ; wr
 
 bench-chat: install ## the chat beside its Python peers in the shared harness (../shared/bench/chat); writes docs/performance.md
 	$(BIN)/python -m bench.chat --ceiling $(CHAT_BENCH_ARGS)
+
+bench-shop: install ## the shop (100k products, PostgreSQL + Redis) beside django-oscar in the shared harness (../shared/bench/shop); writes docs/performance.md
+	$(BIN)/python -m bench.shop $(SHOP_BENCH_ARGS)
 
 clean: ## remove the environment, local data and caches
 	rm -rf $(VENV) .tools var tests/e2e/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -60,12 +60,13 @@ class Fixture:
     seed_seconds: float | None = None
 
 
-async def recreate_database(url: str) -> None:
+async def recreate_database(url: str, *, prefix: str = DATABASE_PREFIX) -> None:
+    """Drops and creates the database ``url`` names, which must start with ``prefix``."""
     parsed = make_url(url)
     admin = await asyncpg.connect(_libpq(parsed.set(database="postgres")))
     try:
         name = parsed.database
-        if name is None or not name.startswith(DATABASE_PREFIX):  # database_url() checked it
+        if name is None or not name.startswith(prefix):  # database_url() checked it
             raise SystemExit(f"bench: refusing to drop database {name!r}")
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')

@@ -50,7 +50,7 @@ async def test_a_seeded_catalog_reads_like_one_built_by_staff(
 
     with recorded_statements(app) as statements:
         created = await seed_products(
-            db, [_product(n) for n in range(50)], batch=20, events=events_of(app)
+            db, (_product(n) for n in range(50)), batch=20, events=events_of(app)
         )
     assert created == 50
     # a few statements per batch of twenty, not per product

@@ -6,13 +6,18 @@ The rules of the staff routes hold (one currency per product, prices and stock a
 price range and the search vocabulary kept), but nothing is checked against what is already
 there: slugs and SKUs must be new, as they are in a fresh database. After seeding a running
 server, publish ``CatalogChanged`` (``events``) so its cache forgets what it held.
+
+Products may come from any iterable, a generator reading a file for instance: they are taken a
+batch at a time, so a catalog of any size is never held in memory whole (``bench/shop_seed.py``
+streams the shared benchmark's 100,000 products this way).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -87,7 +92,7 @@ async def seed_categories(db: Database, categories: Sequence[SeedCategory]) -> d
 
 async def seed_products(
     db: Database,
-    products: Sequence[SeedProduct],
+    products: Iterable[SeedProduct],
     *,
     batch: int = BATCH,
     events: EventHandlers | None = None,
@@ -95,12 +100,15 @@ async def seed_products(
     """Creates the products, ``batch`` to a transaction; how many were created."""
     async with db.engine.connect() as connection:
         categories = dict((await connection.execute(select(Category.slug, Category.id))).all())
-    for start in range(0, len(products), batch):
+    created = 0
+    pending = iter(products)
+    while chunk := list(islice(pending, batch)):
         async with db.engine.begin() as connection:
-            await _seed_batch(connection, products[start : start + batch], categories)
+            await _seed_batch(connection, chunk, categories)
+        created += len(chunk)
     if events is not None:
         await events.publish(CatalogChanged())
-    return len(products)
+    return created
 
 
 async def _seed_batch(
