@@ -205,15 +205,24 @@ class JobStore:
 
     async def _update_unstarted(self, jobs: Sequence[ClaimedJob], values: dict[str, Any]) -> None:
         # only rows no worker started since the claim: a fast worker may already have run (and
-        # even failed and rescheduled) a job before its publisher hears the broker's confirm
-        by_runs: dict[int, list[str]] = defaultdict(list)  # almost always one group: 0
+        # even failed and rescheduled) a job before its publisher hears the broker's confirm.
+        # Nor rows a worker's transaction holds at this moment (SKIP LOCKED): that job is ending
+        # (its row deleted at the commit) or failing (rescheduled then). Waiting for them was a
+        # deadlock with a group of jobs (group_commit.py) deleting several of these rows in
+        # another order; a row so skipped keeps the claim's short lease.
+        by_runs: dict[int, list[str]] = defaultdict(list)  # almost always one key: 0
         for job in jobs:
             by_runs[job.runs_before].append(job.id)
         async with self.db.autocommit_connection() as connection:
             for runs, ids in by_runs.items():
+                free = (
+                    select(OutboxMessage.id)
+                    .where(OutboxMessage.id.in_(ids), OutboxMessage.attempts == runs)
+                    .with_for_update(skip_locked=True)
+                )
                 await connection.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(ids), OutboxMessage.attempts == runs)
+                    .where(OutboxMessage.id.in_(free.scalar_subquery()))
                     .values(values)
                 )
 
