@@ -78,6 +78,7 @@ class JobsResult:
     machine_cpu_ms: float
     concurrency: int
     committers: int
+    group_max: int
 
     @property
     def jobs_per_second(self) -> float:
@@ -103,6 +104,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of that phase")
     parser.add_argument("--concurrency", type=int, default=32, help="the worker's prefetch")
     parser.add_argument("--committers", type=int, default=24, help="concurrent committers")
+    parser.add_argument(
+        "--group-max",
+        type=int,
+        default=JobsSettings().group_max,
+        help="the worker's most jobs per transaction (group commit); 1: one transaction each",
+    )
     parser.add_argument("--output", type=Path, default=REPORT, help="report file")
     parser.add_argument("--no-report", action="store_true", help="print only; leave the report")
     return parser.parse_args(argv)
@@ -259,6 +266,7 @@ async def _measure(
         committed_late_ms=_percentile(late, 0.99),
         concurrency=args.concurrency,
         committers=args.committers,
+        group_max=args.group_max,
         worker_cpu_ms=worker_cpu,
         bench_cpu_ms=bench_cpu * 1000 / args.jobs,
         machine_cpu_ms=machine_cpu,
@@ -285,6 +293,7 @@ def run(args: argparse.Namespace) -> JobsResult:
             queue=queue,
             concurrency=args.concurrency,
             poll_seconds=1.0,
+            group_max=args.group_max,
         )
         environment.update(AGORA_DATABASE_POOL_SIZE=str(args.concurrency + 8))
         with worker_process(environment, WORKER_LOG, concurrency=args.concurrency) as worker:
@@ -301,7 +310,8 @@ def render(result: JobsResult) -> str:
         [
             f"- Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average at the end "
             f"{os.getloadavg()[0]:.1f}: PostgreSQL + RabbitMQ, one "
-            f"`agora worker` (prefetch {result.concurrency}), {result.committers} committers in "
+            f"`agora worker` (prefetch {result.concurrency}, up to {result.group_max} jobs per "
+            f"transaction), {result.committers} committers in "
             "the bench process (one job per transaction, relayed by the process's own relay).",
             "",
             "| measure | result |",

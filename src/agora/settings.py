@@ -82,6 +82,9 @@ class JobsSettings(SettingsGroup):
     # jobs one process runs at once (a worker: RabbitMQ's prefetch count; `agora worker
     # --concurrency` overrides it)
     concurrency: int = Field(default=16, ge=1, le=1000)
+    # the most jobs whose transactions end in one COMMIT (group commit: jobs running at the same
+    # moment write in one transaction, `platform/jobs/group_commit.py`); 1 turns it off
+    group_max: int = Field(default=32, ge=1, le=1000)
     # the server moves its jobs on: runs them (embedded default) or relays them to the broker
     # (AGORA_BROKER_URL); false leaves both to `agora worker` processes
     run_in_server: bool = True

@@ -53,8 +53,10 @@ class Probe(BaseModel):
     # committed, or before when ``hold_before_effect``
     release: str | None = None
     hold_before_effect: bool = False
-    # the run fails while this file exists
+    # the run fails while this file exists: before its transaction, or inside it (after its
+    # effect is written) when ``fail_in_transaction``
     fail_while: str | None = None
+    fail_in_transaction: bool = False
 
 
 PROBE = Topic("test.probe", Probe)
@@ -101,7 +103,8 @@ def _exists(path: str) -> bool:
 
 async def probe(payload: Probe, job: JobContext) -> None:
     _append(payload.log, f"start {payload.key} {job.attempt} {os.getpid()} {time.time():.6f}")
-    if payload.fail_while and _exists(payload.fail_while):
+    failing = bool(payload.fail_while and _exists(payload.fail_while))
+    if failing and not payload.fail_in_transaction:
         raise RuntimeError(f"probe {payload.key} was told to fail")
     if payload.release and payload.hold_before_effect:
         await _hold(payload.release)
@@ -110,6 +113,8 @@ async def probe(payload: Probe, job: JobContext) -> None:
             await uow.session.execute(
                 insert(probe_effects).values(message_id=job.message_id, key=payload.key)
             )
+        if failing:
+            raise RuntimeError(f"probe {payload.key} was told to fail")
         await uow.commit()
     _append(payload.log, f"done {payload.key} {job.attempt} {os.getpid()} {time.time():.6f}")
     if payload.release and not payload.hold_before_effect:

@@ -72,18 +72,23 @@ class UnitOfWork:
     async def commit(self) -> None:
         hooks, self._hooks = self._hooks, []
         # taken before the commit: if it fails, nothing was durable and nothing may follow
-        if self._autocommit is not None and self.outbox.pending and not self._session_writes():
-            # the jobs are the only write (a password-reset request): one INSERT is atomic by
-            # itself, so it runs alone, without the BEGIN and COMMIT round trips around it
-            async with self._autocommit() as connection:
-                added = await self.outbox.write(connection)
-        else:
-            added = await self.outbox.write()
-            await self.session.commit()
+        added = await self._make_durable()
         if added and self._jobs_added is not None:
             self._jobs_added(added)  # counts them, and wakes the local drain: no wait for a poll
         for hook in hooks:
             await run_committed(hook)
+
+    async def _make_durable(self) -> list[str]:
+        """Writes the outbox's rows and commits; the topics of the jobs written. (A job's unit of
+        work in a group overrides it: the group's COMMIT is its own, ``jobs/group_commit.py``.)"""
+        if self._autocommit is not None and self.outbox.pending and not self._session_writes():
+            # the jobs are the only write (a password-reset request): one INSERT is atomic by
+            # itself, so it runs alone, without the BEGIN and COMMIT round trips around it
+            async with self._autocommit() as connection:
+                return await self.outbox.write(connection)
+        added = await self.outbox.write()
+        await self.session.commit()
+        return added
 
     def _session_writes(self) -> bool:
         """Whether the session began a transaction or holds objects to flush."""
@@ -125,6 +130,12 @@ class UnitsOfWork:
         self.events = events or EventHandlers()
         # set by the jobs runtime: called with the topics of the jobs a commit added
         self.jobs_added: Callable[[list[str]], None] | None = None
+
+    def session_on(self, connection: AsyncConnection) -> AsyncSession:
+        """A session like this factory's, on ``connection`` and inside the transaction begun
+        there: its statements are that transaction's, and closing it leaves that transaction
+        open (a job's share of a group's, ``jobs/group_commit.py``)."""
+        return self._sessions(bind=connection)
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(

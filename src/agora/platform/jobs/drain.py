@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import structlog
 
+from agora.platform.jobs.group_commit import GroupCommit
 from agora.platform.jobs.handlers import BadPayload, JobContext, JobHandlers, UnknownTopic
 from agora.platform.jobs.loop import JobLoop
 from agora.platform.jobs.metrics import JobMetrics
@@ -39,11 +40,14 @@ class JobRunner:
         handlers: JobHandlers,
         units_of_work: UnitsOfWork,
         metrics: JobMetrics,
+        *,
+        group_commit: GroupCommit | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
         self.units_of_work = units_of_work
         self.metrics = metrics
+        self.group_commit = group_commit
 
     async def run(self, job: ClaimedJob) -> None:
         if job.attempt > self.store.max_attempts:
@@ -52,15 +56,18 @@ class JobRunner:
             # runner down too, so it is buried unrun, as a failure would have buried it.
             await self._failed(job, RunnerLost(job.attempt - 1), retry=False)
             return
-        context = JobContext(job.id, job.topic, job.attempt, self.units_of_work)
         self.metrics.started.labels(job.topic).inc()
         started = time.perf_counter()
-        try:
-            await self.handlers.run(payload=job.payload, context=context)
-        except (UnknownTopic, BadPayload) as exc:
-            await self._failed(job, exc, retry=False)
-        except Exception as exc:
-            await self._failed(job, exc, retry=True)
+        context, error = await self._run_handler(job, self.group_commit)
+        if context.run_alone:
+            # its work was rolled back with other jobs' (group_commit.py): whatever this run
+            # ended with says nothing about the job; a run in a transaction of its own decides
+            log.info("job runs again alone", topic=job.topic, job_id=job.id)
+            context, error = await self._run_handler(job, None)
+        if isinstance(error, UnknownTopic | BadPayload):
+            await self._failed(job, error, retry=False)
+        elif error is not None:
+            await self._failed(job, error, retry=True)
         else:
             if not context.finished_in_transaction:
                 await self.store.succeeded(job.id)
@@ -72,6 +79,18 @@ class JobRunner:
                 attempt=job.attempt,
                 seconds=round(time.perf_counter() - started, 4),
             )
+
+    async def _run_handler(
+        self, job: ClaimedJob, group_commit: GroupCommit | None
+    ) -> tuple[JobContext, Exception | None]:
+        context = JobContext(
+            job.id, job.topic, job.attempt, self.units_of_work, group_commit=group_commit
+        )
+        try:
+            await self.handlers.run(payload=job.payload, context=context)
+        except Exception as exc:
+            return context, exc
+        return context, None
 
     async def _failed(self, job: ClaimedJob, exc: Exception, *, retry: bool) -> None:
         self.metrics.failed.labels(job.topic).inc()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.platform.db import Base, UTCDateTime, on_postgresql, utcnow
+from agora.platform.jobs.group_commit import GroupCommit, Seat
 from agora.platform.jobs.schedule import Periodic
 from agora.platform.outbox import MESSAGE_ID_LENGTH, OutboxMessage, Topic
 from agora.platform.uow import UnitOfWork, UnitsOfWork
@@ -55,11 +57,27 @@ class JobContext:
     topic: str
     attempt: int  # 1 for the first run
     units_of_work: UnitsOfWork
+    # the job's first unit of work joins a group, which commits with one COMMIT
+    # (``group_commit.py``); None: every unit of work is a transaction of its own
+    group_commit: GroupCommit | None = None
     # set by first_time: the job leaves the outbox in the handler's own transaction
     finished_in_transaction: bool = False
+    _seat: Seat | None = None
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """The job's transaction: ``async with job.unit_of_work() as uow``. The first one may be
+        a share of a group's (its commit returns once the group committed); any later one is a
+        transaction of its own."""
+        if self.group_commit is not None and self._seat is None:
+            self._seat = self.group_commit.seat()
+            return self._seat
         return self.units_of_work()
+
+    @property
+    def run_alone(self) -> bool:
+        """Whether its work was rolled back with other jobs' (their failure, or the group's):
+        this run decides nothing about the job, which must run again alone."""
+        return self._seat is not None and self._seat.run_alone
 
     async def first_time(self, uow: UnitOfWork) -> bool:
         """Records this job as processed in ``uow``'s transaction; False if it already was.

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from agora.platform.db import Database
 from agora.platform.jobs.broker import JobPublisher
 from agora.platform.jobs.drain import JobRunner, LocalDrain
+from agora.platform.jobs.group_commit import GroupCommit
 from agora.platform.jobs.handlers import JobHandlers
 from agora.platform.jobs.loop import JobLoop
 from agora.platform.jobs.metrics import JobMetrics
@@ -49,7 +50,17 @@ class Jobs:
             max_attempts=options.max_attempts,
             lease_seconds=options.lease_seconds,
         )
-        self.runner = JobRunner(self.store, self.handlers, units_of_work, self.metrics)
+        self.runner = JobRunner(
+            self.store,
+            self.handlers,
+            units_of_work,
+            self.metrics,
+            group_commit=(
+                GroupCommit(units_of_work, db.engine.connect, max_jobs=options.group_max)
+                if options.group_max > 1
+                else None
+            ),
+        )
         # the periodic jobs are registered after this: the scheduler reads the list when it ticks
         self.scheduler = Scheduler(db, self.handlers.periodic)
         self.publisher: JobPublisher | None = None

@@ -1,0 +1,249 @@
+"""Group commit for jobs: the jobs that write at the same moment end in one transaction.
+
+A job's handler ends in a transaction: its effect and its ``first_time`` record
+(``handlers.py``). Alone, that is BEGIN, the statements, COMMIT: two of a typical job's four
+round trips, and a WAL flush on PostgreSQL, are the transaction's frame, not its work. So the
+first unit of work a job opens (``JobContext.unit_of_work``) takes a seat in the *group* open at
+that moment: the jobs of a group write one after another on the group's connection (it runs one
+statement at a time), and one COMMIT ends them all — as the chat's sends do
+(``chat/send_queue.py``).
+
+- **No timer.** A group commits once none of its jobs is writing or waiting to (a loop turn
+  later, so that jobs ready at the same moment still join). A job that finds the worker quiet is
+  a group of one, committed at once as before; under load, jobs arrive while a group writes and
+  join it, up to ``max_jobs``: groups grow with the load.
+- **A job's effect and its record still commit together**, and its ``commit()`` returns only
+  once the group's COMMIT did (its after-commit hooks run then): a crash keeps or loses both, so
+  a copy delivered again finds the record exactly when the effect happened.
+- **One job's failure is never another's.** A job that fails while it has the group's
+  transaction, or leaves it without committing, rolls the group back, and so does a COMMIT that
+  fails. Every job whose work was rolled back with another's then runs again *alone*, in a
+  transaction of its own (``JobRunner.run``), and only that run decides its outcome: retries and
+  dead letters are what they would be without groups. A job failing outside the transaction
+  (before it opened it, or after its commit) fails alone, as ever.
+- **Only a job's first unit of work joins.** A later one (a handler that commits a token, sends
+  a mail, then records itself) is a transaction of its own, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from agora.platform.uow import UnitOfWork, UnitsOfWork
+
+log = structlog.get_logger(__name__)
+
+
+class GroupRolledBack(Exception):
+    """Raised by a job's ``commit()`` when its group was rolled back: it runs again alone."""
+
+
+class _Group:
+    """One shared transaction: its connection, whose turn it is to write, how it ended."""
+
+    def __init__(self, spawn: Callable[[Any], None]) -> None:
+        self._spawn = spawn
+        self.connection: AsyncConnection | None = None
+        self.turn = asyncio.Lock()  # one job's statements at a time, in the order they came
+        self.seats = 0  # jobs that joined
+        self.busy = 0  # of them, those waiting for their turn or writing
+        self.written = 0  # of them, those whose part is written and waits for the COMMIT
+        self.joinable = True
+        self.rolled_back = False
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # retrieved here, so that a rollback nobody waited for is not reported as unhandled
+        self.ended.add_done_callback(lambda ended: ended.cancelled() or ended.exception())
+        self._commit_scheduled = False
+
+    async def connect(self, open_connection: Callable[[], AsyncConnection]) -> AsyncConnection:
+        if self.connection is None:
+            self.connection = await open_connection()
+            await self.connection.begin()
+        return self.connection
+
+    def part_written(self) -> None:
+        """The turn's holder wrote its part: the next job's turn, or the COMMIT."""
+        self.busy -= 1
+        self.written += 1
+        self.turn.release()
+        self.commit_when_quiet()
+
+    def commit_when_quiet(self) -> None:
+        if self.busy == 0 and not self._commit_scheduled and not self.ended.done():
+            self._commit_scheduled = True
+            # a loop turn later: the jobs whose messages came with these join first
+            asyncio.get_running_loop().call_soon(self._commit_if_quiet)
+
+    def _commit_if_quiet(self) -> None:
+        self._commit_scheduled = False
+        if self.busy == 0 and not self.ended.done() and not self.rolled_back:
+            self.joinable = False
+            self._spawn(self._commit())
+
+    async def _commit(self) -> None:
+        connection, self.connection = self.connection, None
+        try:
+            if connection is not None:
+                await connection.commit()
+        except Exception as exc:
+            log.warning("job group not committed; its jobs run again alone", jobs=self.written)
+            self.ended.set_exception(GroupRolledBack(f"the group's COMMIT failed: {exc!r}"))
+        else:
+            self.ended.set_result(None)
+        finally:
+            if connection is not None:
+                await _close(connection)
+
+    async def roll_back(self) -> None:
+        """The turn's holder failed or left without committing: every part written is undone,
+        and the jobs waiting for a turn go to another group."""
+        self.rolled_back = True
+        self.joinable = False
+        self.busy -= 1
+        connection, self.connection = self.connection, None
+        try:
+            if connection is not None:
+                await _close(connection)  # rolls back
+        finally:
+            if not self.ended.done():
+                self.ended.set_exception(GroupRolledBack("a job of its group failed"))
+            self.turn.release()
+
+
+async def _close(connection: AsyncConnection) -> None:
+    try:
+        await connection.close()  # rolls back what is not committed
+    except Exception:
+        log.warning("job group's connection not closed cleanly", exc_info=True)
+
+
+class GroupCommit:
+    """Seats jobs in groups: the worker's one place that decides which jobs share a COMMIT."""
+
+    def __init__(
+        self,
+        units_of_work: UnitsOfWork,
+        open_connection: Callable[[], AsyncConnection],
+        *,
+        max_jobs: int,
+    ) -> None:
+        self.units_of_work = units_of_work
+        self.open_connection = open_connection
+        self.max_jobs = max_jobs
+        self._open: _Group | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def seat(self) -> Seat:
+        """A job's place in the next group with room: ``async with`` gives its unit of work."""
+        return Seat(self)
+
+    async def take_turn(self) -> _Group:
+        """Joins the open group (or opens one) and waits for the turn to write in it."""
+        while True:
+            group = self._open
+            if group is None or not group.joinable:
+                group = self._open = _Group(self._spawn)
+            group.seats += 1
+            group.busy += 1
+            if group.seats >= self.max_jobs:
+                group.joinable = False
+            try:
+                await group.turn.acquire()
+            except BaseException:  # cancelled while waiting: the others need not wait for it
+                group.busy -= 1
+                group.commit_when_quiet()
+                raise
+            if not group.rolled_back:
+                return group
+            # rolled back while this job waited, without its work: it tries the next group
+            group.busy -= 1
+            group.turn.release()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class Seat:
+    """One job's place in a group; ``async with seat as uow`` is its unit of work there."""
+
+    def __init__(self, groups: GroupCommit) -> None:
+        self._groups = groups
+        self._group: _Group | None = None
+        self._uow: _GroupUnitOfWork | None = None
+        self._written = False
+        # its work was rolled back with other jobs' work: the run's outcome is not its own
+        self.run_alone = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        group = self._group = await self._groups.take_turn()
+        try:
+            connection = await group.connect(self._groups.open_connection)
+        except BaseException:
+            await self.leave()
+            raise
+        units = self._groups.units_of_work
+        self._uow = _GroupUnitOfWork(
+            units.session_on(connection), self, events=units.events, jobs_added=units.jobs_added
+        )
+        return self._uow
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._uow is not None:
+            await self._uow.__aexit__(exc_type, exc, traceback)  # its session (not the group's)
+        if not self._written:
+            await self.leave()
+
+    async def written(self) -> None:
+        """The job's part is written: the next job's turn. Returns once the group committed;
+        raises ``GroupRolledBack`` if it did not."""
+        assert self._group is not None
+        group = self._group
+        self._written = True
+        group.part_written()
+        try:
+            # shielded: one job cancelled while it waits does not cancel the others' outcome
+            await asyncio.shield(group.ended)
+        except GroupRolledBack:
+            self.run_alone = True
+            raise
+
+    async def leave(self) -> None:
+        """Ends the turn without the part written (a failure, a rollback): the group goes."""
+        if self._written or self._group is None:
+            return
+        self._written = True  # settled: nothing of it is left in any group
+        # alone in the transaction, its failure is its own; with others, maybe theirs
+        self.run_alone = self._group.written > 0
+        await self._group.roll_back()
+
+
+class _GroupUnitOfWork(UnitOfWork):
+    """A job's unit of work in a group: its commit is the group's COMMIT."""
+
+    def __init__(self, session: Any, seat: Seat, **options: Any) -> None:
+        super().__init__(session, **options)
+        self._seat = seat
+
+    async def _make_durable(self) -> list[str]:
+        added = await self.outbox.write()
+        await self.session.flush()
+        await self._seat.written()
+        return added
+
+    async def rollback(self) -> None:
+        self._hooks.clear()
+        self.outbox.discard()
+        await self._seat.leave()  # the group's rollback is its own
