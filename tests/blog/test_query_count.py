@@ -6,13 +6,12 @@ the app's own engine, so the numbers hold on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import event
 
 from agora.platform.db import on_postgresql
 from agora.platform.provided import ProvidingApp
@@ -20,6 +19,7 @@ from agora.settings import Settings
 from tests.blog.conftest import add_comment, favorite, follow, list_articles, new_user
 from tests.conftest import auth, create_article
 from tests.support.apps import platform_of
+from tests.support.statements import recorded_statements
 
 MAX_STATEMENTS = 4
 AUTHORS = ("ada", "grace", "linus", "guido")
@@ -35,10 +35,9 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @dataclass
 class StatementLog:
-    statements: list[str] = field(default_factory=list)
+    """What the app executed (the jobs runtime's background polls left out)."""
 
-    def record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.statements.append(statement)
+    statements: list[str]
 
 
 @dataclass
@@ -72,14 +71,9 @@ async def blog(app: ProvidingApp, client: AsyncClient) -> Blog:
 
 
 @pytest.fixture
-async def statements(app: ProvidingApp) -> AsyncIterator[StatementLog]:
-    log = StatementLog()
-    engine = platform_of(app).db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", log.record)
-    try:
-        yield log
-    finally:
-        event.remove(engine, "before_cursor_execute", log.record)
+def statements(app: ProvidingApp) -> Iterator[StatementLog]:
+    with recorded_statements(app) as executed:
+        yield StatementLog(executed)
 
 
 async def count(

@@ -55,7 +55,11 @@ async def db(server_and_url: tuple[LiveServer, str]) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def http(server_and_url: tuple[LiveServer, str]) -> AsyncIterator[httpx.AsyncClient]:
-    limits = httpx.Limits(max_connections=CROWD * 2, max_keepalive_connections=CROWD * 2)
+    # a pooled connection is dropped after 2 s idle, before the server's keep-alive (5 s) closes
+    # it: else a request sent on it just as the server closes it fails (ReadError)
+    limits = httpx.Limits(
+        max_connections=CROWD * 2, max_keepalive_connections=CROWD * 2, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(
         base_url=server_and_url[0].base_url, limits=limits, timeout=60.0
     ) as client:

@@ -23,7 +23,9 @@ import httpx
 from tests.support.config import TEST_JWT_SECRET, TEST_REDIS_URL
 
 HOST = "127.0.0.1"
-READY_TIMEOUT = 30.0  # seconds for a new server to answer its readiness path
+# seconds for a new server to answer its readiness path: a bound, generous for a busy machine
+# (two workers importing the app on two loaded cores took over 30 s)
+READY_TIMEOUT = 90.0
 # seconds for a server to drain and exit after SIGTERM: its own drain limit (agora serve
 # --graceful-timeout, 20 by default) plus a margin for the shutdown itself
 STOP_TIMEOUT = 25.0
