@@ -22,6 +22,11 @@ from agora.settings import Settings
 if TYPE_CHECKING:
     from agora.platform.jobs.store import JobStore
 
+# uvicorn's sans-I/O WebSocket protocol on the `websockets` library: a connection is a protocol
+# object and a queue, with timers for its keepalive pings, where the legacy implementation keeps
+# several tasks per connection; and a frame is written straight to the transport
+WEBSOCKET_IMPLEMENTATION = "websockets-sansio"
+
 
 def _settings() -> Settings:
     try:
@@ -97,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
         server_header=False,
         # the chat's WebSocket: a larger frame is refused with 1009 before it is read whole;
         # no per-message compression, which would compress each fan-out frame per recipient
+        ws=WEBSOCKET_IMPLEMENTATION,
         ws_max_size=settings.chat_gateway.max_frame_bytes,
         ws_per_message_deflate=False,
     )

@@ -15,6 +15,7 @@ import h11
 import uvicorn
 from fastapi import FastAPI
 
+from agora.cli import WEBSOCKET_IMPLEMENTATION
 from tests.support.servers import POLL_INTERVAL, READY_TIMEOUT, free_port
 
 IO_TIMEOUT = 10.0
@@ -30,7 +31,14 @@ async def serving(app: FastAPI, *, http: str = "auto", **options: Any) -> AsyncI
     port = free_port()
     # log_config=None: uvicorn's loggers propagate to the root logger, so caplog sees them
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http=http, lifespan="on", log_config=None, **options
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=http,
+        ws=WEBSOCKET_IMPLEMENTATION,  # as `agora serve` runs it
+        lifespan="on",
+        log_config=None,
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
