@@ -1,7 +1,9 @@
 """The shop's public read side as one object: what the routes read, and what it reads through.
 
 Bound once by the composition root (a factory of autocommit sessions, opened only for what the
-cache cannot answer, the cache, its lifetime); a route passes only what the request says.
+cache cannot answer, the cache, its lifetime); a route passes only what the request says. Each
+read answers the JSON its route sends (``read_cache.py``'s fast path): the model named beside
+each is what the JSON is made from, and what the route documents.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from agora.shop.catalog.categories import list_categories
 from agora.shop.catalog.cursors import Sort
 from agora.shop.catalog.filters import ProductFilter
 from agora.shop.catalog.schemas import CategoriesOut, ProductDetail, ProductPage
-from agora.shop.read_cache import cached
+from agora.shop.read_cache import cached_json
 from agora.shop.search import queries as search_queries
 from agora.shop.search.schemas import SearchResults
 
@@ -29,18 +31,16 @@ class ShopReads:
     cache: Cache
     ttl_seconds: int
 
-    async def categories(self) -> CategoriesOut:
+    async def categories(self) -> bytes:  # CategoriesOut
         async def load() -> CategoriesOut:
             async with self.sessions() as session:
                 return CategoriesOut(categories=await list_categories(session))
 
-        return await cached(
-            self.cache, self.ttl_seconds, CategoriesOut, "categories", [], load, stock=False
-        )
+        return await cached_json(self.cache, self.ttl_seconds, "categories", [], load, stock=False)
 
     async def products(
         self, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
-    ) -> ProductPage:
+    ) -> bytes:  # ProductPage
         async def load() -> ProductPage:
             async with self.sessions() as session:
                 narrowed = await _with_category_path(session, where)
@@ -49,11 +49,11 @@ class ShopReads:
                 )
 
         parts = [where.key(), sort.value, cursor, limit]
-        return await cached(self.cache, self.ttl_seconds, ProductPage, "list", parts, load)
+        return await cached_json(self.cache, self.ttl_seconds, "list", parts, load)
 
     async def search(
         self, text: str, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
-    ) -> SearchResults:
+    ) -> bytes:  # SearchResults
         async def load() -> SearchResults:
             async with self.sessions() as session:
                 narrowed = await _with_category_path(session, where)
@@ -62,14 +62,14 @@ class ShopReads:
                 )
 
         parts = [text, where.key(), sort.value, cursor, limit]
-        return await cached(self.cache, self.ttl_seconds, SearchResults, "search", parts, load)
+        return await cached_json(self.cache, self.ttl_seconds, "search", parts, load)
 
-    async def product(self, slug: str) -> ProductDetail:
+    async def product(self, slug: str) -> bytes:  # ProductDetail
         async def load() -> ProductDetail:
             async with self.sessions() as session:
                 return await queries.product_detail(session, slug=slug)
 
-        return await cached(self.cache, self.ttl_seconds, ProductDetail, "product", [slug], load)
+        return await cached_json(self.cache, self.ttl_seconds, "product", [slug], load)
 
 
 async def _with_category_path(session: AsyncSession, where: ProductFilter) -> ProductFilter:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import pytest
 from httpx import AsyncClient
+from pydantic import BaseModel
 from sqlalchemy import update
 
 from agora.platform.provided import ProvidingApp
 from agora.shop.catalog.events import StockChanged
 from agora.shop.catalog.models import Variant
+from agora.shop.catalog.schemas import CategoriesOut, ProductDetail, ProductPage
+from agora.shop.search.schemas import SearchResults
 from tests.shop.catalog.conftest import SHOP, Staff, get, variant
 from tests.support.apps import events_of, platform_of
 from tests.support.statements import recorded_statements
@@ -28,17 +31,38 @@ async def catalog(staff: Staff) -> Staff:
     return staff
 
 
-@pytest.mark.parametrize(
-    ("path", "params"),
-    [
-        pytest.param("/products", {"category": "kitchen"}, id="listing"),
-        pytest.param("/search", {"q": "espresso"}, id="search"),
-        pytest.param("/products/espresso-machine", {}, id="product"),
-        pytest.param("/categories", {}, id="categories"),
-    ],
-)
+READS = [
+    pytest.param("/products", {"category": "kitchen"}, ProductPage, id="listing"),
+    pytest.param("/search", {"q": "espresso"}, SearchResults, id="search"),
+    pytest.param("/products/espresso-machine", {}, ProductDetail, id="product"),
+    pytest.param("/categories", {}, CategoriesOut, id="categories"),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "model"), READS)
+async def test_a_read_sends_its_models_json_cold_and_warm_alike(
+    client: AsyncClient,
+    catalog: Staff,
+    path: str,
+    params: dict[str, str],
+    model: type[BaseModel],
+) -> None:
+    """The fast path sends the cached bytes as they are: they must be what the route documents."""
+    cold = await client.get(SHOP + path, params=params)
+    warm = await client.get(SHOP + path, params=params)
+    assert cold.headers["content-type"] == warm.headers["content-type"] == "application/json"
+    assert warm.content == cold.content
+    assert model.model_validate_json(cold.content).model_dump(mode="json") == cold.json()
+
+
+@pytest.mark.parametrize(("path", "params", "model"), READS)
 async def test_a_warm_read_costs_no_statement(
-    app: ProvidingApp, client: AsyncClient, catalog: Staff, path: str, params: dict[str, str]
+    app: ProvidingApp,
+    client: AsyncClient,
+    catalog: Staff,
+    path: str,
+    params: dict[str, str],
+    model: type[BaseModel],
 ) -> None:
     cold = await get(client, path, **params)
     with recorded_statements(app) as statements:

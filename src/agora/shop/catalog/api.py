@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from agora.platform.error_formats import PROBLEM_DETAILS, Api
 from agora.platform.openapi import errors
@@ -22,6 +22,7 @@ from agora.shop.catalog.schemas import (
 )
 from agora.shop.deps import ShopReadsDep
 from agora.shop.money import Currency
+from agora.shop.read_cache import json_response
 
 router = APIRouter(prefix="/api/shop", tags=["shop catalog"])
 
@@ -91,13 +92,19 @@ async def product_filter(
 Filter = Annotated[ProductFilter, Depends(product_filter)]
 
 
-@router.get("/categories", summary="The category tree, each parent before its children")
-async def categories(reads: ShopReadsDep) -> CategoriesOut:
-    return await reads.categories()
+# the reads answer JSON already encoded (shop/read_cache.py): each route names its model for /docs
+@router.get(
+    "/categories",
+    response_model=CategoriesOut,
+    summary="The category tree, each parent before its children",
+)
+async def categories(reads: ShopReadsDep) -> Response:
+    return json_response(await reads.categories())
 
 
 @router.get(
     "/products",
+    response_model=ProductPage,
     summary="Published products, filtered, sorted, a page at a time (keyset)",
     responses=errors(404, 422),
 )
@@ -110,17 +117,18 @@ async def list_products(
     ] = "newest",
     cursor: Cursor = None,
     limit: Limit = PAGE_DEFAULT,
-) -> ProductPage:
-    return await reads.products(where, sort=Sort(sort), cursor=cursor, limit=limit)
+) -> Response:
+    return json_response(await reads.products(where, sort=Sort(sort), cursor=cursor, limit=limit))
 
 
 @router.get(
     "/products/{slug}",
+    response_model=ProductDetail,
     summary="A published product: its variants, prices, stock and images",
     responses=errors(404, 422),
 )
-async def get_product(slug: SlugPath, reads: ShopReadsDep) -> ProductDetail:
-    return await reads.product(slug)
+async def get_product(slug: SlugPath, reads: ShopReadsDep) -> Response:
+    return json_response(await reads.product(slug))
 
 
 # the shop's clients read failures as RFC 9457 problem details

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from agora.platform.error_formats import PROBLEM_DETAILS, Api
 from agora.platform.openapi import errors
@@ -12,6 +12,7 @@ from agora.platform.wire import SingleLine
 from agora.shop.catalog.api import PAGE_DEFAULT, Cursor, Filter, Limit
 from agora.shop.catalog.cursors import Sort
 from agora.shop.deps import ShopReadsDep
+from agora.shop.read_cache import json_response
 from agora.shop.search.schemas import SearchResults
 
 router = APIRouter(prefix="/api/shop", tags=["shop catalog"])
@@ -21,6 +22,7 @@ QUERY_MAX = 200
 
 @router.get(
     "/search",
+    response_model=SearchResults,  # sent as the read side encoded it (shop/read_cache.py)
     summary="Search published products (typos tolerated), with facet counts",
     responses=errors(404, 422),
 )
@@ -42,8 +44,8 @@ async def search(
     ] = "relevance",
     cursor: Cursor = None,
     limit: Limit = PAGE_DEFAULT,
-) -> SearchResults:
-    return await reads.search(q, where, sort=Sort(sort), cursor=cursor, limit=limit)
+) -> Response:
+    return json_response(await reads.search(q, where, sort=Sort(sort), cursor=cursor, limit=limit))
 
 
 api = Api(router, errors=PROBLEM_DETAILS)
