@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db import dialect_insert, utcnow
@@ -22,7 +22,7 @@ from agora.platform.errors import Conflict, Invalid, NotFound
 from agora.platform.uow import UnitOfWork
 from agora.shop.cart.models import Cart, CartLine
 from agora.shop.cart.schemas import LINE_QUANTITY_MAX, CartOut
-from agora.shop.cart.views import cart_view, line_variants
+from agora.shop.cart.views import cart_view, line_variants, view_of
 from agora.shop.catalog.models import Product, Variant
 from agora.shop.money import CurrencyMismatch
 
@@ -41,56 +41,88 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _anonymous_cart(session: AsyncSession, token: str) -> Cart | None:
-    return await session.scalar(select(Cart).where(Cart.token_hash == hash_token(token)))
+async def _anonymous_cart(session: AsyncSession, token: str, *, touch: bool) -> int | None:
+    """The id of the cart ``token`` opens; ``touch``: its ``updated_at`` set in the same
+    statement (what the purge of forgotten anonymous carts goes by)."""
+    if touch:
+        return await session.scalar(
+            update(Cart)
+            .where(Cart.token_hash == hash_token(token))
+            .values(updated_at=utcnow())
+            .returning(Cart.id)
+            .execution_options(synchronize_session=False)
+        )
+    return await session.scalar(select(Cart.id).where(Cart.token_hash == hash_token(token)))
 
 
-async def _user_cart(session: AsyncSession, user_id: int, *, create: bool) -> Cart | None:
+async def _user_cart(
+    session: AsyncSession, user_id: int, *, create: bool, touch: bool
+) -> int | None:
+    """The id of the user's cart: made when missing if ``create`` (two first requests of a user
+    at once make one cart), its ``updated_at`` set if ``touch``; one statement either way."""
+    now = utcnow()
     if create:
-        # two first requests of a user at once make one cart: the second insert does nothing
-        now = utcnow()
         insert = dialect_insert(session)(Cart).values(
             user_id=user_id, created_at=now, updated_at=now
         )
-        await session.execute(insert.on_conflict_do_nothing(index_elements=[Cart.user_id]))
-    return await session.scalar(select(Cart).where(Cart.user_id == user_id))
+        return await session.scalar(
+            insert.on_conflict_do_update(
+                index_elements=[Cart.user_id], set_={"updated_at": insert.excluded.updated_at}
+            ).returning(Cart.id)
+        )
+    if touch:
+        return await session.scalar(
+            update(Cart)
+            .where(Cart.user_id == user_id)
+            .values(updated_at=now)
+            .returning(Cart.id)
+            .execution_options(synchronize_session=False)
+        )
+    return await session.scalar(select(Cart.id).where(Cart.user_id == user_id))
 
 
 async def find_cart(
-    uow: UnitOfWork, owner: CartOwner, *, create: bool
-) -> tuple[Cart | None, str | None]:
-    """The cart ``owner`` means (made when ``create``), and the token to hand back: the one the
-    client holds, or a new one for a new anonymous cart. Merges a shown anonymous cart into a
-    signed-in user's."""
+    uow: UnitOfWork, owner: CartOwner, *, create: bool, touch: bool = False
+) -> tuple[int | None, str | None]:
+    """The id of the cart ``owner`` means (made when ``create``; its ``updated_at`` set when
+    ``touch``, as a write does), and the token to hand back: the one the client holds, or a new
+    one for a new anonymous cart. Merges a shown anonymous cart into a signed-in user's. One
+    statement to find (or make, or touch) the cart, whichever it is."""
     session = uow.session
     if owner.user_id is None:
         if owner.token is not None:
-            cart = await _anonymous_cart(session, owner.token)
-            if cart is None:
+            cart_id = await _anonymous_cart(session, owner.token, touch=touch)
+            if cart_id is None:
                 raise NotFound("is unknown or was merged into an account", field=TOKEN_FIELD)
-            return cart, owner.token
+            return cart_id, owner.token
         if not create:
             return None, None
         token = secrets.token_urlsafe(32)
-        cart = Cart(token_hash=hash_token(token))
-        session.add(cart)
-        await session.flush()
-        return cart, token
-    anonymous = None if owner.token is None else await _anonymous_cart(session, owner.token)
-    cart = await _user_cart(session, owner.user_id, create=create or anonymous is not None)
-    if anonymous is not None and cart is not None:
-        await _merge(session, source=anonymous, into=cart)
-    return cart, None
+        now = utcnow()
+        created = await session.scalar(
+            insert(Cart)
+            .values(token_hash=hash_token(token), created_at=now, updated_at=now)
+            .returning(Cart.id)
+        )
+        return created, token
+    anonymous = (
+        None if owner.token is None else await _anonymous_cart(session, owner.token, touch=False)
+    )
+    merging = anonymous is not None
+    cart_id = await _user_cart(
+        session, owner.user_id, create=create or merging, touch=touch or merging
+    )
+    if anonymous is not None and cart_id is not None:
+        await _merge(session, source=anonymous, into=cart_id)
+    return cart_id, None
 
 
-async def _merge(session: AsyncSession, *, source: Cart, into: Cart) -> None:
-    """Moves ``source``'s lines into ``into`` and deletes ``source``. A variant in both is
-    summed and capped at what may be bought; a line in another currency than ``into``'s is
-    dropped (a cart holds one currency)."""
-    theirs = await line_variants(session, source.id)
-    ours = {
-        variant.id: (line, variant) for line, variant, _ in await line_variants(session, into.id)
-    }
+async def _merge(session: AsyncSession, *, source: int, into: int) -> None:
+    """Moves the lines of cart ``source`` into cart ``into`` and deletes ``source``. A variant
+    in both is summed and capped at what may be bought; a line in another currency than
+    ``into``'s is dropped (a cart holds one currency)."""
+    theirs = await line_variants(session, source)
+    ours = {variant.id: (line, variant) for line, variant, _ in await line_variants(session, into)}
     currency = next((variant.currency for _, variant in ours.values()), None)
     for line, variant, _product in theirs:
         if currency is not None and variant.currency != currency:
@@ -99,8 +131,8 @@ async def _merge(session: AsyncSession, *, source: Cart, into: Cart) -> None:
         held = ours[variant.id][0].quantity if variant.id in ours else 0
         quantity = min(held + line.quantity, _available(variant), LINE_QUANTITY_MAX)
         if quantity > held:
-            await _put_line(session, into.id, variant.id, quantity)
-    await session.execute(delete(Cart).where(Cart.id == source.id))
+            await _put_line(session, into, variant.id, quantity)
+    await session.execute(delete(Cart).where(Cart.id == source))
 
 
 def _available(variant: Variant) -> int:
@@ -121,7 +153,18 @@ async def _put_line(
             index_elements=[CartLine.cart_id, CartLine.variant_id], set_={"quantity": new}
         ).returning(CartLine.quantity)
     )
-    await session.execute(update(Cart).where(Cart.id == cart_id).values(updated_at=utcnow()))
+    return int(held or 0)
+
+
+async def _change_line(session: AsyncSession, cart_id: int, variant_id: int, quantity: int) -> int:
+    """Sets the quantity of a line the cart holds; 0 when it holds none."""
+    held = await session.scalar(
+        update(CartLine)
+        .where(CartLine.cart_id == cart_id, CartLine.variant_id == variant_id)
+        .values(quantity=quantity)
+        .returning(CartLine.quantity)
+        .execution_options(synchronize_session=False)
+    )
     return int(held or 0)
 
 
@@ -142,63 +185,65 @@ async def _buyable(session: AsyncSession, sku: str) -> Variant:
 async def set_quantity(
     uow: UnitOfWork, owner: CartOwner, *, sku: str, quantity: int, add: bool
 ) -> CartOut:
-    """Sets (or, when ``add``, adds to) the quantity of ``sku`` in ``owner``'s cart."""
+    """Sets (or, when ``add``, adds to) the quantity of ``sku`` in ``owner``'s cart.
+
+    Written first, checked on what the cart holds after the write (a refusal rolls the write
+    back): a concurrent add is counted, and the answer's read of the cart is the check's read,
+    so an add costs four statements (the variant, the cart, the line, the cart's view)."""
     session = uow.session
     variant = await _buyable(session, sku)
-    cart, token = await find_cart(uow, owner, create=add)
-    if cart is None:
+    cart_id, token = await find_cart(uow, owner, create=add, touch=True)
+    if cart_id is None:
         raise NotFound("holds no such line", field="sku")
-    lines = await line_variants(session, cart.id)
-    held = 0
-    for line, other, _ in lines:
+    if add:
+        wanted = await _put_line(session, cart_id, variant.id, quantity, add=True)
+    else:
+        wanted = await _change_line(session, cart_id, variant.id, quantity)
+        if not wanted:
+            raise NotFound("is not in the cart", field="sku")
+    rows = await line_variants(session, cart_id)
+    for _, other, _ in rows:
         if other.currency != variant.currency:
             raise CurrencyMismatch(other.currency, variant.currency, field="sku")
-        if other.id == variant.id:
-            held = line.quantity
-    if not add and held == 0:
-        raise NotFound("is not in the cart", field="sku")
-    # checked on what the line holds after the write: a concurrent add counted too (a refusal
-    # rolls this one back)
-    wanted = await _put_line(session, cart.id, variant.id, quantity, add=add)
     if wanted > LINE_QUANTITY_MAX:
         raise Invalid(f"would pass {LINE_QUANTITY_MAX} of one item", field="quantity")
     if wanted > _available(variant):
         raise Conflict(f"only {_available(variant)} left in stock", field="quantity")
-    view = await cart_view(session, cart.id, token=token)
+    view = view_of(rows, token=token)  # before the commit, which expires the rows
     await uow.commit()
     return view
 
 
 async def remove_line(uow: UnitOfWork, owner: CartOwner, *, sku: str) -> CartOut:
     session = uow.session
-    cart, token = await find_cart(uow, owner, create=False)
+    cart_id, token = await find_cart(uow, owner, create=False)
     variant_id = await session.scalar(select(Variant.id).where(Variant.sku == sku))
-    if cart is None or variant_id is None:
+    if cart_id is None or variant_id is None:
         raise NotFound("is not in the cart", field="sku")
     result = await session.execute(
-        delete(CartLine).where(CartLine.cart_id == cart.id, CartLine.variant_id == variant_id)
+        delete(CartLine).where(CartLine.cart_id == cart_id, CartLine.variant_id == variant_id)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound("is not in the cart", field="sku")
-    view = await cart_view(session, cart.id, token=token)
+    view = await cart_view(session, cart_id, token=token)
     await uow.commit()
     return view
 
 
 async def show(uow: UnitOfWork, owner: CartOwner) -> CartOut:
     """The cart at today's prices (merging a shown anonymous cart into a signed-in user's)."""
-    cart, token = await find_cart(uow, owner, create=False)
-    if cart is None:
+    cart_id, token = await find_cart(uow, owner, create=False)
+    if cart_id is None:
         return CartOut(token=None, currency=None, lines=[], subtotal=None)
-    view = await cart_view(uow.session, cart.id, token=token)
+    view = await cart_view(uow.session, cart_id, token=token)
     await uow.commit()
     return view
 
 
 async def empty(uow: UnitOfWork, owner: CartOwner) -> CartOut:
-    cart, token = await find_cart(uow, owner, create=False)
-    if cart is None:
+    cart_id, token = await find_cart(uow, owner, create=False)
+    if cart_id is None:
         return CartOut(token=None, currency=None, lines=[], subtotal=None)
-    await uow.session.execute(delete(CartLine).where(CartLine.cart_id == cart.id))
+    await uow.session.execute(delete(CartLine).where(CartLine.cart_id == cart_id))
     await uow.commit()
     return CartOut(token=token, currency=None, lines=[], subtotal=None)

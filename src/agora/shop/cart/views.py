@@ -30,9 +30,14 @@ async def line_variants(
 
 
 async def cart_view(session: AsyncSession, cart_id: int, *, token: str | None) -> CartOut:
+    return view_of(await line_variants(session, cart_id), token=token)
+
+
+def view_of(rows: Sequence[tuple[CartLine, Variant, Product]], *, token: str | None) -> CartOut:
+    """The cart's answer from its lines as ``line_variants`` read them (in one currency)."""
     lines = []
     subtotal: Money | None = None
-    for line, variant, product in await line_variants(session, cart_id):
+    for line, variant, product in rows:
         price = Money(variant.price_minor, variant.currency)
         total = price.times(line.quantity)
         subtotal = total if subtotal is None else subtotal + total

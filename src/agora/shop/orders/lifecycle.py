@@ -32,19 +32,19 @@ from agora.shop.orders.state_machine import (
 from agora.shop.orders.topics import ORDER_TOPICS, OrderChanged
 
 
-def record_event(uow: UnitOfWork, order: Order, record: OrderEventRecord) -> None:
-    """The history row and the outbox message of one step, in the unit of work's transaction."""
-    uow.session.add(
-        OrderEvent(
-            order_id=order.id,
-            from_status=record.from_status,
-            to_status=record.to_status,
-            actor_kind=record.actor.kind,
-            actor_id=record.actor.user_id,
-            reason=record.reason,
-            created_at=record.at,
-        )
+def record_event(uow: UnitOfWork, order: Order, record: OrderEventRecord) -> OrderEvent:
+    """The history row and the outbox message of one step, in the unit of work's transaction;
+    the row (written with the session's next flush)."""
+    event = OrderEvent(
+        order_id=order.id,
+        from_status=record.from_status,
+        to_status=record.to_status,
+        actor_kind=record.actor.kind,
+        actor_id=record.actor.user_id,
+        reason=record.reason,
+        created_at=record.at,
     )
+    uow.session.add(event)
     uow.outbox.add(
         ORDER_TOPICS[record.to_status],
         OrderChanged(
@@ -58,6 +58,7 @@ def record_event(uow: UnitOfWork, order: Order, record: OrderEventRecord) -> Non
             at=iso_utc_millis(record.at),
         ),
     )
+    return event
 
 
 async def _needs(session: AsyncSession, order_id: int) -> list[stock.Need]:

@@ -7,8 +7,9 @@ One transaction, its statements in a fixed order so that concurrent checkouts ne
    another body is a 409);
 2. the stock, reserved variant by variant in id order (``stock.reserve``: conditional updates,
    a 409 when one falls short);
-3. the prices, read again now that this transaction holds the rows: what the cart showed may
-   have changed, what is charged is the catalog's price at this moment, never the client's;
+3. the prices, read again by the reservation's statement from the rows it holds: what the
+   cart showed may have changed, what is charged is the catalog's price at this moment, never
+   the client's;
 4. shipping, voucher (its use counted by a conditional update: a 409 once used up), tax,
    totals (``checkout/totals.py``);
 5. the order, its lines, its first event and the ``shop.order_placed`` outbox message; the cart
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora.platform.db import dialect_insert, utcnow
@@ -37,7 +38,7 @@ from agora.shop.money import Money
 from agora.shop.orders import stock, vouchers
 from agora.shop.orders.lifecycle import record_event
 from agora.shop.orders.models import IdempotencyKey, Order, OrderLine
-from agora.shop.orders.queries import load_order, order_out
+from agora.shop.orders.queries import load_order, order_out, order_view
 from agora.shop.orders.schemas import CheckoutRequest, Figures, OrderOut, QuoteOut
 from agora.shop.orders.state_machine import Actor, OrderStatus, placed
 
@@ -107,19 +108,21 @@ async def _price(
     voucher = (
         None if request.voucher_code is None else await vouchers.find(session, request.voucher_code)
     )
+    # the prices as they are now, not as the cart or this session saw them: a reservation
+    # reads them from the rows it holds, in the same statement
     if reserve:
-        await stock.reserve(uow, needs, skus={v.id: v.sku for _, v, _ in rows})
-    # the prices as they are now, not as the cart or this session saw them
-    prices = {
-        variant_id: Money(price, currency)
-        for variant_id, price, currency in (
-            await session.execute(
-                select(Variant.id, Variant.price_minor, Variant.currency).where(
-                    Variant.id.in_([variant_id for variant_id, _ in needs])
+        prices = await stock.reserve(uow, needs, skus={v.id: v.sku for _, v, _ in rows})
+    else:
+        prices = {
+            variant_id: Money(price, currency)
+            for variant_id, price, currency in (
+                await session.execute(
+                    select(Variant.id, Variant.price_minor, Variant.currency).where(
+                        Variant.id.in_([variant_id for variant_id, _ in needs])
+                    )
                 )
             )
-        )
-    }
+        }
     lines = [
         (PricedLine(variant.sku, prices[variant.id], line.quantity), variant.id, product.name)
         for line, variant, product in rows
@@ -143,10 +146,10 @@ async def quote(
     uow: UnitOfWork, *, owner: CartOwner, request: CheckoutRequest, config: CheckoutConfig
 ) -> QuoteOut:
     """What checking out would cost now; changes nothing (but merges a shown anonymous cart)."""
-    cart, _ = await find_cart(uow, owner, create=False)
-    if cart is None:
+    cart_id, _ = await find_cart(uow, owner, create=False)
+    if cart_id is None:
         raise Conflict("is empty", field="cart")
-    priced = await _price(uow, cart_id=cart.id, request=request, config=config, reserve=False)
+    priced = await _price(uow, cart_id=cart_id, request=request, config=config, reserve=False)
     await uow.commit()
     totals = priced.totals
     return QuoteOut(
@@ -177,10 +180,10 @@ async def place_order(
             # nothing to keep: end the transaction the claim began (on SQLite it holds the writer)
             await uow.rollback()
             return Placed(answer, replayed=True)
-    cart, _ = await find_cart(uow, owner, create=False)
-    if cart is None:
+    cart_id, _ = await find_cart(uow, owner, create=False)
+    if cart_id is None:
         raise Conflict("is empty", field="cart")
-    priced = await _price(uow, cart_id=cart.id, request=request, config=config, reserve=True)
+    priced = await _price(uow, cart_id=cart_id, request=request, config=config, reserve=True)
     if priced.voucher_id is not None:
         await vouchers.count_use(session, priced.voucher_id)
     totals = priced.totals
@@ -203,27 +206,30 @@ async def place_order(
     )
     session.add(order)
     await session.flush()
-    session.add_all(
-        OrderLine(
-            order_id=order.id,
-            variant_id=variant_id,
-            sku=line.sku,
-            name=name,
-            unit_price_minor=line.unit_price.amount,
-            quantity=line.quantity,
-            total_minor=line.total.amount,
-        )
+    lines = [
+        {
+            "order_id": order.id,
+            "variant_id": variant_id,
+            "sku": line.sku,
+            "name": name,
+            "unit_price_minor": line.unit_price.amount,
+            "quantity": line.quantity,
+            "total_minor": line.total.amount,
+        }
         for line, variant_id, name in priced.lines
-    )
-    record_event(uow, order, placed(actor=Actor.customer(user_id), at=now))
+    ]
+    # one statement for every line (the ORM would send one a line on SQLite, to learn ids
+    # nothing here needs)
+    await session.execute(insert(OrderLine), lines)
+    event = record_event(uow, order, placed(actor=Actor.customer(user_id), at=now))
     if idempotency_key is not None:
         await session.execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == idempotency_key)
             .values(order_id=order.id)
         )
-    await session.execute(delete(CartLine).where(CartLine.cart_id == cart.id))
-    await session.flush()
-    answer = await order_out(session, order)
+    await session.execute(delete(CartLine).where(CartLine.cart_id == cart_id))
+    # the answer from the rows in hand (the commit writes them): no reading back
+    answer = order_view(order, [OrderLine(**line) for line in lines], [event])
     await uow.commit()
     return Placed(answer, replayed=False)

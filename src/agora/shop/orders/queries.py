@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +78,11 @@ async def order_out(session: AsyncSession, order: Order) -> OrderOut:
     events = await session.scalars(
         select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
     )
+    return order_view(order, lines, events)
+
+
+def order_view(order: Order, lines: Iterable[OrderLine], events: Iterable[OrderEvent]) -> OrderOut:
+    """The order's answer from its rows (in their order); a checkout has them in hand."""
     return OrderOut(
         id=order.id,
         status=OrderStatus(order.status),

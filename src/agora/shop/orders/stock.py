@@ -24,6 +24,7 @@ from agora.platform.errors import Conflict
 from agora.platform.uow import UnitOfWork
 from agora.shop.catalog.events import StockChanged
 from agora.shop.catalog.models import Variant
+from agora.shop.money import Money
 
 # (variant id, quantity)
 Need = tuple[int, int]
@@ -33,28 +34,37 @@ def in_lock_order(needs: Iterable[Need]) -> list[Need]:
     return sorted(needs)
 
 
-async def reserve(uow: UnitOfWork, needs: Iterable[Need], *, skus: dict[int, str]) -> None:
-    """Reserves every need or raises ``Conflict`` (the caller's transaction is rolled back)."""
+async def reserve(
+    uow: UnitOfWork, needs: Iterable[Need], *, skus: dict[int, str]
+) -> dict[int, Money]:
+    """Reserves every need or raises ``Conflict`` (the caller's transaction is rolled back);
+    each variant's price as the row held it when reserved (the row stays locked until the
+    commit on PostgreSQL, and SQLite has one writer, so it is the price of this moment)."""
     products = set()
+    prices = {}
     for variant_id, quantity in in_lock_order(needs):
         # RETURNING says whether the row was updated, the same way on both databases
-        product_id = await uow.session.scalar(
-            update(Variant)
-            .where(
-                Variant.id == variant_id,
-                Variant.stock_on_hand - Variant.stock_reserved >= quantity,
+        held = (
+            await uow.session.execute(
+                update(Variant)
+                .where(
+                    Variant.id == variant_id,
+                    Variant.stock_on_hand - Variant.stock_reserved >= quantity,
+                )
+                .values(stock_reserved=Variant.stock_reserved + quantity)
+                .returning(Variant.product_id, Variant.price_minor, Variant.currency)
+                .execution_options(synchronize_session=False)
             )
-            .values(stock_reserved=Variant.stock_reserved + quantity)
-            .returning(Variant.product_id)
-            .execution_options(synchronize_session=False)
-        )
-        if product_id is None:
+        ).first()
+        if held is None:
             raise Conflict(
                 f"{skus.get(variant_id, variant_id)} has fewer than {quantity} left in stock",
                 field="stock",
             )
-        products.add(product_id)
+        products.add(held.product_id)
+        prices[variant_id] = Money(held.price_minor, held.currency)
     _stock_changed(uow, products)
+    return prices
 
 
 async def release(uow: UnitOfWork, needs: Iterable[Need]) -> None:
