@@ -74,6 +74,26 @@ async def test_one_batch_gives_every_send_its_own_outcome(
     assert (await ann.events(other))["lastSeq"] == three["seq"]
 
 
+async def test_batches_of_every_size_number_their_messages_one_after_the_other(
+    container: Container, ann: Chatter
+) -> None:
+    # a statement's unused places (sizes that are not a power of two) must write nothing
+    room = (await ann.create_room("general"))["id"]
+    ann_id = await ann.me_id(room)
+    last = (await ann.events(room))["lastSeq"]
+    for size in range(1, 10):
+        batch = [Send(ann_id, room, f"{size}.{n}", f"s{size}-{n}") for n in range(size)]
+        async with container.unit_of_work() as uow:
+            outcomes = await write_sends(uow, batch)
+        assert [o["seq"] for o in outcomes] == [last + 1 + n for n in range(size)]  # type: ignore[index]
+        last += size
+    page = await ann.events(room, limit=100)
+    assert [e["message"]["body"] for e in page["events"] if e["kind"] == "message"] == [
+        f"{size}.{n}" for size in range(1, 10) for n in range(size)
+    ]
+    assert page["lastSeq"] == last
+
+
 async def test_concurrent_sends_through_the_queue_are_batched_without_a_gap(
     container: Container, ann: Chatter, bob: Chatter
 ) -> None:
