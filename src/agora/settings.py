@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///var/agora.db"
     database_echo: bool = False
-    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_size: int = Field(default=20, ge=1)
     # how long a request waits for a database connection (a free one in the pool, or a new one)
     # before it is answered 503
     database_timeout_seconds: float = Field(default=10.0, gt=0, le=300)

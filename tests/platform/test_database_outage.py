@@ -94,14 +94,14 @@ async def test_a_database_restart_answers_503_then_the_app_recovers(
 async def test_a_pool_with_no_free_connection_in_time_answers_503(
     make_app: Callable[..., ProvidingApp],
 ) -> None:
-    # on the suite's own database (SQLite or PostgreSQL): one connection plus one overflow
+    # on the suite's own database (SQLite or PostgreSQL): a pool of one connection, held here
     app = make_app(database_pool_size=1, database_timeout_seconds=0.2, read_cache_seconds=0)
     platform: Platform = platform_of(app)
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client,
     ):
-        async with platform.db.engine.connect(), platform.db.engine.connect():
+        async with platform.db.engine.connect():
             response = await client.get("/api/articles")
         after = await client.get("/api/articles")
 
