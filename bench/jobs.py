@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import text
 from tests.support.database import fresh_database
 from tests.support.jobs import (
     PROBE,
@@ -76,6 +77,9 @@ class JobsResult:
     # every core's busy time per job, same phase: with PostgreSQL, RabbitMQ and the kernel (and
     # whatever else runs: only a quiet machine's figure is the chain's)
     machine_cpu_ms: float
+    # transactions the database committed per job, same phase (committers, relay and worker:
+    # PostgreSQL's own count, so it does not move with the machine's load)
+    commits_per_job: float
     concurrency: int
     committers: int
     group_max: int
@@ -219,6 +223,22 @@ async def _wait_done(log: Path, count: int) -> None:
         await asyncio.sleep(0.2)
 
 
+# PostgreSQL publishes a backend's counts at most once a second (and when it goes idle)
+STATS_SETTLE_SECONDS = 1.5
+
+
+async def _commits(container: Container, *, settled: bool = False) -> int:
+    """Transactions committed in the bench's database so far (``pg_stat_database``); with
+    ``settled``, after every backend had the time to publish its counts."""
+    if settled:
+        await asyncio.sleep(STATS_SETTLE_SECONDS)
+    async with container.platform.db.autocommit_connection() as connection:
+        count = await connection.scalar(
+            text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        )
+    return int(count or 0)
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -237,9 +257,11 @@ async def _measure(
         sustained_log = workdir / "sustained.log"
         worker_before, bench_before = cpu_seconds(worker), time.process_time()
         machine_before = _machine_busy_seconds()
+        commits_before = await _commits(container)
         seconds = await _sustained(container, sustained_log, args.jobs, args.committers)
         worker_after, bench_cpu = cpu_seconds(worker), time.process_time() - bench_before
         machine_cpu = (_machine_busy_seconds() - machine_before) * 1000 / args.jobs
+        commits_per_job = (await _commits(container, settled=True) - commits_before) / args.jobs
         worker_cpu = (
             None
             if worker_before is None or worker_after is None
@@ -248,7 +270,8 @@ async def _measure(
         print(
             f"  sustained: {args.jobs / seconds:,.0f} jobs/s ({args.jobs:,} in {seconds:.1f} s); "
             f"CPU per job: worker {worker_cpu or 0:.2f} ms, committers and relay "
-            f"{bench_cpu * 1000 / args.jobs:.2f} ms, the whole machine {machine_cpu:.2f} ms"
+            f"{bench_cpu * 1000 / args.jobs:.2f} ms, the whole machine {machine_cpu:.2f} ms; "
+            f"{commits_per_job:.2f} transactions per job"
         )
         rate_log = workdir / "rate.log"
         committed, late = await _fixed_rate(container, rate_log, args.rate, args.seconds)
@@ -270,6 +293,7 @@ async def _measure(
         worker_cpu_ms=worker_cpu,
         bench_cpu_ms=bench_cpu * 1000 / args.jobs,
         machine_cpu_ms=machine_cpu,
+        commits_per_job=commits_per_job,
     )
     print(
         f"  at {args.rate:g} jobs/s: commit → handler start p50 {result.p50_ms:.1f} ms, "
@@ -327,6 +351,8 @@ def render(result: JobsResult) -> str:
             f"| committers' and relay's CPU per job (sustained) | {result.bench_cpu_ms:.2f} ms |",
             f"| the whole machine's CPU per job (sustained; {os.cpu_count()} cores) "
             f"| {result.machine_cpu_ms:.2f} ms |",
+            f"| transactions committed per job (sustained; every process) "
+            f"| {result.commits_per_job:.2f} |",
             "",
             f"Targets: {verdict}",
         ]
