@@ -23,6 +23,9 @@ statement at a time), and one COMMIT ends them all — as the chat's sends do
   (before it opened it, or after its commit) fails alone, as ever.
 - **Only a job's first unit of work joins.** A later one (a handler that commits a token, sends
   a mail, then records itself) is a transaction of its own, as before.
+
+A job that holds the turn holds its group's COMMIT: a handler keeps slow work (SMTP, HTTP) out of
+its unit of work, as the house already asks of any transaction.
 """
 
 from __future__ import annotations

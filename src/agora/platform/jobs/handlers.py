@@ -4,7 +4,10 @@ A handler is ``async def handle(payload: SomePayload, job: JobContext) -> None``
 its context (``<context>/jobs.py``) and the composition root registers it. Delivery is at least
 once, so a handler makes its effect once: it opens a unit of work and calls
 ``await job.first_time(uow)`` — which records the message id in ``processed_jobs`` inside that
-same transaction — and does nothing when the job was done before.
+same transaction — and does nothing when the job was done before. The runner may put that unit
+of work in one transaction with other jobs' (``group_commit.py``); a handler notices only that it
+may run again, alone, when a neighbour's failure rolled its work back, which delivering at least
+once allows anyway.
 """
 
 from __future__ import annotations
