@@ -75,6 +75,8 @@ def _errors(row: dict[str, Any]) -> int:
 def _cell(row: dict[str, Any] | None) -> str:
     if row is None:
         return "- | - | - | -"
+    if row.get("requests") == 0 or row.get("ops") == 0:
+        return "no answer in the run | - | - | -"
     p50, p99 = row.get("p50_ms"), row.get("p99_ms")
     shown = [f"{_rate(row):,.0f}", "-" if p50 is None else f"{p50:.1f}"]
     shown += ["-" if p99 is None else f"{p99:.1f}", str(_errors(row))]
