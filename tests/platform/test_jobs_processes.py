@@ -302,18 +302,20 @@ async def test_a_published_job_whose_message_was_lost_is_published_again(
             )
 
         async def published_once() -> bool:
-            return published() == 1
+            return (published() or 0) >= 1
 
         await eventually(published_once, what="the first publish")
-        # the message is lost (a queue purged by hand, a broker that lost its disk)
+        # the message is lost (a queue purged by hand, a broker that lost its disk); on a slow
+        # machine the lease (1 s) may have run out already and a copy been purged with it
         publisher = relaying.jobs.publisher
         assert publisher is not None
         broker = await publisher.connect()
         queue = await broker.declare_queue(publisher.queue)
         await queue.purge()
+        lost = published() or 0
 
         async def published_again() -> bool:
-            return published() == 2
+            return (published() or 0) > lost
 
         await eventually(published_again, what="the second publish")
     finally:
