@@ -190,21 +190,32 @@ async def _detail(
     product_id: int | None = None,
     staff: bool,
 ) -> D:
-    query = select(Product, Category.slug, Category.name).outerjoin(
-        Category, Category.id == Product.category_id
-    )
+    # plain columns, not entities: nothing to track, and always as committed or as this
+    # transaction wrote them (a price range set by one UPDATE), never a session's stale copy
+    query = select(
+        Product.id,
+        Product.slug,
+        Product.name,
+        Product.description,
+        Product.published,
+        Product.popularity,
+        Product.price_min_minor,
+        Product.price_max_minor,
+        Product.currency,
+        Product.created_at,
+        Product.updated_at,
+        Category.slug.label("category_slug"),
+        Category.name.label("category_name"),
+    ).outerjoin(Category, Category.id == Product.category_id)
     query = query.where(Product.slug == slug if slug is not None else Product.id == product_id)
     if not staff:
         query = query.where(Product.published == true())
-    # a write of this transaction may have changed the rows behind the session's back (a price
-    # range set by one UPDATE): read them again, not the session's copies
-    found = (await session.execute(query.execution_options(populate_existing=True))).first()
-    if found is None:
+    product = (await session.execute(query)).first()
+    if product is None:
         raise NotFound("not found", field="product")
-    product, category_slug, category_name = found
     variants = await _variants(session, product.id, variant_type)
-    images = await session.scalars(
-        select(ProductImage)
+    images = await session.execute(
+        select(ProductImage.id, ProductImage.url, ProductImage.alt)
         .where(ProductImage.product_id == product.id)
         .order_by(ProductImage.position, ProductImage.id)
     )
@@ -212,7 +223,7 @@ async def _detail(
         slug=product.slug,
         name=product.name,
         description=product.description,
-        category=_category(category_slug, category_name),
+        category=_category(product.category_slug, product.category_name),
         price=_price(product.price_min_minor, product.price_max_minor, product.currency),
         in_stock=any(variant.available > 0 for variant in variants),
         published=product.published,
@@ -228,25 +239,34 @@ async def _variants(
     session: AsyncSession, product_id: int, variant_type: type[VariantOut]
 ) -> list[VariantOut]:
     rows = await session.execute(
-        select(Variant, available(), VariantOption.name, VariantOption.value)
+        select(
+            Variant.id,
+            Variant.sku,
+            Variant.title,
+            Variant.price_minor,
+            Variant.currency,
+            Variant.stock_on_hand,
+            Variant.stock_reserved,
+            VariantOption.name,
+            VariantOption.value,
+        )
         .outerjoin(VariantOption, VariantOption.variant_id == Variant.id)
         .where(Variant.product_id == product_id)
         .order_by(Variant.position, Variant.id, VariantOption.name)
-        .execution_options(populate_existing=True)
     )
     variants: dict[int, VariantOut] = {}
-    for variant, units, option, value in rows:
-        out = variants.get(variant.id)
+    for id_, sku, title, price, currency, on_hand, reserved, option, value in rows:
+        out = variants.get(id_)
         if out is None:
-            out = variants[variant.id] = variant_type(
-                sku=variant.sku,
-                title=variant.title,
+            out = variants[id_] = variant_type(
+                sku=sku,
+                title=title,
                 options={},
-                price=MoneyOut(amount=variant.price_minor, currency=variant.currency),
-                available=max(units, 0),
+                price=MoneyOut(amount=price, currency=currency),
+                available=max(on_hand - reserved, 0),
                 # read by StaffVariantOut only (a customer's answer has no field for them)
-                stock_on_hand=variant.stock_on_hand,
-                stock_reserved=variant.stock_reserved,
+                stock_on_hand=on_hand,
+                stock_reserved=reserved,
             )
         if option is not None:
             out.options[option] = value
