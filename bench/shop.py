@@ -203,13 +203,13 @@ class Driver:
     """The harness's load tools pointed at one Agora server."""
 
     def __init__(
-        self, base: str, refs: Path, paths: Path, timing: Mapping[str, str], db_name: str
+        self, base: str, refs: Path, paths: Path, timing: Mapping[str, str], database_url: str
     ) -> None:
         self.base, self.refs, self.paths, self.timing = base, refs, paths, timing
-        self.db_name = db_name
+        url = make_url(database_url)
+        self.db_name = url.database or ""
         self.python = work_dir() / "venv-harness" / "bin" / "python"
         self.data = work_dir() / "data"
-        url = make_url(DEFAULT_DATABASE_URL)
         self.env = {
             **os.environ,
             **timing,
@@ -286,7 +286,7 @@ def bench_agora(
         )
         paths = Path(tmp) / "paths"
         with agora(url, secret, redis_url, results / "agora-server.log", workers) as server:
-            driver = Driver(server.base_url, refs, paths, timing, make_url(url).database or "")
+            driver = Driver(server.base_url, refs, paths, timing, url)
             driver.write_paths()
             (results / "agora-probe.json").write_text(json.dumps(driver.probe(), indent=1))
             runs: list[tuple[str, Any]] = [
