@@ -42,6 +42,7 @@ from agora.identity.models import User
 from agora.migrations.runner import upgrade
 from bench import report
 from bench.seed import container_for
+from bench.server import shared_services_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "performance.md"
@@ -239,20 +240,15 @@ def recovery_table(summary: dict[str, Any]) -> str:
 
 
 def node_environment(database_url: str, jwt_secret: str, redis_url: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AGORA_")}
-    env.update(
-        AGORA_ENVIRONMENT="production",
-        AGORA_DATABASE_URL=database_url,
-        AGORA_JWT_SECRET=jwt_secret,
-        AGORA_REDIS_URL=redis_url,
-        AGORA_REDIS_NAMESPACE=f"agora-chatbench-{uuid.uuid4().hex[:8]}",
+    return shared_services_environment(
+        database_url,
+        jwt_secret,
+        redis_url,
+        bench="chatbench",
         # B sends up to 32 messages/s per user: the moderation limit is not what is measured
-        AGORA_RATE_LIMITS_ENABLED="false",
         AGORA_CHAT_SEND_RATE="1000000/second",
-        AGORA_JOBS_HOUSEKEEPING="false",
         AGORA_LOG_LEVEL="WARNING",
     )
-    return env
 
 
 @contextmanager

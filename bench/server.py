@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +32,33 @@ def _environment(database_url: str, secret: str, pool_size: int) -> dict[str, st
         "AGORA_DATABASE_URL": database_url,
         "AGORA_JWT_SECRET": secret,
         "AGORA_RATE_LIMITS_ENABLED": "false",
-        # one connection per concurrent request: a smaller pool makes requests queue for a
-        # connection (unfairly: some wait seconds), and its overflow connections are closed and
-        # reopened all the time, each new one costing PostgreSQL a backend and fresh plans
+        # one connection per concurrent request: a smaller pool makes requests queue for one
         "AGORA_DATABASE_POOL_SIZE": str(pool_size),
         "AGORA_ACCESS_LOG": "true",
         "AGORA_LOG_JSON": "true",
     }
     env.pop("AGORA_REDIS_URL", None)
     env.pop("AGORA_PUBLIC_URL", None)  # links follow the address the load generator uses
+    return env
+
+
+def shared_services_environment(
+    database_url: str, secret: str, redis_url: str, *, bench: str, **settings: str
+) -> dict[str, str]:
+    """A production ``agora serve`` on the bench's PostgreSQL and Redis: this process's variables
+    without its ``AGORA_`` ones, a Redis namespace of the run's own, rate limits and the jobs'
+    housekeeping off (neither is what a bench measures); ``settings`` on top."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AGORA_")}
+    env.update(
+        AGORA_ENVIRONMENT="production",
+        AGORA_DATABASE_URL=database_url,
+        AGORA_JWT_SECRET=secret,
+        AGORA_REDIS_URL=redis_url,
+        AGORA_REDIS_NAMESPACE=f"agora-{bench}-{uuid.uuid4().hex[:8]}",
+        AGORA_RATE_LIMITS_ENABLED="false",
+        AGORA_JOBS_HOUSEKEEPING="false",
+    )
+    env.update(settings)
     return env
 
 

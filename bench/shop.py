@@ -24,7 +24,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from agora.platform.db import Database
 from bench import report, shop_report, shop_seed
 from bench.load import find_wrk
 from bench.seed import container_for, recreate_database
+from bench.server import shared_services_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "performance.md"
@@ -171,21 +171,16 @@ async def _refs(url: str, data: Path, secret: str) -> dict[str, Any]:
 
 
 def server_environment(url: str, secret: str, redis_url: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AGORA_")}
-    env.update(
-        AGORA_ENVIRONMENT="production",
-        AGORA_DATABASE_URL=url,
-        AGORA_JWT_SECRET=secret,
-        AGORA_REDIS_URL=redis_url,
-        AGORA_REDIS_NAMESPACE=f"agora-shopbench-{uuid.uuid4().hex[:8]}",
-        AGORA_RATE_LIMITS_ENABLED="false",
+    return shared_services_environment(
+        url,
+        secret,
+        redis_url,
+        bench="shopbench",
         AGORA_DATABASE_POOL_SIZE=str(POOL_SIZE),
-        AGORA_JOBS_HOUSEKEEPING="false",
         # one line per request, as in production (bench/server.py does the same)
         AGORA_ACCESS_LOG="true",
         AGORA_LOG_JSON="true",
     )
-    return env
 
 
 @contextmanager
