@@ -6,7 +6,6 @@ counts. Skipped without the harness (``../shared/bench/chat`` or ``AGORA_CHATBEN
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from agora.settings import Settings
 from tests.support.chat_ws import DEADLINE, served_app
 from tests.support.config import TEST_JWT_SECRET
+from tests.support.modules import module_from_file
 
 pytestmark = pytest.mark.skipif(
     not (harness_dir() / "chatbench" / "adapters.py").exists(),
@@ -29,14 +29,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _harness_adapters() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "chatbench_adapters", harness_dir() / "chatbench" / "adapters.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_from_file("chatbench_adapters", harness_dir() / "chatbench" / "adapters.py")
 
 
 @dataclass

@@ -7,7 +7,6 @@ the real schema too. Skipped without the harness (``../shared/bench/shop`` or
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from agora.container import Container
 from agora.platform.provided import ProvidingApp
 from tests.shop.conftest import set_stock
 from tests.support.apps import BASE_URL, platform_of
+from tests.support.modules import module_from_file
 
 pytestmark = pytest.mark.skipif(
     not (harness_dir() / "load" / "adapters.py").exists(),
@@ -40,14 +40,7 @@ DEEP_PAGE = 2
 
 def _harness_adapters() -> ModuleType:
     """The harness's ``adapters.py`` (its ``FlowError`` is what its loops count as a failure)."""
-    spec = importlib.util.spec_from_file_location(
-        "shopbench_adapters", harness_dir() / "load" / "adapters.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_from_file("shopbench_adapters", harness_dir() / "load" / "adapters.py")
 
 
 @dataclass(frozen=True, slots=True)
