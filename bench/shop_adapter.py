@@ -188,7 +188,14 @@ class AgoraAdapter:
         if new_cart:
             user["cart"] = None
         headers = {} if user["cart"] is None else {"X-Cart-Token": user["cart"]}
-        cart = await self._call(
+        cart = await self._add_one(session, product_idx, variant_no, headers)
+        user["cart"] = cart["token"]
+
+    async def _add_one(
+        self, session: Session, product_idx: int, variant_no: int, headers: dict[str, str]
+    ) -> Any:
+        """One unit of a variant into the cart ``headers`` name (a cart token, or a user)."""
+        return await self._call(
             session,
             "POST",
             f"{PREFIX}/cart/lines",
@@ -197,7 +204,6 @@ class AgoraAdapter:
             expect=200,
             what="cart add",
         )
-        user["cart"] = cart["token"]
 
     async def prepare_checkout(
         self, session: Session, user: dict[str, Any], lines: list[tuple[int, int]], email: str
@@ -210,15 +216,7 @@ class AgoraAdapter:
             )
         user["dirty"] = True  # until an order took the lines
         for product_idx, variant_no in lines:
-            await self._call(
-                session,
-                "POST",
-                f"{PREFIX}/cart/lines",
-                body={"sku": self._sku(product_idx, variant_no), "quantity": 1},
-                headers=auth,
-                expect=200,
-                what="cart add",
-            )
+            await self._add_one(session, product_idx, variant_no, auth)
         query = urlencode({"country": COUNTRY, "currency": CURRENCY})
         offers = await self._call(
             session,
