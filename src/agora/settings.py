@@ -165,6 +165,8 @@ class Settings(BaseSettings):
     redis_namespace: str = Field(default="agora", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # a Redis that does not answer within this is taken for down (connecting, and each command)
     redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    # connections to Redis per worker, opened as needed and kept; a burst waits for a free one
+    redis_pool_size: int = Field(default=32, ge=1, le=1024)
     # after a Redis failure, how long this process leaves Redis alone (the cache is bypassed, rate
     # limits use their fallback) before trying it again
     redis_breaker_seconds: float = Field(default=2.0, gt=0, le=3600)

@@ -105,6 +105,39 @@ async def test_a_gap_the_fanout_lost_is_read_from_the_log() -> None:
     assert got == [1, 2, 3]
 
 
+async def test_a_subscription_at_the_head_reads_no_log_when_what_came_live_follows_on() -> None:
+    """The node listens before it reads the head: what was committed since came live and is
+    delivered from the head on, without a read of the log."""
+    log = Log(5)
+    stream = stream_of(log, last=0)
+    for seq in log.append(2):  # committed after the node listened; the head read sees one
+        stream.on_event(seq, frame(seq))
+    assert await stream.start_at(6) == 0
+    assert log.reads == 0
+    assert await drain(stream._outgoing) == [7]
+    for seq in log.append(1):
+        stream.on_event(seq, frame(seq))
+    assert await drain(stream._outgoing) == [8]
+
+
+async def test_a_subscription_at_the_head_reads_the_gap_the_fanout_lost() -> None:
+    log = Log(5)
+    stream = stream_of(log, last=0)
+    log.append(3)
+    stream.on_event(8, frame(8))  # 6 and 7 were lost on the way
+    assert await stream.start_at(5) == 3  # read from the log, 8 with them
+    assert await drain(stream._outgoing) == [6, 7, 8]
+
+
+async def test_a_subscription_at_the_head_reads_the_log_when_too_much_came_to_hold() -> None:
+    log = Log(0)
+    stream = stream_of(log, last=0, capacity=16)  # holds at most 4
+    for seq in log.append(5):
+        stream.on_event(seq, frame(seq))  # the fifth: the held four are dropped
+    assert await stream.start_at(0) == 5
+    assert await drain(stream._outgoing) == [1, 2, 3, 4, 5]
+
+
 async def test_a_replay_then_live_leaves_no_gap_and_no_duplicate() -> None:
     """Events committed during the replay arrive live while it reads: each is delivered once,
     after everything before it."""

@@ -306,3 +306,20 @@ async def test_the_memory_fallback_still_limits_registrations(
 
     assert refused.status_code == 429
     assert (await client.get("/api/profiles/bob")).status_code == 404
+
+
+async def test_a_burst_of_calls_waits_for_the_pool_instead_of_opening_a_connection_each(
+    redis: RedisServer,
+) -> None:
+    cache = RedisCache(
+        connect_redis(redis.url, timeout_seconds=TIMEOUT_SECONDS, pool_size=4),
+        namespace="burst:",
+        breaker=RedisBreaker(retry_seconds=BREAKER_SECONDS),
+    )
+    await cache.set("key", b"value", ttl_seconds=60)
+    answers = await asyncio.gather(*(cache.get("key") for _ in range(300)))
+    assert answers == [b"value"] * 300  # nobody failed for want of a connection
+    async with Redis.from_url(redis.url) as direct:
+        clients = (await direct.info("clients"))["connected_clients"]
+    assert 1 <= clients - 1 <= 4  # the pool's connections, besides this one
+    await cache.close()

@@ -43,7 +43,11 @@ class Platform:
         # one client and one breaker for the cache and the rate limits: one Redis, one verdict
         redis, breaker = None, None
         if url := settings.redis_url:
-            redis = connect_redis(url, timeout_seconds=settings.redis_timeout_seconds)
+            redis = connect_redis(
+                url,
+                timeout_seconds=settings.redis_timeout_seconds,
+                pool_size=settings.redis_pool_size,
+            )
             breaker = RedisBreaker(
                 retry_seconds=settings.redis_breaker_seconds, registry=metrics.registry
             )

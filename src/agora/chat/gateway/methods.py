@@ -71,15 +71,13 @@ async def ping(connection: Connection, params: NoParams) -> dict[str, Any]:
 
 @method("subscribe", SubscribeParams)
 async def subscribe(connection: Connection, params: SubscribeParams) -> dict[str, Any]:
-    """The room's events from now on; with ``since``, first every event after it, in order."""
+    """The room's events from now on; with ``since``, first every event after it, in order.
+
+    The node listens to the room before it reads the room's head: every event after the head
+    then comes live, so a subscription without ``since`` reads no log unless what came live has
+    a gap."""
     hub, settings, user_id = connection.hub, connection.settings, connection.user_id
     room_id = params.room
-    head = await hub.logs.open_room(user_id=user_id, room_id=room_id)
-    if params.since is not None and params.since > head:
-        raise Invalid(f"is past the room's last event ({head})", field="since")
-    previous = connection.streams.pop(room_id, None)
-    if previous is not None:
-        await hub.leave_room(previous)
 
     async def read(after: int, limit: int) -> Any:
         return await hub.logs.events_after(
@@ -99,14 +97,20 @@ async def subscribe(connection: Connection, params: SubscribeParams) -> dict[str
         encode=hub.encode,
         page=min(settings.replay_page, hub.logs.page_max),
         reorder_seconds=settings.reorder_seconds,
-        last=head if params.since is None else params.since,
+        last=params.since or 0,
         on_replayed=replayed,
         on_failure=lambda _exc: connection.close(1011, "could not read the room's log"),
     )
-    connection.streams[room_id] = stream
+    await hub.join_room(stream)  # what is committed from now on comes live (held until started)
     try:
-        await hub.join_room(stream)  # subscribed first: what is committed from now on comes live
-        count = await stream.catch_up()
+        head = await hub.logs.open_room(user_id=user_id, room_id=room_id)
+        if params.since is not None and params.since > head:
+            raise Invalid(f"is past the room's last event ({head})", field="since")
+        previous = connection.streams.pop(room_id, None)
+        if previous is not None:
+            await hub.leave_room(previous)
+        connection.streams[room_id] = stream
+        count = await (stream.start_at(head) if params.since is None else stream.catch_up())
     except BaseException:
         if connection.streams.get(room_id) is stream:
             del connection.streams[room_id]

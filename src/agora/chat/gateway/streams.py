@@ -8,13 +8,15 @@ remembers the last sequence number it delivered and:
 - delivers the next one at once, and drops what it delivered already;
 - holds one that comes early (a gap) for ``reorder_seconds``, which is usually all the missing
   one needs to arrive; if it does not, reads the gap from the log;
-- on ``catch_up`` (a subscription, with or without ``since``), reads the log after its last
+- on ``catch_up`` (a subscription with ``since``, or a gap), reads the log after its last
   sequence number, page by page, while holding what arrives live meanwhile; once the log has
   nothing more, delivers what it held that follows, and is live. The last step awaits nothing,
   so no event can fall between the replay and the live stream.
 
-The node subscribes to the fan-out before the first catch-up reads the log: whatever is
-committed after that read reaches the stream live, whatever before is in the log.
+The node subscribes to the fan-out before the stream starts: whatever is committed after the
+room's head (or the log's last page) was read reaches the stream live, whatever before is in the
+log. A subscription without ``since`` starts at the head (``start_at``) and reads the log only
+when what arrived live meanwhile has a gap.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class RoomStream:
         self._timer: asyncio.TimerHandle | None = None
         self._filling: asyncio.Task[None] | None = None
         self._ends_at: int | None = None  # the event that ends the user's membership
+        self._forgot = False  # held events were dropped once (only the log has them now)
         self.closed = False
 
     def on_event(self, seq: int, frame: str) -> None:
@@ -76,6 +79,7 @@ class RoomStream:
             return
         if len(self._held) >= self._max_held:
             self._held.clear()  # the log has them: the catch-up reads them instead
+            self._forgot = True
         self._held[seq] = frame
         if self._catching_up:
             return
@@ -84,6 +88,19 @@ class RoomStream:
             self._timer = asyncio.get_running_loop().call_later(
                 self._reorder_seconds, self._gap_persists
             )
+
+    async def start_at(self, head: int) -> int:
+        """A subscription without ``since``: the client starts at ``head``, read after the node
+        began listening, so whatever follows it is held already (or still to come). The log is
+        read only when what is held does not follow on from ``head``; the number of events
+        read."""
+        self.last = head
+        if not self._forgot:
+            self._release()
+            if not self._held:
+                self._catching_up = False
+                return 0
+        return await self.catch_up()
 
     def _deliver(self, seq: int, frame: str) -> None:
         if not self.closed and self._outgoing.put(frame):
