@@ -30,7 +30,7 @@ from agora.platform.body_limit import BodyLimitMiddleware
 from agora.platform.deps import PLATFORM
 from agora.platform.error_boundary import ErrorBoundaryMiddleware
 from agora.platform.error_formats import REALWORLD, Api, ErrorFormats
-from agora.platform.forwarded import ForwardedHeadersMiddleware
+from agora.platform.forwarded import ForwardedHeaders, ForwardedHeadersMiddleware
 from agora.platform.health import router as health_router
 from agora.platform.heap import freeze_startup_objects
 from agora.platform.http_errors import install_error_handlers
@@ -46,7 +46,7 @@ from agora.platform.provided import ProvidingApp
 from agora.platform.route_index import RouteIndex
 from agora.platform.security_headers import SecurityHeadersMiddleware
 from agora.platform.trailing_slash import TrailingSlashMiddleware
-from agora.platform.websocket_routes import WebSocketRoutesMiddleware
+from agora.platform.websocket_routes import WebSocketRoutes, WebSocketsFirstApp
 from agora.settings import Environment, Settings
 from agora.shop.cart.api import api as shop_cart_api
 from agora.shop.catalog.api import api as shop_catalog_api
@@ -148,7 +148,9 @@ def create_app(
         await container.close()
         worker_ended()
 
-    app = ProvidingApp(
+    forwarded = ForwardedHeaders(trusted_hosts=settings.forwarded_allow_ips)
+    app = WebSocketsFirstApp(
+        websockets=WebSocketRoutes(WEBSOCKETS, forwarded=forwarded),
         title="Agora",
         version=__version__,
         description=DESCRIPTION,
@@ -192,9 +194,9 @@ def create_app(
 
     document_api(app, routes=every_route, signed_in=required_user_id, formats=formats)
 
-    # Outermost last: the WebSockets (past everything else) → request id → metrics and log →
-    # CORS → headers → error boundary → body limit → one route for both spellings of a path →
-    # routes.
+    # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
+    # limit → one route for both spellings of a path → routes. The WebSockets of WEBSOCKETS are
+    # served before all of it (WebSocketsFirstApp).
     app.add_middleware(TrailingSlashMiddleware, routes=routes)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit, formats=formats)
     app.add_middleware(ErrorBoundaryMiddleware, formats=formats)
@@ -222,7 +224,6 @@ def create_app(
         access_log=settings.access_log,
     )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
-    app.add_middleware(WebSocketRoutesMiddleware, endpoints=WEBSOCKETS)
     # outermost: everything inside sees the client and the URL it used, not the proxy's
-    app.add_middleware(ForwardedHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
+    app.add_middleware(ForwardedHeadersMiddleware, forwarded=forwarded)
     return app

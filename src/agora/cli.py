@@ -22,10 +22,11 @@ from agora.settings import Settings
 if TYPE_CHECKING:
     from agora.platform.jobs.store import JobStore
 
-# uvicorn's sans-I/O WebSocket protocol on the `websockets` library: a connection is a protocol
-# object and a queue, with timers for its keepalive pings, where the legacy implementation keeps
-# several tasks per connection; and a frame is written straight to the transport
-WEBSOCKET_IMPLEMENTATION = "websockets-sansio"
+# uvicorn's sans-I/O WebSocket protocol on the `websockets` library (a connection is a protocol
+# object with timers for its keepalive pings, where the legacy implementation keeps several tasks
+# per connection; a frame is written straight to the transport), in a subclass that keeps less
+# for an idle connection (agora.platform.websocket_protocol)
+WEBSOCKET_IMPLEMENTATION = "agora.platform.websocket_protocol:LeanWebSocketProtocol"
 
 
 def _settings() -> Settings:

@@ -31,17 +31,35 @@ def _forwarded_host(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     return host if _HOST.fullmatch(host) else None
 
 
+async def _nothing(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app behind uvicorn's middleware when only its rewriting of the scope is wanted."""
+
+
+class ForwardedHeaders:
+    """The scope as the client sent it, where a trusted proxy says so."""
+
+    def __init__(self, *, trusted_hosts: str) -> None:
+        # uvicorn's middleware sets the scheme and the client on the scope it is given, then
+        # calls its app: here one that does nothing (uvicorn's ASGI types are its own TypedDicts)
+        self._proxy_headers: Any = ProxyHeadersMiddleware(cast(Any, _nothing), trusted_hosts)
+
+    async def apply(self, scope: Scope) -> Scope:
+        client = scope.get("client")
+        if client and client[0] in self._proxy_headers.trusted_hosts:
+            host = _forwarded_host(scope["headers"])
+            if host is not None:
+                headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
+                scope = {**scope, "headers": [*headers, (b"host", host)]}
+        await self._proxy_headers(scope, _nothing, _nothing)
+        return scope
+
+
 class ForwardedHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, trusted_hosts: str) -> None:
-        # uvicorn's types for ASGI are its own TypedDicts; the messages are the same
-        self._proxy_headers: Any = ProxyHeadersMiddleware(cast(Any, app), trusted_hosts)
+    def __init__(self, app: ASGIApp, *, forwarded: ForwardedHeaders) -> None:
+        self.app = app
+        self.forwarded = forwarded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            client = scope.get("client")
-            if client and client[0] in self._proxy_headers.trusted_hosts:
-                host = _forwarded_host(scope["headers"])
-                if host is not None:
-                    headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
-                    scope = {**scope, "headers": [*headers, (b"host", host)]}
-        await self._proxy_headers(scope, receive, send)
+            scope = await self.forwarded.apply(scope)
+        await self.app(scope, receive, send)

@@ -3,7 +3,7 @@ connections), authentication, the methods and the settings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket
@@ -29,7 +29,8 @@ class GatewayNode:
     settings: ChatGatewaySettings
     methods: Mapping[str, Method] = field(default_factory=lambda: METHODS)
 
-    async def serve(self, websocket: WebSocket) -> None:
+    def serve(self, websocket: WebSocket) -> Awaitable[None]:
+        """The connection's life (the coroutine, not a frame more around it)."""
         connection = Connection(
             websocket,
             hub=self.hub,
@@ -38,7 +39,7 @@ class GatewayNode:
             methods=self.methods,
             settings=self.settings,
         )
-        await connection.serve()
+        return connection.serve()
 
     def start(self) -> None:
         self.hub.start()

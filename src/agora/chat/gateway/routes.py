@@ -6,6 +6,8 @@ details). The protocol spoken on the socket is in ``docs/protocol.md``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from fastapi import APIRouter, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -45,10 +47,10 @@ async def create_ticket(request: Request, user_id: CurrentUserId) -> Ticket:
 WEBSOCKET_PATH = "/api/chat/ws"
 
 
-# served past the HTTP middleware (``platform/websocket_routes.py``), not by the router
-async def chat_socket(websocket: WebSocket) -> None:
+# served ahead of the HTTP middleware (``platform/websocket_routes.py``), not by the router
+def chat_socket(websocket: WebSocket) -> Awaitable[None]:
     """JSON-RPC 2.0 over one WebSocket: see docs/protocol.md."""
-    await CHAT_GATEWAY.of(websocket.app).chat_gateway.serve(websocket)
+    return CHAT_GATEWAY.of(websocket.app).chat_gateway.serve(websocket)
 
 
 api = Api(router, errors=PROBLEM_DETAILS)

@@ -1,0 +1,98 @@
+"""uvicorn's sans-I/O WebSocket protocol, holding less for an idle connection.
+
+A chat node holds tens of thousands of WebSockets that say nothing for hours, so what each one
+keeps is the node's memory. uvicorn's protocol keeps, per connection, an ``asyncio.Queue`` for
+the messages to the app (four deques, with their first blocks: about 3 KB, for a queue that
+holds one message now and then), an ``asyncio.Event`` for the socket's flow control (another
+deque), and the handshake's request and response, headers and all, for the connection's life.
+This subclass changes only that: a queue and a flag that hold nothing while idle, and the
+handshake dropped once it is answered. Everything else, frames, close codes, keepalive pings,
+limits, is uvicorn's own (``cli.py`` names it as ``uvicorn.run(ws=...)``; the tests run the
+same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+
+class Inbox:
+    """What ``asyncio.Queue`` does for the protocol (``put_nowait``, ``get``, ``empty``), for
+    one reader: the messages in a deque made on the first one, the reader waiting on a future
+    made while it waits."""
+
+    __slots__ = ("_messages", "_waiter")
+
+    def __init__(self) -> None:
+        self._messages: deque[Any] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, message: Any) -> None:
+        if self._messages is None:
+            self._messages = deque()
+        self._messages.append(message)
+        if self._waiter is not None:
+            if not self._waiter.done():
+                self._waiter.set_result(None)
+            self._waiter = None
+
+    async def get(self) -> Any:
+        while not self._messages:
+            if self._waiter is None or self._waiter.done():  # done: its reader was cancelled
+                self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        message = self._messages.popleft()
+        if not self._messages:
+            self._messages = None  # an idle connection keeps no deque
+        return message
+
+    def empty(self) -> bool:
+        return not self._messages
+
+
+class Flag:
+    """What ``asyncio.Event`` does for the protocol's flow control (``set``, ``clear``,
+    ``wait``): set almost always, so nobody waits and nothing is kept for waiters."""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        if self._waiter is not None:
+            if not self._waiter.done():
+                self._waiter.set_result(None)
+            self._waiter = None
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        if self._waiter is None:  # shared by every sender waiting for the socket to drain
+            self._waiter = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._waiter)
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete and hasattr(self, "response"):
+            # answered (accepted or refused): uvicorn reads neither again
+            del self.request, self.response
