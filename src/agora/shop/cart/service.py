@@ -14,16 +14,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agora.platform.db import dialect_insert, utcnow
+from agora.platform.db import utcnow
 from agora.platform.errors import Conflict, Invalid, NotFound
 from agora.platform.uow import UnitOfWork
-from agora.shop.cart.models import Cart, CartLine
+from agora.shop.cart import statements
 from agora.shop.cart.schemas import LINE_QUANTITY_MAX, CartOut
-from agora.shop.cart.views import cart_view, line_variants, view_of
-from agora.shop.catalog.models import Product, Variant
+from agora.shop.cart.views import cart_lines, cart_view, view_of
 from agora.shop.money import CurrencyMismatch
 
 TOKEN_FIELD = "X-Cart-Token"  # noqa: S105 - a header name
@@ -41,44 +39,29 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _anonymous_cart(session: AsyncSession, token: str, *, touch: bool) -> int | None:
+async def _anonymous_cart(connection: AsyncConnection, token: str, *, touch: bool) -> int | None:
     """The id of the cart ``token`` opens; ``touch``: its ``updated_at`` set in the same
     statement (what the purge of forgotten anonymous carts goes by)."""
     if touch:
-        return await session.scalar(
-            update(Cart)
-            .where(Cart.token_hash == hash_token(token))
-            .values(updated_at=utcnow())
-            .returning(Cart.id)
-            .execution_options(synchronize_session=False)
-        )
-    return await session.scalar(select(Cart.id).where(Cart.token_hash == hash_token(token)))
+        values = {"hash": hash_token(token), "now": utcnow()}
+        return await connection.scalar(statements.touch_anonymous(), values)
+    return await connection.scalar(statements.find_anonymous(), {"hash": hash_token(token)})
 
 
 async def _user_cart(
-    session: AsyncSession, user_id: int, *, create: bool, touch: bool
+    connection: AsyncConnection, user_id: int, *, create: bool, touch: bool
 ) -> int | None:
     """The id of the user's cart: made when missing if ``create`` (two first requests of a user
     at once make one cart), its ``updated_at`` set if ``touch``; one statement either way."""
-    now = utcnow()
     if create:
-        insert = dialect_insert(session)(Cart).values(
-            user_id=user_id, created_at=now, updated_at=now
-        )
-        return await session.scalar(
-            insert.on_conflict_do_update(
-                index_elements=[Cart.user_id], set_={"updated_at": insert.excluded.updated_at}
-            ).returning(Cart.id)
-        )
+        now = utcnow()
+        values = {"user_id": user_id, "created_at": now, "updated_at": now}
+        made: int = await connection.scalar(statements.user_cart_upsert(connection), values)
+        return made
     if touch:
-        return await session.scalar(
-            update(Cart)
-            .where(Cart.user_id == user_id)
-            .values(updated_at=now)
-            .returning(Cart.id)
-            .execution_options(synchronize_session=False)
-        )
-    return await session.scalar(select(Cart.id).where(Cart.user_id == user_id))
+        values = {"owner": user_id, "now": utcnow()}
+        return await connection.scalar(statements.touch_user_cart(), values)
+    return await connection.scalar(statements.find_user_cart(), {"owner": user_id})
 
 
 async def find_cart(
@@ -88,10 +71,10 @@ async def find_cart(
     ``touch``, as a write does), and the token to hand back: the one the client holds, or a new
     one for a new anonymous cart. Merges a shown anonymous cart into a signed-in user's. One
     statement to find (or make, or touch) the cart, whichever it is."""
-    session = uow.session
+    connection = await uow.session.connection()
     if owner.user_id is None:
         if owner.token is not None:
-            cart_id = await _anonymous_cart(session, owner.token, touch=touch)
+            cart_id = await _anonymous_cart(connection, owner.token, touch=touch)
             if cart_id is None:
                 raise NotFound("is unknown or was merged into an account", field=TOKEN_FIELD)
             return cart_id, owner.token
@@ -99,87 +82,38 @@ async def find_cart(
             return None, None
         token = secrets.token_urlsafe(32)
         now = utcnow()
-        created = await session.scalar(
-            insert(Cart)
-            .values(token_hash=hash_token(token), created_at=now, updated_at=now)
-            .returning(Cart.id)
-        )
-        return created, token
+        values = {"token_hash": hash_token(token), "created_at": now, "updated_at": now}
+        return await connection.scalar(statements.new_anonymous(), values), token
     anonymous = (
-        None if owner.token is None else await _anonymous_cart(session, owner.token, touch=False)
+        None if owner.token is None else await _anonymous_cart(connection, owner.token, touch=False)
     )
     merging = anonymous is not None
     cart_id = await _user_cart(
-        session, owner.user_id, create=create or merging, touch=touch or merging
+        connection, owner.user_id, create=create or merging, touch=touch or merging
     )
     if anonymous is not None and cart_id is not None:
-        await _merge(session, source=anonymous, into=cart_id)
+        await _merge(connection, source=anonymous, into=cart_id)
     return cart_id, None
 
 
-async def _merge(session: AsyncSession, *, source: int, into: int) -> None:
+async def _merge(connection: AsyncConnection, *, source: int, into: int) -> None:
     """Moves the lines of cart ``source`` into cart ``into`` and deletes ``source``. A variant
     in both is summed and capped at what may be bought; a line in another currency than
     ``into``'s is dropped (a cart holds one currency)."""
-    theirs = await line_variants(session, source)
-    ours = {variant.id: (line, variant) for line, variant, _ in await line_variants(session, into)}
-    currency = next((variant.currency for _, variant in ours.values()), None)
-    for line, variant, _product in theirs:
-        if currency is not None and variant.currency != currency:
+    theirs = await cart_lines(connection, source)
+    ours = {row.variant_id: row for row in await cart_lines(connection, into)}
+    currency = next((row.currency for row in ours.values()), None)
+    now = utcnow()
+    for line in theirs:
+        if currency is not None and line.currency != currency:
             continue
-        currency = variant.currency
-        held = ours[variant.id][0].quantity if variant.id in ours else 0
-        quantity = min(held + line.quantity, _available(variant), LINE_QUANTITY_MAX)
+        currency = line.currency
+        held = ours[line.variant_id].quantity if line.variant_id in ours else 0
+        quantity = min(held + line.quantity, max(line.available, 0), LINE_QUANTITY_MAX)
         if quantity > held:
-            await _put_line(session, into, variant.id, quantity)
-    await session.execute(delete(Cart).where(Cart.id == source))
-
-
-def _available(variant: Variant) -> int:
-    return max(variant.stock_on_hand - variant.stock_reserved, 0)
-
-
-async def _put_line(
-    session: AsyncSession, cart_id: int, variant_id: int, quantity: int, *, add: bool = False
-) -> int:
-    """Sets the line's quantity (adds to it when ``add``) in one statement, so two adds at once
-    both count; returns the quantity the line now holds."""
-    insert = dialect_insert(session)(CartLine).values(
-        cart_id=cart_id, variant_id=variant_id, quantity=quantity, added_at=utcnow()
-    )
-    new = CartLine.quantity + insert.excluded.quantity if add else insert.excluded.quantity
-    held = await session.scalar(
-        insert.on_conflict_do_update(
-            index_elements=[CartLine.cart_id, CartLine.variant_id], set_={"quantity": new}
-        ).returning(CartLine.quantity)
-    )
-    return int(held or 0)
-
-
-async def _change_line(session: AsyncSession, cart_id: int, variant_id: int, quantity: int) -> int:
-    """Sets the quantity of a line the cart holds; 0 when it holds none."""
-    held = await session.scalar(
-        update(CartLine)
-        .where(CartLine.cart_id == cart_id, CartLine.variant_id == variant_id)
-        .values(quantity=quantity)
-        .returning(CartLine.quantity)
-        .execution_options(synchronize_session=False)
-    )
-    return int(held or 0)
-
-
-async def _buyable(session: AsyncSession, sku: str) -> Variant:
-    row = (
-        await session.execute(
-            select(Variant, Product.published)
-            .join(Product, Product.id == Variant.product_id)
-            .where(Variant.sku == sku)
-        )
-    ).first()
-    if row is None or not row[1]:
-        raise NotFound("is not a product on sale", field="sku")
-    variant: Variant = row[0]
-    return variant
+            values = {"cart_id": into, "variant_id": line.variant_id, "quantity": quantity}
+            await connection.execute(statements.put_line(connection), {**values, "added_at": now})
+    await connection.execute(statements.delete_cart(), {"cart": source})
 
 
 async def set_quantity(
@@ -189,43 +123,49 @@ async def set_quantity(
 
     Written first, checked on what the cart holds after the write (a refusal rolls the write
     back): a concurrent add is counted, and the answer's read of the cart is the check's read,
-    so an add costs four statements (the variant, the cart, the line, the cart's view)."""
-    session = uow.session
-    variant = await _buyable(session, sku)
+    so an add costs three statements (the cart; the line, written from the variant its SKU
+    names; the cart's view)."""
     cart_id, token = await find_cart(uow, owner, create=add, touch=True)
     if cart_id is None:
         raise NotFound("holds no such line", field="sku")
+    connection = await uow.session.connection()
+    values = {"cart": cart_id, "sku": sku, "wanted": quantity}
     if add:
-        wanted = await _put_line(session, cart_id, variant.id, quantity, add=True)
+        statement = statements.add_to_line(connection)
+        written = (await connection.execute(statement, {**values, "now": utcnow()})).first()
+        if written is None:
+            raise NotFound("is not a product on sale", field="sku")
     else:
-        wanted = await _change_line(session, cart_id, variant.id, quantity)
-        if not wanted:
+        written = (await connection.execute(statements.set_line(), values)).first()
+        if written is None:
             raise NotFound("is not in the cart", field="sku")
-    rows = await line_variants(session, cart_id)
-    for _, other, _ in rows:
-        if other.currency != variant.currency:
-            raise CurrencyMismatch(other.currency, variant.currency, field="sku")
+    variant_id, wanted = written
+    rows = await cart_lines(connection, cart_id)
+    line = next(row for row in rows if row.variant_id == variant_id)
+    for other in rows:
+        if other.currency != line.currency:
+            raise CurrencyMismatch(other.currency, line.currency, field="sku")
     if wanted > LINE_QUANTITY_MAX:
         raise Invalid(f"would pass {LINE_QUANTITY_MAX} of one item", field="quantity")
-    if wanted > _available(variant):
-        raise Conflict(f"only {_available(variant)} left in stock", field="quantity")
-    view = view_of(rows, token=token)  # before the commit, which expires the rows
+    available = max(line.available, 0)
+    if wanted > available:
+        raise Conflict(f"only {available} left in stock", field="quantity")
+    view = view_of(rows, token=token)
     await uow.commit()
     return view
 
 
 async def remove_line(uow: UnitOfWork, owner: CartOwner, *, sku: str) -> CartOut:
-    session = uow.session
     cart_id, token = await find_cart(uow, owner, create=False)
-    variant_id = await session.scalar(select(Variant.id).where(Variant.sku == sku))
+    connection = await uow.session.connection()
+    variant_id = await connection.scalar(statements.variant_of_sku(), {"sku": sku})
     if cart_id is None or variant_id is None:
         raise NotFound("is not in the cart", field="sku")
-    result = await session.execute(
-        delete(CartLine).where(CartLine.cart_id == cart_id, CartLine.variant_id == variant_id)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    values = {"cart": cart_id, "variant": variant_id}
+    result = await connection.execute(statements.remove_line(), values)
+    if not result.rowcount:
         raise NotFound("is not in the cart", field="sku")
-    view = await cart_view(session, cart_id, token=token)
+    view = await cart_view(connection, cart_id, token=token)
     await uow.commit()
     return view
 
@@ -235,7 +175,7 @@ async def show(uow: UnitOfWork, owner: CartOwner) -> CartOut:
     cart_id, token = await find_cart(uow, owner, create=False)
     if cart_id is None:
         return CartOut(token=None, currency=None, lines=[], subtotal=None)
-    view = await cart_view(uow.session, cart_id, token=token)
+    view = await cart_view(await uow.session.connection(), cart_id, token=token)
     await uow.commit()
     return view
 
@@ -244,6 +184,7 @@ async def empty(uow: UnitOfWork, owner: CartOwner) -> CartOut:
     cart_id, token = await find_cart(uow, owner, create=False)
     if cart_id is None:
         return CartOut(token=None, currency=None, lines=[], subtotal=None)
-    await uow.session.execute(delete(CartLine).where(CartLine.cart_id == cart_id))
+    connection = await uow.session.connection()
+    await connection.execute(statements.empty_cart(), {"cart": cart_id})
     await uow.commit()
     return CartOut(token=token, currency=None, lines=[], subtotal=None)

@@ -1,55 +1,53 @@
-"""What a cart holds, read with today's catalog: one query for every line, whatever their number."""
+"""What a cart holds, read with today's catalog: one query for every line, whatever their number.
+
+The lines are read as plain columns by one prebuilt Core statement on the transaction's
+connection (``cart/statements.py``), never as ORM entities: nothing for a session to track, and
+always the rows as committed or as this transaction's own statements left them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agora.shop.cart.models import CartLine
+from agora.shop.cart import statements
 from agora.shop.cart.schemas import CartLineOut, CartOut
-from agora.shop.catalog.models import Product, Variant
 from agora.shop.money import Money
 
+# one line with its variant and product (``statements.LINE_COLUMNS``): quantity, variant_id, sku,
+# title, price_minor, currency, available, name, published
+Line = Row[*tuple[Any, ...]]
 
-async def line_variants(
-    session: AsyncSession, cart_id: int
-) -> Sequence[tuple[CartLine, Variant, Product]]:
+
+async def cart_lines(connection: AsyncConnection, cart_id: int) -> Sequence[Line]:
     """The cart's lines with their variants and products, in variant order."""
-    rows = await session.execute(
-        select(CartLine, Variant, Product)
-        .join(Variant, Variant.id == CartLine.variant_id)
-        .join(Product, Product.id == Variant.product_id)
-        .where(CartLine.cart_id == cart_id)
-        .order_by(CartLine.variant_id)
-        # as committed or written by this transaction's Core statements, not as first loaded
-        .execution_options(populate_existing=True)
-    )
-    return [(line, variant, product) for line, variant, product in rows]
+    return (await connection.execute(statements.lines_of_cart(), {"cart": cart_id})).all()
 
 
-async def cart_view(session: AsyncSession, cart_id: int, *, token: str | None) -> CartOut:
-    return view_of(await line_variants(session, cart_id), token=token)
+async def cart_view(connection: AsyncConnection, cart_id: int, *, token: str | None) -> CartOut:
+    return view_of(await cart_lines(connection, cart_id), token=token)
 
 
-def view_of(rows: Sequence[tuple[CartLine, Variant, Product]], *, token: str | None) -> CartOut:
-    """The cart's answer from its lines as ``line_variants`` read them (in one currency)."""
+def view_of(rows: Sequence[Line], *, token: str | None) -> CartOut:
+    """The cart's answer from its lines as ``cart_lines`` read them (in one currency)."""
     lines = []
     subtotal: Money | None = None
-    for line, variant, product in rows:
-        price = Money(variant.price_minor, variant.currency)
-        total = price.times(line.quantity)
+    for row in rows:
+        price = Money(row.price_minor, row.currency)
+        total = price.times(row.quantity)
         subtotal = total if subtotal is None else subtotal + total
         lines.append(
             CartLineOut(
-                sku=variant.sku,
-                name=product.name,
-                title=variant.title,
-                quantity=line.quantity,
+                sku=row.sku,
+                name=row.name,
+                title=row.title,
+                quantity=row.quantity,
                 unitPrice=price.wire(),
                 lineTotal=total.wire(),
-                available=max(variant.stock_on_hand - variant.stock_reserved, 0),
+                available=max(row.available, 0),
             )
         )
     return CartOut(

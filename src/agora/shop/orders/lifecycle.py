@@ -32,19 +32,21 @@ from agora.shop.orders.state_machine import (
 from agora.shop.orders.topics import ORDER_TOPICS, OrderChanged
 
 
-def record_event(uow: UnitOfWork, order: Order, record: OrderEventRecord) -> OrderEvent:
-    """The history row and the outbox message of one step, in the unit of work's transaction;
-    the row (written with the session's next flush)."""
-    event = OrderEvent(
-        order_id=order.id,
-        from_status=record.from_status,
-        to_status=record.to_status,
-        actor_kind=record.actor.kind,
-        actor_id=record.actor.user_id,
-        reason=record.reason,
-        created_at=record.at,
-    )
-    uow.session.add(event)
+def event_values(order_id: int, record: OrderEventRecord) -> dict[str, object]:
+    """The history row of one step, as the columns of ``OrderEvent``."""
+    return {
+        "order_id": order_id,
+        "from_status": record.from_status,
+        "to_status": record.to_status,
+        "actor_kind": record.actor.kind,
+        "actor_id": record.actor.user_id,
+        "reason": record.reason,
+        "created_at": record.at,
+    }
+
+
+def announce(uow: UnitOfWork, order: Order, record: OrderEventRecord) -> None:
+    """The outbox message of one step, in the unit of work's transaction."""
     uow.outbox.add(
         ORDER_TOPICS[record.to_status],
         OrderChanged(
@@ -58,6 +60,14 @@ def record_event(uow: UnitOfWork, order: Order, record: OrderEventRecord) -> Ord
             at=iso_utc_millis(record.at),
         ),
     )
+
+
+def record_event(uow: UnitOfWork, order: Order, record: OrderEventRecord) -> OrderEvent:
+    """The history row and the outbox message of one step, in the unit of work's transaction;
+    the row (written with the session's next flush)."""
+    event = OrderEvent(**event_values(order.id, record))
+    uow.session.add(event)
+    announce(uow, order, record)
     return event
 
 

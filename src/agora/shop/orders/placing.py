@@ -20,24 +20,25 @@ Any failure rolls the whole transaction back: no stock, voucher use or key is le
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agora.platform.db import dialect_insert, utcnow
+from agora.platform.db import utcnow
 from agora.platform.errors import Conflict, Unauthorized
 from agora.platform.uow import UnitOfWork
-from agora.shop.cart.models import CartLine
+from agora.shop.cart import statements as cart_statements
 from agora.shop.cart.service import CartOwner, find_cart
-from agora.shop.cart.views import line_variants
+from agora.shop.cart.views import Line, cart_lines
 from agora.shop.catalog.models import Variant
 from agora.shop.checkout.config import CheckoutConfig
 from agora.shop.checkout.totals import PricedLine, Totals, compute_totals
 from agora.shop.money import Money
-from agora.shop.orders import stock, vouchers
-from agora.shop.orders.lifecycle import record_event
-from agora.shop.orders.models import IdempotencyKey, Order, OrderLine
+from agora.shop.orders import statements, stock, vouchers
+from agora.shop.orders.lifecycle import announce, event_values
+from agora.shop.orders.models import Order, OrderEvent, OrderLine
 from agora.shop.orders.queries import load_order, order_out, order_view
 from agora.shop.orders.schemas import CheckoutRequest, Figures, OrderOut, QuoteOut
 from agora.shop.orders.state_machine import Actor, OrderStatus, placed
@@ -52,21 +53,15 @@ class Placed:
 
 
 async def _claim_key(
-    session: AsyncSession, *, user_id: int, key: str, fingerprint: str
+    connection: AsyncConnection, *, user_id: int, key: str, fingerprint: str
 ) -> int | None:
     """Claims ``key`` for this request, or returns the order an earlier request made with it."""
-    insert = dialect_insert(session)(IdempotencyKey).values(
-        user_id=user_id, key=key, request_hash=fingerprint, created_at=utcnow()
-    )
-    claimed = await session.execute(insert.on_conflict_do_nothing().returning(IdempotencyKey.key))
+    values = {"user_id": user_id, "key": key, "request_hash": fingerprint, "created_at": utcnow()}
+    claimed = await connection.execute(statements.claim_key(connection), values)
     if claimed.first() is not None:
         return None
     earlier = (
-        await session.execute(
-            select(IdempotencyKey.request_hash, IdempotencyKey.order_id).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
-            )
-        )
+        await connection.execute(statements.earlier_claim(), {"owner": user_id, "claimed": key})
     ).one()
     if earlier.request_hash != fingerprint:
         raise Conflict("was used for another request: use a new key", field=KEY_FIELD)
@@ -74,6 +69,24 @@ async def _claim_key(
         raise Conflict("belongs to a checkout still running", field=KEY_FIELD)
     order_id: int = earlier.order_id
     return order_id
+
+
+async def _cart(uow: UnitOfWork, owner: CartOwner) -> tuple[int, Sequence[Line]]:
+    """The id of the cart ``owner`` checks out and its lines (a Conflict when there are none):
+    a signed-in user's in one statement; a shown anonymous cart is merged into it first."""
+    connection = await uow.session.connection()
+    if owner.user_id is not None and owner.token is None:
+        rows = (
+            await connection.execute(cart_statements.lines_of_user(), {"owner": owner.user_id})
+        ).all()
+        if rows:
+            return rows[0].cart_id, rows
+    else:
+        cart_id, _ = await find_cart(uow, owner, create=False)
+        rows = [] if cart_id is None else await cart_lines(connection, cart_id)
+        if cart_id is not None and rows:
+            return cart_id, rows
+    raise Conflict("is empty", field="cart")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,24 +99,21 @@ class _Priced:
 async def _price(
     uow: UnitOfWork,
     *,
-    cart_id: int,
+    rows: Sequence[Line],
     request: CheckoutRequest,
     config: CheckoutConfig,
     reserve: bool,
 ) -> _Priced:
-    """The cart priced for ``request`` (its stock reserved first when ``reserve``)."""
+    """The cart's lines priced for ``request`` (their stock reserved first when ``reserve``)."""
     session = uow.session
-    rows = await line_variants(session, cart_id)
-    if not rows:
-        raise Conflict("is empty", field="cart")
-    for _, variant, product in rows:
-        if not product.published:
-            raise Conflict(f"{variant.sku} is no longer on sale", field="cart")
-    needs = [(variant.id, line.quantity) for line, variant, _ in rows]
+    for row in rows:
+        if not row.published:
+            raise Conflict(f"{row.sku} is no longer on sale", field="cart")
+    needs = [(row.variant_id, row.quantity) for row in rows]
     address = request.shipping_address
     # what needs no row held is checked before any is: a bad request locks nothing
     config.shipping.rate(
-        method=request.shipping_method, country=address.country, currency=rows[0][1].currency
+        method=request.shipping_method, country=address.country, currency=rows[0].currency
     )
     voucher = (
         None if request.voucher_code is None else await vouchers.find(session, request.voucher_code)
@@ -111,7 +121,7 @@ async def _price(
     # the prices as they are now, not as the cart or this session saw them: a reservation
     # reads them from the rows it holds, in the same statement
     if reserve:
-        prices = await stock.reserve(uow, needs, skus={v.id: v.sku for _, v, _ in rows})
+        prices = await stock.reserve(uow, needs, skus={row.variant_id: row.sku for row in rows})
     else:
         prices = {
             variant_id: Money(price, currency)
@@ -124,8 +134,8 @@ async def _price(
             )
         }
     lines = [
-        (PricedLine(variant.sku, prices[variant.id], line.quantity), variant.id, product.name)
-        for line, variant, product in rows
+        (PricedLine(row.sku, prices[row.variant_id], row.quantity), row.variant_id, row.name)
+        for row in rows
     ]
     currency = lines[0][0].unit_price.currency
     shipping = config.shipping.rate(
@@ -146,10 +156,8 @@ async def quote(
     uow: UnitOfWork, *, owner: CartOwner, request: CheckoutRequest, config: CheckoutConfig
 ) -> QuoteOut:
     """What checking out would cost now; changes nothing (but merges a shown anonymous cart)."""
-    cart_id, _ = await find_cart(uow, owner, create=False)
-    if cart_id is None:
-        raise Conflict("is empty", field="cart")
-    priced = await _price(uow, cart_id=cart_id, request=request, config=config, reserve=False)
+    _, rows = await _cart(uow, owner)
+    priced = await _price(uow, rows=rows, request=request, config=config, reserve=False)
     await uow.commit()
     totals = priced.totals
     return QuoteOut(
@@ -167,48 +175,47 @@ async def place_order(
     idempotency_key: str | None,
     config: CheckoutConfig,
 ) -> Placed:
-    session = uow.session
     user_id = owner.user_id
     if user_id is None:
         raise Unauthorized("is missing", field="token")
+    connection = await uow.session.connection()
     if idempotency_key is not None:
         earlier = await _claim_key(
-            session, user_id=user_id, key=idempotency_key, fingerprint=request.fingerprint()
+            connection, user_id=user_id, key=idempotency_key, fingerprint=request.fingerprint()
         )
         if earlier is not None:
+            session = uow.session
             answer = await order_out(session, await load_order(session, earlier, owner_id=user_id))
             # nothing to keep: end the transaction the claim began (on SQLite it holds the writer)
             await uow.rollback()
             return Placed(answer, replayed=True)
-    cart_id, _ = await find_cart(uow, owner, create=False)
-    if cart_id is None:
-        raise Conflict("is empty", field="cart")
-    priced = await _price(uow, cart_id=cart_id, request=request, config=config, reserve=True)
+    cart_id, rows = await _cart(uow, owner)
+    priced = await _price(uow, rows=rows, request=request, config=config, reserve=True)
     if priced.voucher_id is not None:
-        await vouchers.count_use(session, priced.voucher_id)
+        await vouchers.count_use(uow.session, priced.voucher_id)
     totals = priced.totals
     now = utcnow()
-    order = Order(
-        user_id=user_id,
-        status=OrderStatus.PENDING_PAYMENT,
-        currency=totals.total.currency,
-        subtotal_minor=totals.subtotal.amount,
-        discount_minor=totals.discount.amount,
-        shipping_minor=totals.shipping.amount,
-        tax_minor=totals.tax.amount,
-        total_minor=totals.total.amount,
-        tax_rate_basis_points=config.tax_rate_basis_points,
-        voucher_code=request.voucher_code,
-        shipping_method=request.shipping_method,
-        shipping_address=request.shipping_address.model_dump(mode="json", by_alias=True),
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(order)
-    await session.flush()
+    values = {
+        "user_id": user_id,
+        "status": OrderStatus.PENDING_PAYMENT.value,
+        "currency": totals.total.currency,
+        "subtotal_minor": totals.subtotal.amount,
+        "discount_minor": totals.discount.amount,
+        "shipping_minor": totals.shipping.amount,
+        "tax_minor": totals.tax.amount,
+        "total_minor": totals.total.amount,
+        "tax_rate_basis_points": config.tax_rate_basis_points,
+        "voucher_code": request.voucher_code,
+        "shipping_method": request.shipping_method,
+        "shipping_address": request.shipping_address.model_dump(mode="json", by_alias=True),
+        "created_at": now,
+        "updated_at": now,
+    }
+    order_id = await connection.scalar(statements.new_order(), values)
+    order = Order(id=order_id, **values)  # the answer's, never added to the session
     lines = [
         {
-            "order_id": order.id,
+            "order_id": order_id,
             "variant_id": variant_id,
             "sku": line.sku,
             "name": name,
@@ -218,18 +225,16 @@ async def place_order(
         }
         for line, variant_id, name in priced.lines
     ]
-    # one statement for every line (the ORM would send one a line on SQLite, to learn ids
-    # nothing here needs)
-    await session.execute(insert(OrderLine), lines)
-    event = record_event(uow, order, placed(actor=Actor.customer(user_id), at=now))
+    await connection.execute(statements.new_lines(), lines)
+    record = placed(actor=Actor.customer(user_id), at=now)
+    event = event_values(order.id, record)
+    await connection.execute(statements.new_event(), event)
+    announce(uow, order, record)
     if idempotency_key is not None:
-        await session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == idempotency_key)
-            .values(order_id=order.id)
-        )
-    await session.execute(delete(CartLine).where(CartLine.cart_id == cart_id))
+        key = {"owner": user_id, "claimed": idempotency_key, "made": order_id}
+        await connection.execute(statements.key_made(), key)
+    await connection.execute(cart_statements.empty_cart(), {"cart": cart_id})
     # the answer from the rows in hand (the commit writes them): no reading back
-    answer = order_view(order, [OrderLine(**line) for line in lines], [event])
+    answer = order_view(order, [OrderLine(**line) for line in lines], [OrderEvent(**event)])
     await uow.commit()
     return Placed(answer, replayed=False)

@@ -25,6 +25,7 @@ from agora.platform.uow import UnitOfWork
 from agora.shop.catalog.events import StockChanged
 from agora.shop.catalog.models import Variant
 from agora.shop.money import Money
+from agora.shop.orders import statements
 
 # (variant id, quantity)
 Need = tuple[int, int]
@@ -42,20 +43,12 @@ async def reserve(
     commit on PostgreSQL, and SQLite has one writer, so it is the price of this moment)."""
     products = set()
     prices = {}
+    connection = await uow.session.connection()
+    statement = statements.reserve()
     for variant_id, quantity in in_lock_order(needs):
         # RETURNING says whether the row was updated, the same way on both databases
-        held = (
-            await uow.session.execute(
-                update(Variant)
-                .where(
-                    Variant.id == variant_id,
-                    Variant.stock_on_hand - Variant.stock_reserved >= quantity,
-                )
-                .values(stock_reserved=Variant.stock_reserved + quantity)
-                .returning(Variant.product_id, Variant.price_minor, Variant.currency)
-                .execution_options(synchronize_session=False)
-            )
-        ).first()
+        values = {"variant_id": variant_id, "quantity": quantity}
+        held = (await connection.execute(statement, values)).first()
         if held is None:
             raise Conflict(
                 f"{skus.get(variant_id, variant_id)} has fewer than {quantity} left in stock",
