@@ -232,7 +232,9 @@ def create_cache(
 GENERATION_TTL_SECONDS = 24 * 3600
 
 
-def _generation_key(name: str) -> str:
+def generation_key(name: str) -> str:
+    """Where the generation of ``name`` is kept: for a reader that asks for it in the same round
+    trip as an entry keyed by it (``shop/read_cache.py``)."""
     return f"generation:{name}"
 
 
@@ -242,13 +244,13 @@ def _new_token() -> bytes:
 
 async def generations(cache: Cache, *names: str) -> list[str]:
     """The current generation of each name (a fresh one where the cache has none)."""
-    values = await cache.get_many(*(_generation_key(name) for name in names))
+    values = await cache.get_many(*(generation_key(name) for name in names))
     tokens = []
     for name, value in zip(names, values, strict=True):
         token = value
         if token is None:
             token = _new_token()
-            await cache.set(_generation_key(name), token, ttl_seconds=GENERATION_TTL_SECONDS)
+            await cache.set(generation_key(name), token, ttl_seconds=GENERATION_TTL_SECONDS)
         tokens.append(token.decode())
     return tokens
 
@@ -258,7 +260,7 @@ async def start_generation(cache: Cache, name: str) -> None:
 
     The generation is ended, and the next read starts the new one.
     """
-    await cache.delete(_generation_key(name))
+    await cache.delete(generation_key(name))
 
 
 async def cached_ids(

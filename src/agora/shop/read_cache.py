@@ -15,7 +15,11 @@ the model's own serializer when the entry is filled, and a hit is sent as those 
 (``json_response``): no model is built from it, and FastAPI validates and serializes nothing
 again. The routes still declare their model (``response_model``), so ``/docs`` is unchanged,
 and ``tests/shop/catalog/test_read_cache.py`` holds what is sent equal to the model's JSON. A
-hit costs two Redis round trips (the generations, then the entry) and no database.
+hit costs one Redis round trip and no database: the entry is asked for under the generations
+this process saw last, in the same ``MGET`` as the generations themselves (``KnownGenerations``),
+and served only when they are still the current ones; when one has moved on, the entry of the
+new generations is asked for next (two round trips, as every hit cost before). Redis answers an
+``MGET`` from one moment, so an entry is never served after its generation ended.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import orjson
 from fastapi import Response
 from pydantic import BaseModel
 
-from agora.platform.cache import Cache, generations, start_generation
+from agora.platform.cache import Cache, generation_key, generations, start_generation
 from agora.platform.events import EventHandlers
 from agora.shop.catalog.events import CatalogChanged, StockChanged
 
@@ -48,6 +52,41 @@ def register_event_handlers(events: EventHandlers, cache: Cache) -> None:
     events.on(StockChanged, stock_changed)
 
 
+class KnownGenerations:
+    """The generations this process saw last, by the names an entry is keyed by: a guess that
+    a hit checks in its own round trip, never trusted alone."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, ...], list[str]] = {}
+
+    def get(self, names: tuple[str, ...]) -> list[str] | None:
+        return self._seen.get(names)
+
+    def saw(self, names: tuple[str, ...], current: list[str]) -> None:
+        self._seen[names] = current
+
+
+def _entry_key(kind: str, current: Sequence[str], parts: Sequence[object]) -> str:
+    digest = hashlib.blake2b(orjson.dumps([*current, *parts]), digest_size=16).hexdigest()
+    return f"shop:{kind}:{digest}"
+
+
+async def _hit(
+    cache: Cache, known: KnownGenerations, names: tuple[str, ...], kind: str, parts: list[object]
+) -> tuple[bytes | None, str]:
+    """The entry of the current generations, if the cache holds it, and its key."""
+    guess = known.get(names)
+    if guess is not None:
+        key = _entry_key(kind, guess, parts)
+        *found, entry = await cache.get_many(*(generation_key(n) for n in names), key)
+        if found == [token.encode() for token in guess]:
+            return entry, key
+    current = await generations(cache, *names)
+    known.saw(names, current)
+    key = _entry_key(kind, current, parts)
+    return await cache.get(key), key
+
+
 async def cached_json(
     cache: Cache,
     ttl_seconds: int,
@@ -55,6 +94,7 @@ async def cached_json(
     parts: Sequence[object],
     load: Callable[[], Awaitable[BaseModel]],
     *,
+    known: KnownGenerations,
     stock: bool = True,
 ) -> bytes:
     """The JSON of ``load()``'s answer, from the cache when an entry of the current generations
@@ -62,10 +102,7 @@ async def cached_json(
     if ttl_seconds <= 0:
         return (await load()).model_dump_json().encode()
     names = (CATALOG, STOCK) if stock else (CATALOG,)
-    current = await generations(cache, *names)
-    digest = hashlib.blake2b(orjson.dumps([*current, *parts]), digest_size=16).hexdigest()
-    key = f"shop:{kind}:{digest}"
-    hit = await cache.get(key)
+    hit, key = await _hit(cache, known, names, kind, list(parts))
     if hit is not None:
         return hit
     found = (await load()).model_dump_json().encode()

@@ -9,7 +9,7 @@ each is what the JSON is made from, and what the route documents.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from agora.shop.catalog.categories import list_categories
 from agora.shop.catalog.cursors import Sort
 from agora.shop.catalog.filters import ProductFilter
 from agora.shop.catalog.schemas import CategoriesOut, ProductDetail, ProductPage
-from agora.shop.read_cache import cached_json
+from agora.shop.read_cache import KnownGenerations, cached_json
 from agora.shop.search import queries as search_queries
 from agora.shop.search.schemas import SearchResults
 
@@ -30,13 +30,17 @@ class ShopReads:
     sessions: SessionFactory
     cache: Cache
     ttl_seconds: int
+    # this process's last sight of the generations (one round trip a hit, read_cache.py)
+    known: KnownGenerations = field(default_factory=KnownGenerations)
 
     async def categories(self) -> bytes:  # CategoriesOut
         async def load() -> CategoriesOut:
             async with self.sessions() as session:
                 return CategoriesOut(categories=await list_categories(session))
 
-        return await cached_json(self.cache, self.ttl_seconds, "categories", [], load, stock=False)
+        return await cached_json(
+            self.cache, self.ttl_seconds, "categories", [], load, known=self.known, stock=False
+        )
 
     async def products(
         self, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
@@ -49,7 +53,9 @@ class ShopReads:
                 )
 
         parts = [where.key(), sort.value, cursor, limit]
-        return await cached_json(self.cache, self.ttl_seconds, "list", parts, load)
+        return await cached_json(
+            self.cache, self.ttl_seconds, "list", parts, load, known=self.known
+        )
 
     async def search(
         self, text: str, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
@@ -62,14 +68,18 @@ class ShopReads:
                 )
 
         parts = [text, where.key(), sort.value, cursor, limit]
-        return await cached_json(self.cache, self.ttl_seconds, "search", parts, load)
+        return await cached_json(
+            self.cache, self.ttl_seconds, "search", parts, load, known=self.known
+        )
 
     async def product(self, slug: str) -> bytes:  # ProductDetail
         async def load() -> ProductDetail:
             async with self.sessions() as session:
                 return await queries.product_detail(session, slug=slug)
 
-        return await cached_json(self.cache, self.ttl_seconds, "product", [slug], load)
+        return await cached_json(
+            self.cache, self.ttl_seconds, "product", [slug], load, known=self.known
+        )
 
 
 async def _with_category_path(session: AsyncSession, where: ProductFilter) -> ProductFilter:

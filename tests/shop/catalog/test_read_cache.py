@@ -9,10 +9,12 @@ from httpx import AsyncClient
 from pydantic import BaseModel
 from sqlalchemy import update
 
+from agora.platform.cache import MemoryCache, start_generation
 from agora.platform.provided import ProvidingApp
 from agora.shop.catalog.events import StockChanged
 from agora.shop.catalog.models import Variant
 from agora.shop.catalog.schemas import CategoriesOut, ProductDetail, ProductPage
+from agora.shop.read_cache import STOCK, KnownGenerations, cached_json
 from agora.shop.search.schemas import SearchResults
 from tests.shop.catalog.conftest import SHOP, Staff, get, variant
 from tests.support.apps import events_of, platform_of
@@ -122,3 +124,45 @@ async def test_staff_counting_stock_is_seen_at_once(client: AsyncClient, catalog
     await get(client, "/products/espresso-machine")
     await catalog.ok("PUT", "/variants/ESPRESSO/stock", json={"stockOnHand": 7})
     assert (await get(client, "/products/espresso-machine"))["variants"][0]["available"] == 7
+
+
+class CountingCache(MemoryCache):
+    """The in-process cache, counting the round trips a Redis cache would make."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.round_trips = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.round_trips += 1
+        return await super().get(key)
+
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        self.round_trips += 1
+        return [await MemoryCache.get(self, key) for key in keys]
+
+
+async def test_a_hit_is_one_round_trip_and_never_of_an_ended_generation() -> None:
+    cache, known = CountingCache(), KnownGenerations()
+    answers = iter(["first", "second"])
+
+    async def load() -> BaseModel:
+        return _Named(name=next(answers))
+
+    async def read() -> bytes:
+        return await cached_json(cache, 60, "test", ["a"], load, known=known)
+
+    assert await read() == b'{"name":"first"}'
+    cache.round_trips = 0
+    assert await read() == b'{"name":"first"}'
+    assert cache.round_trips == 1
+
+    await start_generation(cache, STOCK)  # what an order's StockChanged does
+    assert await read() == b'{"name":"second"}'
+    cache.round_trips = 0
+    assert await read() == b'{"name":"second"}'
+    assert cache.round_trips == 1
+
+
+class _Named(BaseModel):
+    name: str
