@@ -52,6 +52,7 @@ async def test_an_add_and_a_checkout_cost_a_few_statements_whatever_the_cart_hol
         assert len(add) == 3
     with recorded_statements(db) as checkout:
         await ann.place()
-    # the cart with its lines, a reservation a line, the order, its lines, its event, the
-    # emptying
-    assert len(checkout) == 5 + len(skus)
+    # the cart with its lines, a reservation a line, then the order, its lines, its event and
+    # the emptying: one statement on PostgreSQL, four on SQLite
+    writes = 1 if db.engine.dialect.name == "postgresql" else 4
+    assert len(checkout) == 1 + len(skus) + writes

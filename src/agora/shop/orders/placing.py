@@ -41,7 +41,7 @@ from agora.shop.orders.lifecycle import announce, event_values
 from agora.shop.orders.models import Order, OrderEvent, OrderLine
 from agora.shop.orders.queries import load_order, order_out, order_view
 from agora.shop.orders.schemas import CheckoutRequest, Figures, OrderOut, QuoteOut
-from agora.shop.orders.state_machine import Actor, OrderStatus, placed
+from agora.shop.orders.state_machine import Actor, OrderEventRecord, OrderStatus, placed
 
 KEY_FIELD = "Idempotency-Key"
 
@@ -211,11 +211,9 @@ async def place_order(
         "created_at": now,
         "updated_at": now,
     }
-    order_id = await connection.scalar(statements.new_order(), values)
-    order = Order(id=order_id, **values)  # the answer's, never added to the session
+    record = placed(actor=Actor.customer(user_id), at=now)
     lines = [
         {
-            "order_id": order_id,
             "variant_id": variant_id,
             "sku": line.sku,
             "name": name,
@@ -225,16 +223,79 @@ async def place_order(
         }
         for line, variant_id, name in priced.lines
     ]
-    await connection.execute(statements.new_lines(), lines)
-    record = placed(actor=Actor.customer(user_id), at=now)
-    event = event_values(order.id, record)
-    await connection.execute(statements.new_event(), event)
+    if connection.dialect.name == "postgresql":
+        order_id = await _record_in_one_statement(
+            connection, values, lines, record, key=idempotency_key, cart_id=cart_id
+        )
+    else:
+        order_id = await _record(
+            connection, values, lines, record, key=idempotency_key, cart_id=cart_id
+        )
+    order = Order(id=order_id, **values)  # the answer's, never added to the session
+    event = event_values(order_id, record)
     announce(uow, order, record)
-    if idempotency_key is not None:
-        key = {"owner": user_id, "claimed": idempotency_key, "made": order_id}
-        await connection.execute(statements.key_made(), key)
-    await connection.execute(cart_statements.empty_cart(), {"cart": cart_id})
     # the answer from the rows in hand (the commit writes them): no reading back
-    answer = order_view(order, [OrderLine(**line) for line in lines], [OrderEvent(**event)])
+    answer = order_view(
+        order, [OrderLine(order_id=order_id, **line) for line in lines], [OrderEvent(**event)]
+    )
     await uow.commit()
     return Placed(answer, replayed=False)
+
+
+async def _record(
+    connection: AsyncConnection,
+    order: dict[str, object],
+    lines: list[dict[str, object]],
+    record: OrderEventRecord,
+    *,
+    key: str | None,
+    cart_id: int,
+) -> int:
+    """The order, its lines, its first event, its key and the cart emptied: a statement each."""
+    order_id: int = (await connection.execute(statements.new_order(), order)).scalar_one()
+    rows = [{**line, "order_id": order_id} for line in lines]
+    await connection.execute(statements.new_lines(), rows)
+    await connection.execute(statements.new_event(), event_values(order_id, record))
+    if key is not None:
+        values = {"owner": order["user_id"], "claimed": key, "made": order_id}
+        await connection.execute(statements.key_made(), values)
+    await connection.execute(cart_statements.empty_cart(), {"cart": cart_id})
+    return order_id
+
+
+async def _record_in_one_statement(
+    connection: AsyncConnection,
+    order: dict[str, object],
+    lines: list[dict[str, object]],
+    record: OrderEventRecord,
+    *,
+    key: str | None,
+    cart_id: int,
+) -> int:
+    """What ``_record`` writes, in one statement (PostgreSQL)."""
+    values = {
+        **order,
+        **{f"line_{plural}": [line[column] for line in lines] for column, plural in _LINE_ARRAYS},
+        "from_status": record.from_status,
+        "to_status": record.to_status,
+        "actor_kind": record.actor.kind,
+        "actor_id": record.actor.user_id,
+        "reason": record.reason,
+        "event_at": record.at,
+        "idempotency_key": key,
+        "cart_id": cart_id,
+    }
+    made = await connection.execute(statements.record_order_postgresql(), values)
+    order_id: int = made.scalar_one()
+    return order_id
+
+
+# an order line's column, and the array parameter of record_order_postgresql that holds it
+_LINE_ARRAYS = (
+    ("variant_id", "variant_ids"),
+    ("sku", "skus"),
+    ("name", "names"),
+    ("unit_price_minor", "unit_prices"),
+    ("quantity", "quantities"),
+    ("total_minor", "totals"),
+)

@@ -7,12 +7,28 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Integer, Select, String, Update, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Insert,
+    Integer,
+    Select,
+    String,
+    TextClause,
+    Update,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
+from agora.platform.db import UTCDateTime
 from agora.shop.catalog.models import Variant
 from agora.shop.orders.models import IdempotencyKey, Order, OrderEvent, OrderLine
 
@@ -70,25 +86,6 @@ def reserve() -> ReturningUpdate[int, int, str]:
     )
 
 
-# The order's columns a checkout writes (every one: the INSERT takes them as bound parameters).
-ORDER_COLUMNS = (
-    "user_id",
-    "status",
-    "currency",
-    "subtotal_minor",
-    "discount_minor",
-    "shipping_minor",
-    "tax_minor",
-    "total_minor",
-    "tax_rate_basis_points",
-    "voucher_code",
-    "shipping_method",
-    "shipping_address",
-    "created_at",
-    "updated_at",
-)
-
-
 @cache
 def new_order() -> ReturningInsert[int]:
     return insert(Order).returning(Order.id)
@@ -103,3 +100,70 @@ def new_lines() -> Insert:
 @cache
 def new_event() -> Insert:
     return insert(OrderEvent)
+
+
+# PostgreSQL only: everything a checkout writes after its reservations, in one statement (data-
+# modifying CTEs, which SQLite lacks: there they are the statements above, one each). Each part
+# sees the order's id through ``o``; none reads what another writes, so the snapshot they share
+# changes nothing. Four round trips fewer a checkout.
+_RECORD_ORDER = """
+WITH o AS (
+    INSERT INTO shop_orders (
+        user_id, status, currency, subtotal_minor, discount_minor, shipping_minor, tax_minor,
+        total_minor, tax_rate_basis_points, voucher_code, shipping_method, shipping_address,
+        created_at, updated_at
+    ) VALUES (
+        :user_id, :status, :currency, :subtotal_minor, :discount_minor, :shipping_minor,
+        :tax_minor, :total_minor, :tax_rate_basis_points, :voucher_code, :shipping_method,
+        CAST(:shipping_address AS json), :created_at, :updated_at
+    )
+    RETURNING id
+), lines AS (
+    INSERT INTO shop_order_lines (
+        order_id, variant_id, sku, name, unit_price_minor, quantity, total_minor
+    )
+    SELECT o.id, line.variant_id, line.sku, line.name, line.unit_price_minor, line.quantity,
+           line.total_minor
+    FROM o, unnest(
+        CAST(:line_variant_ids AS integer[]), CAST(:line_skus AS varchar[]),
+        CAST(:line_names AS varchar[]), CAST(:line_unit_prices AS bigint[]),
+        CAST(:line_quantities AS integer[]), CAST(:line_totals AS bigint[])
+    ) WITH ORDINALITY AS line(
+        variant_id, sku, name, unit_price_minor, quantity, total_minor, position
+    )
+    ORDER BY line.position
+), event AS (
+    INSERT INTO shop_order_events (
+        order_id, from_status, to_status, actor_kind, actor_id, reason, created_at
+    )
+    SELECT o.id, CAST(:from_status AS varchar), CAST(:to_status AS varchar),
+           CAST(:actor_kind AS varchar), CAST(:actor_id AS integer), CAST(:reason AS varchar),
+           CAST(:event_at AS timestamptz)
+    FROM o
+), claimed AS (
+    UPDATE shop_idempotency_keys SET order_id = (SELECT id FROM o)
+    WHERE user_id = :user_id AND key = :idempotency_key
+), emptied AS (
+    DELETE FROM shop_cart_lines WHERE cart_id = :cart_id
+)
+SELECT id FROM o
+"""
+
+
+@cache
+def record_order_postgresql() -> TextClause:
+    """The order (its columns but the id), its lines (``line_*``, one array a column, in order), its
+    first event (``from_status`` … ``event_at``), the claimed ``idempotency_key`` (None: none)
+    and ``cart_id``'s lines emptied; the order's id."""
+    return text(_RECORD_ORDER).bindparams(
+        bindparam("shipping_address", type_=JSON),
+        bindparam("created_at", type_=UTCDateTime()),
+        bindparam("updated_at", type_=UTCDateTime()),
+        bindparam("event_at", type_=UTCDateTime()),
+        bindparam("line_variant_ids", type_=ARRAY(Integer)),
+        bindparam("line_skus", type_=ARRAY(String)),
+        bindparam("line_names", type_=ARRAY(String)),
+        bindparam("line_unit_prices", type_=ARRAY(BigInteger)),
+        bindparam("line_quantities", type_=ARRAY(Integer)),
+        bindparam("line_totals", type_=ARRAY(BigInteger)),
+    )
