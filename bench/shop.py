@@ -373,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     redis_url = os.environ.get("AGORA_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     failed = bench_agora(url, results, timing, redis_url, args.workers)
     failed += bench_peers(peers, results, timing)
-    generated = shop_report.render(results, ROOT, smoke=args.smoke, failed=failed)
+    generated = shop_report.render(
+        results, ROOT, smoke=args.smoke, failed=failed, workers=args.workers
+    )
     print(generated)
     if not args.no_report:
         report.write(args.output, generated, begin=shop_report.BEGIN, end=shop_report.END)

@@ -191,12 +191,16 @@ def _probe(results: Path) -> list[str]:
     ]
 
 
-def render(results: Path, root: Path, *, smoke: bool, failed: Sequence[str]) -> str:
+def render(
+    results: Path, root: Path, *, smoke: bool, failed: Sequence[str], workers: int = 1
+) -> str:
     shops, races = load(results)
     shown = results.relative_to(root) if results.is_relative_to(root) else results
+    processes = "one process" if workers == 1 else f"{workers} processes"
     lines = [
         f"- Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average at the end "
         f"{os.getloadavg()[0]:.1f}; raw results in `{shown}`.",
+        f"- Agora served by `agora serve --workers {workers}` ({processes}), the ceiling too.",
     ]
     seed = results / "agora-seed.json"
     if seed.exists():
