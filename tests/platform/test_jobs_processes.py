@@ -309,8 +309,8 @@ async def test_a_published_job_whose_message_was_lost_is_published_again(
         # machine the lease (1 s) may have run out already and a copy been purged with it
         publisher = relaying.jobs.publisher
         assert publisher is not None
-        broker = await publisher.connect()
-        queue = await broker.declare_queue(publisher.queue)
+        channel = await publisher.connect()
+        queue = await channel.declare_queue(publisher.queue, durable=True)
         await queue.purge()
         lost = published() or 0
 

@@ -19,7 +19,6 @@ publishing what a server's relay is about to publish anyway.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import structlog
@@ -75,21 +74,19 @@ class Relay(JobLoop):
         )
         if not jobs:
             return 0
-        outcomes = await asyncio.gather(
-            *(self.publisher.publish(job) for job in jobs), return_exceptions=True
-        )
+        refusals = await self.publisher.publish(jobs)
         confirmed: list[ClaimedJob] = []
         refused: list[ClaimedJob] = []
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            (confirmed if outcome is True else refused).append(job)
+        for job, refusal in zip(jobs, refusals, strict=True):
+            (confirmed if refusal is None else refused).append(job)
         if confirmed:
             await self.store.mark_published(confirmed)
             for job in confirmed:
                 self.metrics.published.labels(job.topic).inc()
         if refused:
             await self.store.release(refused)
-            errors = {repr(o) for o in outcomes if o is not True}
-            raise PublishFailed(f"{len(refused)} of {len(jobs)} not confirmed: {sorted(errors)}")
+            errors = sorted({refusal for refusal in refusals if refusal is not None})
+            raise PublishFailed(f"{len(refused)} of {len(jobs)} not confirmed: {errors}")
         return len(jobs)
 
     async def stop(self) -> None:
