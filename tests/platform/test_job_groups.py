@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, select
 
 from agora.container import Container
+from agora.platform.db import on_postgresql
 from agora.platform.outbox import OutboxMessage
 from agora.settings import Settings
 from tests.support.database import empty_tables
@@ -134,3 +135,28 @@ async def test_a_job_failing_before_its_transaction_leaves_its_group_alone(
     db = container.platform.db
     assert [await effects(db, key) for key in ("a", "b", "c")] == [1, 0, 1]
     assert (counted(container, "succeeded"), counted(container, "failed")) == (2, 1)
+
+
+async def test_a_copy_of_a_finished_job_in_a_group_leaves_every_effect_once(
+    make_container: Callable[..., Any], tmp_path: Path
+) -> None:
+    # a second copy of a message (the relay published it twice) runs beside other jobs after the
+    # first copy finished: on PostgreSQL the group learns it only at its COMMIT, where it records
+    # its jobs together, rolls back, and each job runs again alone
+    container = await make_container()
+    log = str(tmp_path / "runs.log")
+    async with container.unit_of_work() as uow:
+        ids = [uow.outbox.add(PROBE, Probe(key=key, log=log)) for key in "abc"]
+        await uow.commit()
+    jobs = {job.id: job for job in await container.jobs.store.claim_due(3)}
+    copy = jobs[ids[0]]
+    await container.jobs.runner.run(copy)
+    commits = count_commits(container)
+    await asyncio.gather(*(container.jobs.runner.run(jobs[job_id]) for job_id in ids))
+    db = container.platform.db
+    # PostgreSQL: the group rolled back, then one transaction each; SQLite: each job records
+    # itself in the group (the copy finds its record and does nothing), one COMMIT
+    assert commits[0] == (3 if on_postgresql(db.engine) else 1)
+    assert [await effects(db, key) for key in "abc"] == [1, 1, 1]
+    assert await outbox(container) == {}
+    assert counted(container, "failed") == 0

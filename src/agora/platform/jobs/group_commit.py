@@ -24,6 +24,14 @@ statement at a time), and one COMMIT ends them all — as the chat's sends do
 - **Only a job's first unit of work joins.** A later one (a handler that commits a token, sends
   a mail, then records itself) is a transaction of its own, as before.
 
+- **A first run's idempotency record waits for the COMMIT** (PostgreSQL): ``first_time`` in a
+  group notes the job's id instead of writing it, and the group records every noted job as
+  processed (and removes it from the outbox) in one statement just before its COMMIT — one round
+  trip a group instead of one a job. Were one of them done before (a second copy of a message),
+  the statement says so and the group rolls back: its jobs run again alone, where ``first_time``
+  answers at once, so the effect still happens once. A job's ``commit()`` returns only after
+  that statement and the COMMIT, so nothing it does after its commit runs on a guess.
+
 A job that holds the turn holds its group's COMMIT: a handler keeps slow work (SMTP, HTTP) out of
 its unit of work, as the house already asks of any transaction.
 """
@@ -31,7 +39,7 @@ its unit of work, as the house already asks of any transaction.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -47,11 +55,18 @@ class GroupRolledBack(Exception):
     """Raised by a job's ``commit()`` when its group was rolled back: it runs again alone."""
 
 
+# records the jobs of these ids as finished on the connection, in its transaction; how many of
+# them were not finished before
+Finish = Callable[[AsyncConnection, list[str]], Awaitable[int]]
+
+
 class _Group:
     """One shared transaction: its connection, whose turn it is to write, how it ended."""
 
-    def __init__(self, spawn: Callable[[Any], None]) -> None:
+    def __init__(self, spawn: Callable[[Any], None], finish: Finish | None) -> None:
         self._spawn = spawn
+        self.finish = finish
+        self.finishing: list[str] = []  # the jobs its COMMIT records as finished (``finish``)
         self.connection: AsyncConnection | None = None
         self.turn = asyncio.Lock()  # one job's statements at a time, in the order they came
         self.seats = 0  # jobs that joined
@@ -93,6 +108,13 @@ class _Group:
         connection, self.connection = self.connection, None
         try:
             if connection is not None:
+                if self.finishing:
+                    assert self.finish is not None
+                    fresh = await self.finish(connection, self.finishing)
+                    if fresh < len(self.finishing):
+                        raise GroupRolledBack(
+                            f"{len(self.finishing) - fresh} of its jobs were finished before"
+                        )
                 await connection.commit()
         except Exception as exc:
             log.warning("job group not committed; its jobs run again alone", jobs=self.written)
@@ -135,10 +157,14 @@ class GroupCommit:
         open_connection: Callable[[], AsyncConnection],
         *,
         max_jobs: int,
+        finish: Finish | None = None,
     ) -> None:
+        """``finish``: how a group records its jobs' ends in one statement before its COMMIT
+        (``Seat.finish_at_commit``); None: each job records its own."""
         self.units_of_work = units_of_work
         self.open_connection = open_connection
         self.max_jobs = max_jobs
+        self.finish = finish
         self._open: _Group | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -151,7 +177,7 @@ class GroupCommit:
         while True:
             group = self._open
             if group is None or not group.joinable:
-                group = self._open = _Group(self._spawn)
+                group = self._open = _Group(self._spawn, self.finish)
             group.seats += 1
             group.busy += 1
             if group.seats >= self.max_jobs:
@@ -208,6 +234,15 @@ class Seat:
             await self._uow.__aexit__(exc_type, exc, traceback)  # its session (not the group's)
         if not self._written:
             await self.leave()
+
+    def finish_at_commit(self, uow: UnitOfWork, job_id: str) -> bool:
+        """Leaves the record of ``job_id``'s end to the group's COMMIT, when ``uow`` is this
+        seat's and the group can; False: the job records it itself."""
+        group = self._group
+        if group is None or group.finish is None or uow is not self._uow or self._written:
+            return False
+        group.finishing.append(job_id)
+        return True
 
     async def written(self) -> None:
         """The job's part is written: the next job's turn. Returns once the group committed;

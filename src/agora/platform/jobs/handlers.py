@@ -20,9 +20,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Delete, Index, String, bindparam, delete, exists, select
+from sqlalchemy import Delete, Index, String, any_, bindparam, delete, exists, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.platform.db import Base, UTCDateTime, on_postgresql, utcnow
@@ -90,6 +92,12 @@ class JobContext:
         the job from the outbox: its effect, its record and its end are one commit (and the
         runner has no transaction of its own left to make).
         """
+        # a first run in a group: its record goes with the group's others, in one statement at
+        # the COMMIT (were the job done before, the group rolls back and it runs alone)
+        seat = self._seat
+        if self.attempt == 1 and seat is not None and seat.finish_at_commit(uow, self.message_id):
+            uow.after_commit(self._finished)
+            return True
         params = {"message_id": self.message_id, "processed_at": utcnow()}
         # Core statements on the transaction's own connection: no ORM bookkeeping needed
         connection = await uow.session.connection()
@@ -139,6 +147,33 @@ def _finish() -> Delete:
 @functools.cache
 def _record_and_finish() -> Any:
     return _record(postgresql_insert).add_cte(_finish().cte("finished"))
+
+
+_IDS = bindparam("ids", type_=ARRAY(String))
+
+
+@functools.cache
+def _record_and_finish_all() -> Any:
+    """PostgreSQL: records the jobs of ``ids`` as processed and deletes their rows; returns the
+    ids that were not recorded before."""
+    return (
+        postgresql_insert(ProcessedJob)
+        .from_select(
+            ["message_id", "processed_at"],
+            select(func.unnest(_IDS), bindparam("processed_at", type_=UTCDateTime())),
+        )
+        .on_conflict_do_nothing()
+        .returning(ProcessedJob.message_id)
+        .add_cte(delete(OutboxMessage).where(OutboxMessage.id == any_(_IDS)).cte("finished"))
+    )
+
+
+async def finish_jobs(connection: AsyncConnection, ids: list[str]) -> int:
+    """A group's ``first_time`` for all its first runs at once (``GroupCommit``'s ``finish``,
+    PostgreSQL): how many of ``ids`` were not processed before."""
+    # sorted: two groups deleting the same rows (copies of one message) lock them in one order
+    params = {"ids": sorted(ids), "processed_at": utcnow()}
+    return len((await connection.execute(_record_and_finish_all(), params)).all())
 
 
 JobHandler = Callable[[P, JobContext], Awaitable[None]]

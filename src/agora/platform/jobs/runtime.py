@@ -14,11 +14,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from agora.platform.db import Database
+from agora.platform.db import Database, on_postgresql
 from agora.platform.jobs.broker import JobPublisher
 from agora.platform.jobs.drain import JobRunner, LocalDrain
 from agora.platform.jobs.group_commit import GroupCommit
-from agora.platform.jobs.handlers import JobHandlers
+from agora.platform.jobs.handlers import JobHandlers, finish_jobs
 from agora.platform.jobs.loop import JobLoop
 from agora.platform.jobs.metrics import JobMetrics
 from agora.platform.jobs.relay import Relay
@@ -56,7 +56,13 @@ class Jobs:
             units_of_work,
             self.metrics,
             group_commit=(
-                GroupCommit(units_of_work, db.engine.connect, max_jobs=options.group_max)
+                GroupCommit(
+                    units_of_work,
+                    db.engine.connect,
+                    max_jobs=options.group_max,
+                    # one statement records a group's jobs (PostgreSQL; SQLite: one per job)
+                    finish=finish_jobs if on_postgresql(db.engine) else None,
+                )
                 if options.group_max > 1
                 else None
             ),
