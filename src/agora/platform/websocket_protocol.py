@@ -5,8 +5,9 @@ keeps is the node's memory. uvicorn's protocol keeps, per connection, an ``async
 the messages to the app (four deques, with their first blocks: about 3 KB, for a queue that
 holds one message now and then), an ``asyncio.Event`` for the socket's flow control (another
 deque), and the handshake's request and response, headers and all, for the connection's life.
-This subclass changes only that: a queue and a flag that hold nothing while idle, and the
-handshake dropped once it is answered. Everything else, frames, close codes, keepalive pings,
+This subclass changes that: a queue and a flag that hold nothing while idle, and the
+handshake dropped once it is answered; and it writes the frames sent in one turn of the event
+loop together (``_frame``). Everything else, frames, close codes, keepalive pings,
 limits, is uvicorn's own (``cli.py`` names it as ``uvicorn.run(ws=...)``; the tests run the
 same).
 """
@@ -17,7 +18,9 @@ import asyncio
 from collections import deque
 from typing import Any
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 
 
 class Inbox:
@@ -90,9 +93,43 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
+        self._flush_pending = False
 
     async def send(self, message: Any) -> None:
+        await self.writable.wait()
+        if self.disconnected:
+            raise ClientDisconnected()
+        if (
+            message["type"] == "websocket.send"
+            and self.handshake_complete
+            and not self.close_sent
+            and self.initial_response is None
+        ):
+            self._frame(message)
+            return
         await super().send(message)
         if self.handshake_complete and hasattr(self, "response"):
             # answered (accepted or refused): uvicorn reads neither again
             del self.request, self.response
+
+    def _frame(self, message: Any) -> None:
+        """Frames the message now and writes it with whatever else is framed before the loop
+        turns: a replay of a hundred events is one write to the socket, not a hundred system
+        calls. Every other write of the protocol (pings, close) takes what is framed with it,
+        in order, since the ``websockets`` protocol buffers all it has to send."""
+        try:
+            if (data := message.get("bytes")) is not None:
+                self.conn.send_binary(data)
+            elif (text := message.get("text")) is not None:
+                self.conn.send_text(text.encode())
+        except InvalidState:
+            raise ClientDisconnected() from None
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        output = self.conn.data_to_send()
+        if output and not self.transport.is_closing():
+            self.transport.write(b"".join(output))

@@ -96,6 +96,9 @@ class Connection:
         if not self._closed.done():
             self._closed.set_result(None)
 
+    def _ended(self, _task: asyncio.Task[None]) -> None:
+        self._closing()
+
     def _put(self, frame: str) -> None:
         self.outgoing.put(frame)  # a full queue closes the connection (4008)
 
@@ -103,8 +106,12 @@ class Connection:
         await self.websocket.accept()
         writer = asyncio.create_task(self._write(), name="chat writer")
         reader = asyncio.create_task(self._read(), name="chat reader")
+        # whichever ends first ends the connection (a callback each, lighter than asyncio.wait,
+        # whose sets and waiters an idle connection would keep)
+        writer.add_done_callback(self._ended)
+        reader.add_done_callback(self._ended)
         try:
-            await asyncio.wait({writer, reader, self._closed}, return_when=asyncio.FIRST_COMPLETED)
+            await self._closed
         finally:
             for task in (reader, writer):
                 task.cancel()
