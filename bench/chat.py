@@ -373,8 +373,10 @@ def _versus_best_peer(
     if not peer:
         return f"{target}: no peer measured"
     name, delivered = peer
+    # nothing held at all is no pass, whatever the peer did ("0 vs 0" is not three times more)
     return report.Check(
-        f"{target} ({best:,.0f} vs {name} {delivered:,.0f})", best >= factor * delivered
+        f"{target} ({best:,.0f} vs {name} {delivered:,.0f})",
+        best > 0 and best >= factor * delivered,
     )
 
 
