@@ -6,8 +6,8 @@ the messages to the app (four deques, with their first blocks: about 3 KB, for a
 holds one message now and then), an ``asyncio.Event`` for the socket's flow control (another
 deque), and the handshake's request and response, headers and all, for the connection's life.
 This subclass changes that: a queue and a flag that hold nothing while idle, and the
-handshake dropped once it is answered; and it writes the frames sent in one turn of the event
-loop together (``_frame``). Everything else, frames, close codes, keepalive pings,
+handshake dropped once it is answered; and it writes the frames a sender has ready together
+(``_frame``). Everything else, frames, close codes, keepalive pings,
 limits, is uvicorn's own (``cli.py`` names it as ``uvicorn.run(ws=...)``; the tests run the
 same).
 """
@@ -21,6 +21,10 @@ from typing import Any
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+
+# a key of a ``websocket.send`` message (servers ignore keys they do not know): true when the
+# sender has more frames ready to send right after this one
+MORE_FRAMES = "agora.more_frames"
 
 
 class Inbox:
@@ -113,10 +117,12 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             del self.request, self.response
 
     def _frame(self, message: Any) -> None:
-        """Frames the message now and writes it with whatever else is framed before the loop
-        turns: a replay of a hundred events is one write to the socket, not a hundred system
-        calls. Every other write of the protocol (pings, close) takes what is framed with it,
-        in order, since the ``websockets`` protocol buffers all it has to send."""
+        """Frames the message now; writes it at once, unless the sender says more frames
+        follow (``MORE_FRAMES``): then they go out together, with the last one or before the
+        loop turns, whichever comes first. A replay of a hundred events is one write to the
+        socket, not a hundred system calls. Every other write of the protocol (pings, close)
+        takes what is framed with it, in order: the ``websockets`` protocol buffers all it has
+        to send."""
         try:
             if (data := message.get("bytes")) is not None:
                 self.conn.send_binary(data)
@@ -124,7 +130,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
                 self.conn.send_text(text.encode())
         except InvalidState:
             raise ClientDisconnected() from None
-        if not self._flush_pending:
+        if not message.get(MORE_FRAMES):
+            self._flush()
+        elif not self._flush_pending:
             self._flush_pending = True
             self.loop.call_soon(self._flush)
 

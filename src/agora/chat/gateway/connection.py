@@ -27,6 +27,7 @@ from agora.chat.gateway.outgoing import Outgoing, QueueClosed
 from agora.platform import jsonrpc
 from agora.platform.errors import DomainError, Unauthorized
 from agora.platform.http_errors import validation_errors
+from agora.platform.websocket_protocol import MORE_FRAMES
 from agora.settings import ChatGatewaySettings
 
 log = structlog.get_logger("agora.chat.gateway")
@@ -138,12 +139,14 @@ class Connection:
                 )
 
     async def _write(self) -> None:
-        send = self.websocket.send
+        send, outgoing = self.websocket.send, self.outgoing
         frames_out = self.hub.metrics.frames_out
         try:
             while True:
-                frame = await self.outgoing.get()
-                await send({"type": "websocket.send", "text": frame})
+                frame = await outgoing.get()
+                # frames queued behind it go out in one write with it (a replay's many)
+                more = len(outgoing) > 0
+                await send({"type": "websocket.send", "text": frame, MORE_FRAMES: more})
                 frames_out.inc()
         except QueueClosed:
             return
