@@ -7,9 +7,8 @@ holds one message now and then), an ``asyncio.Event`` for the socket's flow cont
 deque), and the handshake's request and response, headers and all, for the connection's life.
 This subclass changes that: a queue and a flag that hold nothing while idle, and the
 handshake dropped once it is answered; and it writes the frames a sender has ready together
-(``_frame``). Everything else, frames, close codes, keepalive pings,
-limits, is uvicorn's own (``cli.py`` names it as ``uvicorn.run(ws=...)``; the tests run the
-same).
+(``_frame``). Everything else, frames, close codes, keepalive pings, limits, is uvicorn's own
+(``cli.py`` names it as ``uvicorn.run(ws=...)``; the tests' live servers run the same).
 """
 
 from __future__ import annotations
