@@ -249,6 +249,25 @@ async def test_images_are_stored_and_removed(client: AsyncClient, staff: Staff) 
     assert (await client.get(image["url"].removeprefix("http://test"))).status_code == 404
 
 
+async def test_a_product_page_shows_its_pictures_in_order_beside_its_variants(
+    client: AsyncClient, staff: Staff
+) -> None:
+    # the page is one statement: a row per variant and option, then a row per picture
+    await staff.product(
+        "Tee", variants=[variant(sku="TEE-S", size="S", colour="red"), variant(sku="TEE-M")]
+    )
+    for alt in ("front", "back", "side"):
+        png = {"image": ("p.png", _png(), "image/png")}
+        await staff.ok("POST", "/products/tee/images", 201, files=png, data={"alt": alt})
+
+    page = await get(client, "/products/tee")
+    assert [image["alt"] for image in page["images"]] == ["front", "back", "side"]
+    assert [(v["sku"], v["options"]) for v in page["variants"]] == [
+        ("TEE-S", {"colour": "red", "size": "S"}),
+        ("TEE-M", {}),
+    ]
+
+
 async def test_a_picture_for_no_product_leaves_no_file(
     app: ProvidingApp, staff: Staff, settings: Settings
 ) -> None:

@@ -1,17 +1,30 @@
 """The catalog's read side: listings (filtered, sorted, a keyset page at a time) and a product's
-page. A listing is one statement whatever its page size; a product's page is three (the product,
+page. A listing is one statement whatever its page size, and so is a product's page (the product,
 its variants with their options, its images). Searches build on the same pieces
 (``shop/search/queries.py``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, SQLColumnExpression, select, true
+from sqlalchemy import (
+    CompoundSelect,
+    Row,
+    Select,
+    SQLColumnExpression,
+    bindparam,
+    literal,
+    null,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Label
 
 from agora.platform.errors import Invalid, NotFound
 from agora.shop.catalog import cursors
@@ -190,10 +203,70 @@ async def _detail(
     product_id: int | None = None,
     staff: bool,
 ) -> D:
-    # plain columns, not entities: nothing to track, and always as committed or as this
-    # transaction wrote them (a price range set by one UPDATE), never a session's stale copy
-    query = select(
-        Product.id,
+    # one statement (one snapshot, one round trip), prebuilt, run as Core on the session's
+    # connection: plain columns, never a session's stale copy; what the session holds unwritten
+    # is written first, as its own execute would
+    await session.flush()
+    connection = await session.connection()
+    statement = _page_statement(by_id=slug is None, staff=staff)
+    values = {"slug": slug} if slug is not None else {"product_id": product_id}
+    rows = (await connection.execute(statement, values)).all()
+    if not rows:
+        raise NotFound("not found", field="product")
+    product = rows[0]
+    variants: dict[int, VariantOut] = {}
+    images: list[ImageOut] = []
+    for row in rows:
+        if row.kind == _IMAGE:
+            images.append(ImageOut(id=row.image_id, url=row.image_url, alt=row.image_alt))
+        elif row.variant_id is not None:
+            _add_variant(variants, variant_type, row)
+    return detail(
+        slug=product.slug,
+        name=product.name,
+        description=product.description,
+        category=_category(product.category_slug, product.category_name),
+        price=_price(product.price_min_minor, product.price_max_minor, product.currency),
+        in_stock=any(variant.available > 0 for variant in variants.values()),
+        published=product.published,
+        popularity=product.popularity,
+        variants=list(variants.values()),
+        images=images,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+
+
+def _add_variant(variants: dict[int, VariantOut], variant_type: type[VariantOut], row: Any) -> None:
+    """A row of the page's statement into its variant (a row per option of a variant)."""
+    out = variants.get(row.variant_id)
+    if out is None:
+        out = variants[row.variant_id] = variant_type(
+            sku=row.sku,
+            title=row.title,
+            options={},
+            price=MoneyOut(amount=row.price_minor, currency=row.variant_currency),
+            available=max(row.stock_on_hand - row.stock_reserved, 0),
+            # read by StaffVariantOut only (a customer's answer has no field for them)
+            stock_on_hand=row.stock_on_hand,
+            stock_reserved=row.stock_reserved,
+        )
+    if row.option_name is not None:
+        out.options[row.option_name] = row.option_value
+
+
+_VARIANT, _IMAGE = 0, 1  # the kinds of row of a product's page
+
+
+@functools.cache
+def _page_statement(*, by_id: bool, staff: bool) -> CompoundSelect[*tuple[Any, ...]]:
+    """A product's page as one statement: a row per variant and option (one row when it has
+    none), then a row per image, each carrying the product and its category; no row when
+    there is no such product (or, for a customer, it is a draft)."""
+    found = Product.id == bindparam("product_id") if by_id else Product.slug == bindparam("slug")
+    where = [found] if staff else [found, Product.published == true()]
+    product = (
+        Product.id.label("product_id"),
         Product.slug,
         Product.name,
         Product.description,
@@ -206,68 +279,45 @@ async def _detail(
         Product.updated_at,
         Category.slug.label("category_slug"),
         Category.name.label("category_name"),
-    ).outerjoin(Category, Category.id == Product.category_id)
-    query = query.where(Product.slug == slug if slug is not None else Product.id == product_id)
-    if not staff:
-        query = query.where(Product.published == true())
-    product = (await session.execute(query)).first()
-    if product is None:
-        raise NotFound("not found", field="product")
-    variants = await _variants(session, product.id, variant_type)
-    images = await session.execute(
-        select(ProductImage.id, ProductImage.url, ProductImage.alt)
-        .where(ProductImage.product_id == product.id)
-        .order_by(ProductImage.position, ProductImage.id)
     )
-    return detail(
-        slug=product.slug,
-        name=product.name,
-        description=product.description,
-        category=_category(product.category_slug, product.category_name),
-        price=_price(product.price_min_minor, product.price_max_minor, product.currency),
-        in_stock=any(variant.available > 0 for variant in variants),
-        published=product.published,
-        popularity=product.popularity,
-        variants=variants,
-        images=[ImageOut(id=image.id, url=image.url, alt=image.alt) for image in images],
-        created_at=product.created_at,
-        updated_at=product.updated_at,
+    variant: tuple[Label[Any], ...] = (
+        Variant.id.label("variant_id"),
+        Variant.position.label("variant_position"),
+        Variant.sku.label("sku"),
+        Variant.title.label("title"),
+        Variant.price_minor.label("price_minor"),
+        Variant.currency.label("variant_currency"),
+        Variant.stock_on_hand.label("stock_on_hand"),
+        Variant.stock_reserved.label("stock_reserved"),
+        VariantOption.name.label("option_name"),
+        VariantOption.value.label("option_value"),
+    )
+    image: tuple[Label[Any], ...] = (
+        ProductImage.id.label("image_id"),
+        ProductImage.position.label("image_position"),
+        ProductImage.url.label("image_url"),
+        ProductImage.alt.label("image_alt"),
     )
 
+    def nulls(columns: tuple[Label[Any], ...]) -> list[Label[Any]]:
+        return [type_coerce(null(), column.type).label(column.name) for column in columns]
 
-async def _variants(
-    session: AsyncSession, product_id: int, variant_type: type[VariantOut]
-) -> list[VariantOut]:
-    rows = await session.execute(
-        select(
-            Variant.id,
-            Variant.sku,
-            Variant.title,
-            Variant.price_minor,
-            Variant.currency,
-            Variant.stock_on_hand,
-            Variant.stock_reserved,
-            VariantOption.name,
-            VariantOption.value,
-        )
+    with_category = (Category, Category.id == Product.category_id)
+    variants = (
+        select(literal(_VARIANT).label("kind"), *product, *variant, *nulls(image))
+        .select_from(Product)
+        .outerjoin(*with_category)
+        .outerjoin(Variant, Variant.product_id == Product.id)
         .outerjoin(VariantOption, VariantOption.variant_id == Variant.id)
-        .where(Variant.product_id == product_id)
-        .order_by(Variant.position, Variant.id, VariantOption.name)
+        .where(*where)
     )
-    variants: dict[int, VariantOut] = {}
-    for id_, sku, title, price, currency, on_hand, reserved, option, value in rows:
-        out = variants.get(id_)
-        if out is None:
-            out = variants[id_] = variant_type(
-                sku=sku,
-                title=title,
-                options={},
-                price=MoneyOut(amount=price, currency=currency),
-                available=max(on_hand - reserved, 0),
-                # read by StaffVariantOut only (a customer's answer has no field for them)
-                stock_on_hand=on_hand,
-                stock_reserved=reserved,
-            )
-        if option is not None:
-            out.options[option] = value
-    return list(variants.values())
+    images = (
+        select(literal(_IMAGE).label("kind"), *product, *nulls(variant), *image)
+        .select_from(ProductImage)
+        .join(Product, Product.id == ProductImage.product_id)
+        .outerjoin(*with_category)
+        .where(*where)
+    )
+    page = union_all(variants, images)
+    order = ("kind", "variant_position", "variant_id", "option_name", "image_position", "image_id")
+    return page.order_by(*(page.selected_columns[name] for name in order))
