@@ -20,7 +20,7 @@ Now a hundred messages take about ten turns (``docs/performance.md``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 import aio_pika
 import aiormq
@@ -57,6 +57,11 @@ def rabbit_broker(
     )
 
 
+async def _outcomes(confirms: list[asyncio.Future[object]]) -> list[str | None]:
+    outcomes = await asyncio.gather(*confirms, return_exceptions=True)
+    return [None if isinstance(outcome, Basic.Ack) else repr(outcome) for outcome in outcomes]
+
+
 class JobPublisher:
     """The relay's connection: publishes claimed jobs, with confirms."""
 
@@ -91,9 +96,10 @@ class JobPublisher:
         self._connection = connection
         return channel
 
-    async def publish(self, jobs: Sequence[ClaimedJob]) -> list[str | None]:
-        """Publishes ``jobs`` at once and waits for their confirms together: for each, None if
-        the broker acknowledged it, or what came instead (a nack, a return, an error)."""
+    async def publish(self, jobs: Sequence[ClaimedJob]) -> Awaitable[list[str | None]]:
+        """Publishes ``jobs`` at once; returns once their frames are queued for the socket, with
+        what awaits their confirms together: for each, None if the broker acknowledged it, or
+        what came instead (a nack, a return, an error). The caller awaits it, always."""
         channel = await (await self.connect()).get_underlay_channel()
         # the channel's class: its ``basic_publish`` takes ``wait``, the interface's does not
         assert isinstance(channel, aiormq.Channel)
@@ -117,8 +123,7 @@ class JobPublisher:
                 # aiormq's writer takes this many frames at a time; a publish that finds no room
                 # waits holding the channel, and then the rest go one per loop turn
                 await asyncio.sleep(0)
-        outcomes = await asyncio.gather(*confirms, return_exceptions=True)
-        return [None if isinstance(outcome, Basic.Ack) else repr(outcome) for outcome in outcomes]
+        return _outcomes(confirms)
 
     async def ping(self) -> None:
         """Raises unless the broker is reachable now."""
