@@ -298,7 +298,8 @@ async def test_a_client_that_does_not_read_is_closed_as_a_slow_consumer(
     serve_with: ServeWith,
 ) -> None:
     """It asks and asks and reads no answer: its queue fills, and it is closed with 4008, while
-    the node's memory stays bounded (the queue's frames are dropped)."""
+    the node's memory stays bounded (the queue's frames are dropped). Answers are written at
+    once while the socket takes them, so this also checks that the socket's buffers stop it."""
     async with serve_with(send_queue_frames=8, max_frame_bytes=1024 * 1024) as served:
         ticket = await served.ticket(await served.token())
         sock = socket.create_connection(("127.0.0.1", int(served.base_url.rsplit(":", 1)[1])))
@@ -327,4 +328,7 @@ async def test_a_client_that_does_not_read_is_closed_as_a_slow_consumer(
                 except Exception:  # noqa: S110  # the close is what we wait for
                     pass
             assert websocket.close_code == 4008
-            assert answered < sent
+            # what reached it: what the node's socket and transport held for it (their buffers
+            # are bounded, 64 KB each), a few of its 100 KB frames, not the 4 MB that a send
+            # buffer left to grow by itself would have taken before the queue saw a frame
+            assert answered <= 1000 < sent

@@ -9,21 +9,58 @@ This subclass changes that: a queue and a flag that hold nothing while idle, and
 handshake dropped once it is answered; and it writes the frames a sender has ready together
 (``_frame``). Everything else, frames, close codes, keepalive pings, limits, is uvicorn's own
 (``cli.py`` names it as ``uvicorn.run(ws=...)``; the tests' live servers run the same).
+
+It also offers the application a way past the ASGI ``send`` for its hottest path (a fan-out:
+one message to every subscriber): ``write_now`` in the scope's extensions (``WRITE_NOW``) writes
+a text frame to the socket at once, without a task switch or an ASGI message, when nothing is
+in its way; the frame's bytes are built once for a text however many sockets it goes to
+(``text_frame``). An application that finds no such extension (another server, a test client)
+sends as ASGI says.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import socket
 from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
 
 # a key of a ``websocket.send`` message (servers ignore keys they do not know): true when the
 # sender has more frames ready to send right after this one
 MORE_FRAMES = "agora.more_frames"
+# an ASGI scope extension of the protocol: {"text": write_now}; see ``write_now_of``
+WRITE_NOW = "agora.write_now"
+
+WriteNow = Callable[[str], bool]
+
+# what the kernel may hold unsent for one socket (Linux doubles it for its bookkeeping). Without
+# it the send buffer grows by itself up to tcp_wmem's maximum (4 MB here): a client that stops
+# reading would hold that much of the node's memory before the transport's high-water mark and
+# the application's queue (a slow consumer's close) ever saw a byte of it
+SEND_BUFFER_BYTES = 64 * 1024
+
+
+def write_now_of(scope: Mapping[str, Any]) -> WriteNow | None:
+    """The server's ``write_now`` for this WebSocket, or None when the server offers none."""
+    offered = scope.get("extensions", {}).get(WRITE_NOW)
+    return offered["text"] if offered else None
+
+
+@functools.lru_cache(maxsize=16)
+def text_frame(text: str) -> bytes:
+    """A server's text frame (final, unmasked, uncompressed: RFC 7692 lets an endpoint send any
+    message uncompressed) holding ``text``. Cached: a fan-out frames a message once, not once a
+    recipient."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 class Inbox:
@@ -97,6 +134,36 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
         self._flush_pending = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        if hasattr(self, "scope"):  # the handshake goes on to the application
+            self.scope["extensions"][WRITE_NOW] = {"text": self.write_now}
+
+    def write_now(self, text: str) -> bool:
+        """Writes ``text`` as a frame at once if the socket is open and takes writes (below the
+        transport's high-water mark); False otherwise, and the caller queues it for ``send``,
+        which waits. What the protocol framed earlier goes out first, so frames keep their
+        order."""
+        if (
+            not self.handshake_complete
+            or self.close_sent
+            or self.disconnected
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+            or self.transport.is_closing()
+        ):
+            return False
+        if self._flush_pending:
+            self._flush()
+        self.transport.write(text_frame(text))
+        return True
 
     async def send(self, message: Any) -> None:
         await self.writable.wait()

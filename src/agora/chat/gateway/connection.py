@@ -27,7 +27,7 @@ from agora.chat.gateway.outgoing import Outgoing, QueueClosed
 from agora.platform import jsonrpc
 from agora.platform.errors import DomainError, Unauthorized
 from agora.platform.http_errors import validation_errors
-from agora.platform.websocket_protocol import MORE_FRAMES
+from agora.platform.websocket_protocol import MORE_FRAMES, write_now_of
 from agora.settings import ChatGatewaySettings
 
 log = structlog.get_logger("agora.chat.gateway")
@@ -66,7 +66,12 @@ class Connection:
         self._methods = methods
         # done once the connection is to close (a future, lighter than a task waiting an event)
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.outgoing = Outgoing(settings.send_queue_frames, on_close=self._closing)
+        self.outgoing = Outgoing(
+            settings.send_queue_frames,
+            on_close=self._closing,
+            write_now=write_now_of(websocket.scope),
+            on_written=hub.metrics.frames_out.inc,
+        )
         self.user_id = 0  # 0 until authenticated
         self.streams: dict[int, WatchingStream] = {}
 

@@ -6,6 +6,11 @@ lets ``capacity`` frames pile up, the queue closes with ``SLOW_CONSUMER`` and th
 closed with that code; the client reconnects and recovers what it missed from the room's log. A
 replay (``subscribe`` with ``since``) is paced instead: it waits while the queue is more than
 half full, so however much a client missed, the queue stays bounded.
+
+A frame that finds the queue empty is written to the socket at once (``write_now``, when the
+server offers it and the socket takes writes): a fan-out to hundreds of connections costs a
+write each, not a task switch each. The queue holds what the socket cannot take yet, and a
+replay's pages, which its writer sends together.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 
 from agora.chat.gateway.close_codes import SLOW_CONSUMER
+from agora.platform.websocket_protocol import WriteNow
 
 
 class QueueClosed(Exception):
@@ -27,9 +33,20 @@ class Outgoing:
     would hold two deques per idle connection, and an empty deque keeps its first block: about
     700 bytes a connection, for nothing, while it is idle)."""
 
-    def __init__(self, capacity: int, *, on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        on_close: Callable[[], None] | None = None,
+        write_now: WriteNow | None = None,
+        on_written: Callable[[], None] | None = None,
+    ) -> None:
         self.capacity = capacity
         self._on_close = on_close  # the connection stops reading and closes the socket
+        self._write_now = write_now  # writes a frame at once if the socket takes it
+        self._on_written = on_written  # counts a frame written at once
+        # the writer took a frame from the queue and has not written it yet: nothing may pass it
+        self._in_hand = False
         self._frames: deque[str] | None = None  # None while nothing waits
         self._ready: asyncio.Future[None] | None = None  # the writer's, while the queue is empty
         self._room: asyncio.Future[None] | None = None  # a paced writer's, while it is full
@@ -39,11 +56,17 @@ class Outgoing:
     def __len__(self) -> int:
         return len(self._frames) if self._frames is not None else 0
 
-    def put(self, frame: str) -> bool:
-        """Queues ``frame``; False when the queue is (or becomes) closed: a slow consumer."""
+    def put(self, frame: str, *, now: bool = True) -> bool:
+        """Writes ``frame`` at once if nothing waits before it and the socket takes it (unless
+        ``now`` is False), or queues it; False when the queue is (or becomes) closed: a slow
+        consumer."""
         if self.closed is not None:
             return False
         if self._frames is None:
+            if now and not self._in_hand and self._write_now is not None and self._write_now(frame):
+                if self._on_written is not None:
+                    self._on_written()
+                return True
             self._frames = deque()
         elif len(self._frames) >= self.capacity:
             self.close(SLOW_CONSUMER, "slow consumer: reconnect and resubscribe with since")
@@ -59,11 +82,14 @@ class Outgoing:
                 self._room = asyncio.get_running_loop().create_future()
             # shielded: one replay cancelled must not cancel the others' wait
             await asyncio.shield(self._room)
-        if self.closed is not None or not self.put(frame):
+        # queued, never written at once: the writer sends a page's frames in one write
+        if self.closed is not None or not self.put(frame, now=False):
             raise QueueClosed
 
     async def get(self) -> str:
-        """The next frame to write; ``QueueClosed`` once closed (what was queued is dropped)."""
+        """The next frame to write; ``QueueClosed`` once closed (what was queued is dropped).
+        The writer calls it again once it has written the last one."""
+        self._in_hand = False
         while not self._frames:
             if self.closed is not None:
                 raise QueueClosed
@@ -72,6 +98,7 @@ class Outgoing:
         if self.closed is not None:
             raise QueueClosed
         frame = self._frames.popleft()
+        self._in_hand = True
         if not self._frames:
             self._frames = None
         if len(self) <= self.capacity // 2:
