@@ -25,6 +25,7 @@ from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
 from agora.identity.reads import IdentityReads
 from agora.identity.tokens import TokenCodec
+from agora.platform.driver_reads import DriverReads
 from agora.platform.jobs import housekeeping
 from agora.platform.jobs.runtime import Jobs
 from agora.platform.mail import Mail, mail_from_settings
@@ -103,14 +104,15 @@ class Container:
             token_check_seconds=settings.token_check_cache_seconds,
         )
         chat_limits = SendLimits.of(platform.rate_limiter, settings.chat)
-        chat_reads = ChatReads(platform.db.autocommit_sessions)
+        driver_reads = DriverReads(platform.db.engine)
+        chat_reads = ChatReads(platform.db.autocommit_sessions, driver_reads)
         chat_sends = SendQueue(units_of_work, chat_limits)
         chat_gateway = build_gateway(
             platform=platform,
             tokens=tokens,
             identity_reads=identity_reads,
             logs=chat_gateway_domain.ChatRoomLogs(
-                sessions=platform.db.autocommit_sessions, reads=chat_reads
+                sessions=platform.db.autocommit_sessions, driver=driver_reads, reads=chat_reads
             ),
             calls=chat_gateway_domain.ChatCalls(
                 units_of_work=units_of_work,

@@ -18,7 +18,7 @@ change is durable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -203,7 +203,9 @@ async def events_after(
 
 
 @cache
-def _after_as_text() -> Select[int, str, datetime, str, datetime | None]:
+def after_as_text() -> Select[int, str, datetime, str, datetime | None]:
+    """The room's events after ``after`` (``room``, ``after``, ``limit``), their data as the
+    stored JSON text: what ``encoded`` turns into a replay's frames."""
     return (
         select(
             ChatEvent.seq,
@@ -222,16 +224,10 @@ def _after_as_text() -> Select[int, str, datetime, str, datetime | None]:
     )
 
 
-async def encoded_events_after(
-    session: AsyncSession, room_id: int, after: int, limit: int = PAGE_MAX
-) -> list[tuple[int, str, bytes]]:
-    """``events_after`` as (seq, kind, the event's JSON) for a replay: the stored JSON goes out
-    as it is, behind the event's place and time, without being decoded and encoded again (a
-    client that reconnects after a while is sent many)."""
-    limit = max(1, min(limit, REPLAY_MAX))
-    rows = await session.execute(
-        _after_as_text(), {"room": room_id, "after": after, "limit": limit}
-    )
+def encoded(room_id: int, rows: Iterable[Sequence[Any]]) -> list[tuple[int, str, bytes]]:
+    """``after_as_text``'s rows as (seq, kind, the event's JSON) for a replay: the stored JSON
+    goes out as it is, behind the event's place and time, without being decoded and encoded
+    again (a client that reconnects after a while is sent many)."""
     events = []
     for seq, kind, at, data, deleted_at in rows:
         if deleted_at is not None and kind in _TEXT_KINDS:

@@ -1,29 +1,37 @@
 """What the gateway asks the chat without a unit of work: whose rooms, and what a client missed.
 
-Bound once by the composition root to the autocommit sessions (reads need no transaction).
+Bound once by the composition root to the autocommit sessions (reads need no transaction) and
+the driver's reads (``platform/driver_reads.py``) for the gateway's hottest ones: a user's rooms
+(whenever they come online) and a page of a room's log (every recovery).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import cache
+
+from sqlalchemy import Integer, Select, bindparam, select
 
 from agora.chat import log
 from agora.chat.models import Member
 from agora.chat.schemas import WireEvent
 from agora.platform.db import SessionFactory
+from agora.platform.driver_reads import DriverReads
+
+
+@cache
+def _rooms_of() -> Select[int]:
+    user = bindparam("user", type_=Integer)
+    return select(Member.room_id).where(Member.user_id == user).order_by(Member.room_id)
 
 
 class ChatReads:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, driver: DriverReads) -> None:
         self._sessions = sessions
+        self._driver = driver
 
     async def member_rooms(self, user_id: int) -> list[int]:
         """The ids of the rooms ``user_id`` is a member of, in id order."""
-        async with self._sessions() as session:
-            rooms = await session.scalars(
-                select(Member.room_id).where(Member.user_id == user_id).order_by(Member.room_id)
-            )
-            return list(rooms)
+        return [room for (room,) in await self._driver.rows(_rooms_of(), {"user": user_id})]
 
     async def is_member(self, user_id: int, room_id: int) -> bool:
         async with self._sessions() as session:
@@ -45,5 +53,6 @@ class ChatReads:
         self, room_id: int, after: int, limit: int = log.PAGE_MAX
     ) -> list[tuple[int, str, bytes]]:
         """``events_after`` already encoded: (seq, kind, JSON)."""
-        async with self._sessions() as session:
-            return await log.encoded_events_after(session, room_id, after, limit)
+        limit = max(1, min(limit, log.REPLAY_MAX))
+        params = {"room": room_id, "after": after, "limit": limit}
+        return log.encoded(room_id, await self._driver.rows(log.after_as_text(), params))

@@ -21,6 +21,7 @@ from agora.chat.models import EventKind, Member, Room
 from agora.chat.reads import ChatReads
 from agora.chat.send_queue import SendQueue
 from agora.platform.db import SessionFactory
+from agora.platform.driver_reads import DriverReads
 from agora.platform.errors import Forbidden, NotFound
 from agora.platform.events import EventHandlers
 from agora.platform.uow import UnitsOfWork
@@ -50,22 +51,21 @@ class ChatRoomLogs:
 
     page_max = log.REPLAY_MAX
 
-    def __init__(self, *, sessions: SessionFactory, reads: ChatReads) -> None:
+    def __init__(self, *, sessions: SessionFactory, driver: DriverReads, reads: ChatReads) -> None:
         self._sessions = sessions
+        self._driver = driver
         self._reads = reads
 
     async def open_room(self, *, user_id: int, room_id: int) -> int:
-        # every subscribe asks: the room's head and the membership in one round trip
-        async with self._sessions() as session:
-            row = (
-                await session.execute(_head_and_member(), {"room": room_id, "user": user_id})
-            ).first()
+        # every subscribe asks: the room's head and the membership in one round trip, through
+        # the driver (a reconnect storm is thousands of these at once)
+        row = await self._driver.first(_head_and_member(), {"room": room_id, "user": user_id})
         if row is None:
             raise NotFound("not found", field="room")
-        if row.member is None:
+        last_seq, member = row
+        if member is None:
             raise Forbidden("is not one of your rooms", field="room")
-        last_seq: int = row.last_seq
-        return last_seq
+        return int(last_seq)
 
     async def events_after(
         self, *, user_id: int, room_id: int, after: int, limit: int
