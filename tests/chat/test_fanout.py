@@ -98,6 +98,20 @@ async def test_a_message_reaches_every_listener_of_its_channel_and_no_other(
     assert await elsewhere.wait_for(1) == [b"other"]
 
 
+async def test_messages_published_together_arrive_each_on_its_channel_in_order(
+    nodes: NodeFactory,
+) -> None:
+    """``publish_many``: one round trip for many (a thousand users' presence at once)."""
+    sender, receiver = nodes(), nodes()
+    one, two = Inbox(), Inbox()
+    await receiver.subscribe("room:1", one)
+    await receiver.subscribe("room:2", two)
+    await sender.publish_many([("room:1", b"a"), ("room:2", b"b"), ("room:1", b"c")])
+    await sender.publish_many([])
+    assert await one.wait_for(2) == [b"a", b"c"]
+    assert await two.wait_for(1) == [b"b"]
+
+
 async def test_what_is_published_after_subscribe_returns_arrives_in_order(
     nodes: NodeFactory,
 ) -> None:

@@ -5,8 +5,9 @@ socket as they do over REST."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -293,6 +294,31 @@ async def test_presence_online_and_offline_reach_the_rooms_members(chat: Chat) -
     assert bob in both["online"]
     assert len(both["online"]) == 2
     assert after["online"] == alone["online"]
+
+
+async def test_users_who_come_online_together_are_each_announced_once(chat: Chat) -> None:
+    """A node's clients reconnecting at once: their presence is told in rounds (one read of
+    their rooms for all); each still reaches the room, once."""
+    others = ["bob", "cat", "dan", "eve", "fay"]
+    for name in ["ann", *others]:
+        await chat.user(name)
+    room = await chat.room("ann", *others)
+    members = (
+        await chat.http.get(f"/api/chat/rooms/{room}", headers=auth(chat.tokens["ann"]))
+    ).json()["members"]
+    ids = [member["id"] for member in members if member["username"] in others]
+    async with chat.connect("ann") as ann, AsyncExitStack() as stack:
+        await ann.call("subscribe", room=room)
+        await asyncio.gather(*(stack.enter_async_context(chat.connect(name)) for name in others))
+        online = [await ann.notification("presence", user=user) for user in ids]
+        announced = [
+            note["params"]["user"]
+            for note in ann.notifications
+            if note["method"] == "presence" and note["params"]["status"] == "online"
+        ]
+    assert all(note["params"]["status"] == "online" for note in online)
+    assert sorted(announced) == sorted(set(announced))  # each once
+    assert len(announced) == len(others)
 
 
 async def test_a_removed_member_hears_it_and_nothing_after(chat: Chat) -> None:

@@ -7,9 +7,11 @@ the driver's reads (``platform/driver_reads.py``) for the gateway's hottest ones
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
-from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy import Integer, Select, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from agora.chat import log
 from agora.chat.models import Member
@@ -24,6 +26,17 @@ def _rooms_of() -> Select[int]:
     return select(Member.room_id).where(Member.user_id == user).order_by(Member.room_id)
 
 
+@cache
+def _rooms_of_users(on_postgresql: bool) -> Select[int, int]:
+    # PostgreSQL: one array parameter, so one prepared statement whatever the number of users;
+    # SQLite: an IN list that SQLAlchemy expands
+    if on_postgresql:
+        condition = Member.user_id == any_(bindparam("users", type_=ARRAY(Integer)))
+    else:
+        condition = Member.user_id.in_(bindparam("users", expanding=True))
+    return select(Member.user_id, Member.room_id).where(condition).order_by(Member.room_id)
+
+
 class ChatReads:
     def __init__(self, sessions: SessionFactory, driver: DriverReads) -> None:
         self._sessions = sessions
@@ -32,6 +45,14 @@ class ChatReads:
     async def member_rooms(self, user_id: int) -> list[int]:
         """The ids of the rooms ``user_id`` is a member of, in id order."""
         return [room for (room,) in await self._driver.rows(_rooms_of(), {"user": user_id})]
+
+    async def rooms_of_users(self, user_ids: Sequence[int]) -> dict[int, list[int]]:
+        """``member_rooms`` of several users in one statement (those with none are left out)."""
+        statement = _rooms_of_users(self._driver.on_postgresql)
+        rooms: dict[int, list[int]] = {}
+        for user_id, room_id in await self._driver.rows(statement, {"users": list(user_ids)}):
+            rooms.setdefault(user_id, []).append(room_id)
+        return rooms
 
     async def is_member(self, user_id: int, room_id: int) -> bool:
         async with self._sessions() as session:

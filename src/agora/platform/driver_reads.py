@@ -33,13 +33,14 @@ AnySelect = Select[*tuple[Any, ...]]
 class DriverReads:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._on_postgresql = engine.dialect.name == "postgresql"
+        # where a statement's shape must differ (an array parameter), its builder asks this
+        self.on_postgresql = engine.dialect.name == "postgresql"
         # statement -> (its SQL for asyncpg, the names of its parameters in order)
         self._compiled: dict[AnySelect, tuple[str, tuple[str, ...]]] = {}
 
     async def rows(self, statement: AnySelect, params: Mapping[str, Any]) -> list[Row]:
         """``statement``'s rows for ``params`` (by its parameters' names), as tuples."""
-        if not self._on_postgresql:
+        if not self.on_postgresql:
             async with self._engine.connect() as connection:
                 return [tuple(row) for row in await connection.execute(statement, params)]
         sql, names = self._sql(statement)

@@ -22,7 +22,7 @@ import contextlib
 import struct
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -64,6 +64,10 @@ class Fanout(Protocol):
     async def publish(self, channel: str, payload: bytes) -> None:
         """To every listener of ``channel`` on every node; at most once, never raises for an
         unreachable Redis (the message is lost, and counted)."""
+        ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """``publish`` for each (channel, payload), in order, in one round trip."""
         ...
 
     async def subscribe(self, channel: str, listener: Listener) -> Subscription: ...
@@ -194,6 +198,10 @@ class MemoryFanout(_Listening):
         if channel in self._joined:
             self._deliver(channel, _stamped(payload))
 
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        for channel, payload in messages:
+            await self.publish(channel, payload)
+
     async def close(self) -> None:
         self._listeners.clear()
         self._joined.clear()
@@ -249,6 +257,23 @@ class RedisFanout(_Listening):
             self._metrics.lost.inc()
             return
         self._metrics.published.inc()
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        if not messages:
+            return
+
+        async def send() -> None:
+            async with self._publisher.pipeline(transaction=False) as pipeline:
+                for channel, payload in messages:
+                    pipeline.publish(self._prefix + channel, _stamped(payload))
+                await pipeline.execute()
+
+        try:
+            await self._breaker.call("fanout", send)
+        except RedisUnavailable:
+            self._metrics.lost.inc(len(messages))
+            return
+        self._metrics.published.inc(len(messages))
 
     async def _start(self) -> PubSub:
         if self._pubsub is None:

@@ -35,8 +35,9 @@ class RoomLogs(Protocol):
         """Up to ``limit`` events with a sequence number above ``after``, in order."""
         ...
 
-    async def rooms_of(self, user_id: int) -> Sequence[int]:
-        """The rooms the user is a member of (whom their presence concerns)."""
+    async def rooms_of(self, user_ids: Sequence[int]) -> Mapping[int, Sequence[int]]:
+        """The rooms each user is a member of (whom their presence concerns); a user with none
+        may be left out."""
         ...
 
     async def members_of(self, *, user_id: int, room_id: int) -> Sequence[int]:

@@ -4,7 +4,7 @@ handlers of the chat's events that publish them to every node."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -73,8 +73,8 @@ class ChatRoomLogs:
         page = await self._reads.encoded_events_after(room_id, after, min(limit, log.REPLAY_MAX))
         return [LogEvent(room_id, seq, kind, None, json) for seq, kind, json in page]
 
-    async def rooms_of(self, user_id: int) -> Sequence[int]:
-        return await self._reads.member_rooms(user_id)
+    async def rooms_of(self, user_ids: Sequence[int]) -> Mapping[int, Sequence[int]]:
+        return await self._reads.rooms_of_users(user_ids)
 
     async def members_of(self, *, user_id: int, room_id: int) -> Sequence[int]:
         async with self._sessions() as session:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -84,6 +84,14 @@ def _envelope(
     return orjson.dumps(header) + b"\n" + frame
 
 
+def _ephemeral(
+    room_id: int, method: str, params: Mapping[str, Any], actor: int | None
+) -> tuple[str, bytes]:
+    """The channel and message of an ephemeral notification (``Hub.publish_ephemeral``)."""
+    frame = notification_frame(method, orjson.dumps(params))
+    return room_channel(room_id), _envelope(frame, actor=actor)
+
+
 class Hub:
     def __init__(
         self,
@@ -101,6 +109,9 @@ class Hub:
         self._users: dict[int, _Watched] = {}
         self._connections: set[Listener] = set()
         self._background: set[asyncio.Task[None]] = set()
+        # presence changes not told yet (the latest per user), and the task telling them
+        self._presence_changes: dict[int, str] = {}
+        self._telling: asyncio.Task[None] | None = None
         self.closing = False
 
     @staticmethod
@@ -125,8 +136,7 @@ class Hub:
     ) -> None:
         """Typing, read receipts, presence: not in the log, not to the ``actor``'s own
         connections."""
-        frame = notification_frame(method, orjson.dumps(params))
-        await self.fanout.publish(room_channel(room_id), _envelope(frame, actor=actor))
+        await self.fanout.publish(*_ephemeral(room_id, method, params, actor))
 
     async def publish_to_user(self, user_id: int, method: str, params: Mapping[str, Any]) -> None:
         frame = notification_frame(method, orjson.dumps(params))
@@ -207,7 +217,7 @@ class Hub:
             self._users, listener.user_id, listener, user_channel(listener.user_id), self._on_user
         )
         if await self.presence.connected(listener.user_id):
-            self._later(self._tell_presence([listener.user_id], "online"))
+            self._tell_presence([listener.user_id], "online")
 
     async def disconnected(self, listener: Listener) -> None:
         if listener not in self._connections:
@@ -216,32 +226,47 @@ class Hub:
         self.metrics.connections.dec()
         await self._unwatch(self._users, listener.user_id, listener)
         if await self.presence.disconnected(listener.user_id):
-            self._later(self._tell_presence([listener.user_id], "offline"))
-
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        """Off the connection's path: telling a user's rooms reads the database."""
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+            self._tell_presence([listener.user_id], "offline")
 
     async def online(self, user_ids: Iterable[int]) -> set[int]:
         return await self.presence.online(user_ids)
 
     async def users_offline(self, user_ids: Sequence[int]) -> None:
         """Users a dead node held, who have no connection left anywhere."""
-        await self._tell_presence(user_ids, "offline")
+        self._tell_presence(user_ids, "offline")
 
-    async def _tell_presence(self, user_ids: Sequence[int], status: str) -> None:
+    def _tell_presence(self, user_ids: Iterable[int], status: str) -> None:
+        """Tells the users' rooms, off the connection's path (it reads the database). The
+        changes that come while a round is being told are told together in the next one: a
+        thousand users coming online at once (a node's clients reconnecting) are one read of
+        their rooms and one round trip of publishes, not a thousand of each. A user's latest
+        status is what is told."""
         for user_id in user_ids:
+            self._presence_changes[user_id] = status
+        if self._telling is None:
+            self._telling = asyncio.create_task(self._tell_changes())
+            self._background.add(self._telling)
+            self._telling.add_done_callback(self._told)
+
+    def _told(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        self._telling = None
+
+    async def _tell_changes(self) -> None:
+        while self._presence_changes:
+            changes, self._presence_changes = self._presence_changes, {}
             try:
-                rooms = await self.logs.rooms_of(user_id)
+                rooms = await self.logs.rooms_of(list(changes))
             except Exception:
-                log.exception("could not tell a user's presence", user=user_id)
+                log.exception("could not tell users' presence", users=len(changes))
                 continue
-            for room_id in rooms:
-                await self.publish_ephemeral(
-                    room_id, "presence", {"user": user_id, "status": status}, actor=user_id
-                )
+            await self.fanout.publish_many(
+                [
+                    _ephemeral(room_id, "presence", {"user": user_id, "status": status}, user_id)
+                    for user_id, status in changes.items()
+                    for room_id in rooms.get(user_id, ())
+                ]
+            )
 
     def start(self) -> None:
         self.presence.start(self.users_offline)
