@@ -127,6 +127,22 @@ async def test_what_is_published_after_subscribe_returns_arrives_in_order(
         await subscription.close()
 
 
+async def test_many_channels_joined_at_once_each_get_what_is_published_after(
+    nodes: NodeFactory,
+) -> None:
+    """A node's clients reconnecting at once: their joins are settled together, and each
+    ``subscribe`` still returns only once its channel is in force."""
+    sender, receiver = nodes(), nodes()
+    inboxes = [Inbox() for _ in range(200)]
+    await asyncio.gather(
+        *(receiver.subscribe(f"room:{n}", inbox) for n, inbox in enumerate(inboxes))
+    )
+    assert {f"room:{n}" for n in range(200)} <= receiver.channels()
+    await sender.publish_many([(f"room:{n}", str(n).encode()) for n in range(200)])
+    for n, inbox in enumerate(inboxes):
+        assert await inbox.wait_for(1) == [str(n).encode()]
+
+
 async def test_a_node_listens_only_while_a_local_listener_wants_the_channel(
     nodes: NodeFactory,
 ) -> None:

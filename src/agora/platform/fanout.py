@@ -109,15 +109,18 @@ class _Listening:
         self._metrics = metrics
         self._listeners: dict[str, dict[int, Listener]] = {}
         self._joined: set[str] = set()
-        # joins and leaves one at a time, in order: a leave and a new join of one channel must
+        # channels whose listeners came or went since the node's subscriptions last matched
+        self._unsettled: set[str] = set()
+        # one settling round at a time, in order: a leave and a new join of one channel must
         # reach the server in the order they were asked
         self._lock = asyncio.Lock()
         self._next_id = 0
 
-    async def _join(self, channel: str) -> None:
+    async def _join(self, channels: list[str]) -> None:
+        """Subscribes to every one of ``channels``; returns once the server confirmed all."""
         raise NotImplementedError
 
-    async def _leave(self, channel: str) -> None:
+    async def _leave(self, channels: list[str]) -> None:
         raise NotImplementedError
 
     def channels(self) -> frozenset[str]:
@@ -144,15 +147,24 @@ class _Listening:
             await self._settle(channel)
 
     async def _settle(self, channel: str) -> None:
-        """Makes the node's subscription match whether anyone here listens to ``channel``."""
+        """Makes the node's subscriptions match whether anyone here listens to ``channel``, and
+        to every other channel that changed meanwhile: the calls that wait while a round is at
+        the server are settled together in the next one (a thousand clients reconnecting at
+        once are a few SUBSCRIBE commands of many channels, not a thousand round trips one
+        after another)."""
+        self._unsettled.add(channel)
         async with self._lock:
-            wanted = channel in self._listeners
-            if wanted and channel not in self._joined:
-                await self._join(channel)
-                self._joined.add(channel)
-            elif not wanted and channel in self._joined:
-                self._joined.discard(channel)
-                await self._leave(channel)
+            # this channel too: a round that settled it may have failed
+            changed = self._unsettled | {channel}
+            self._unsettled = set()
+            joins = [c for c in changed if c in self._listeners and c not in self._joined]
+            leaves = [c for c in changed if c not in self._listeners and c in self._joined]
+            if leaves:
+                self._joined.difference_update(leaves)
+                await self._leave(leaves)
+            if joins:
+                await self._join(joins)
+                self._joined.update(joins)
 
     def _deliver(self, channel: str, data: bytes) -> None:
         if len(data) < _STAMP.size:
@@ -187,10 +199,10 @@ class MemoryFanout(_Listening):
     def __init__(self, *, registry: CollectorRegistry | None = None) -> None:
         super().__init__(FanoutMetrics(registry if registry is not None else CollectorRegistry()))
 
-    async def _join(self, channel: str) -> None:
+    async def _join(self, channels: list[str]) -> None:
         return None
 
-    async def _leave(self, channel: str) -> None:
+    async def _leave(self, channels: list[str]) -> None:
         return None
 
     async def publish(self, channel: str, payload: bytes) -> None:
@@ -286,24 +298,29 @@ class RedisFanout(_Listening):
             self._reader = asyncio.create_task(self._read(pubsub), name="fanout reader")
         return self._pubsub
 
-    async def _join(self, channel: str) -> None:
+    async def _join(self, channels: list[str]) -> None:
         pubsub = await self._start()
-        confirmed = asyncio.get_running_loop().create_future()
-        self._confirmations[channel] = confirmed
+        loop = asyncio.get_running_loop()
+        confirmed = {channel: loop.create_future() for channel in channels}
+        self._confirmations.update(confirmed)
         try:
-            await pubsub.subscribe(self._prefix + channel)
+            await pubsub.subscribe(*(self._prefix + channel for channel in channels))
             # Redis answers in order: once it confirms, what is published later reaches us
-            await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_TIMEOUT_SECONDS)
+            await asyncio.wait_for(
+                asyncio.shield(asyncio.gather(*confirmed.values())), SUBSCRIBE_TIMEOUT_SECONDS
+            )
         except _SUBSCRIBE_FAILURES as exc:
-            log.warning("fan-out subscription failed", channel=channel, error=repr(exc))
+            log.warning("fan-out subscription failed", channels=len(channels), error=repr(exc))
             raise Unavailable("the fan-out is unreachable", retry_after=1) from exc
         finally:
-            self._confirmations.pop(channel, None)
+            for channel, future in confirmed.items():
+                self._confirmations.pop(channel, None)
+                future.cancel()  # a confirmation that never came: nobody waits for it now
 
-    async def _leave(self, channel: str) -> None:
+    async def _leave(self, channels: list[str]) -> None:
         if self._pubsub is not None:
             with contextlib.suppress(*REDIS_FAILURES):
-                await self._pubsub.unsubscribe(self._prefix + channel)
+                await self._pubsub.unsubscribe(*(self._prefix + channel for channel in channels))
 
     async def _read(self, pubsub: PubSub) -> None:
         pause = RECONNECT_SECONDS
