@@ -23,8 +23,8 @@ class Socket:
         return self.takes_writes
 
     async def write_next(self, outgoing: Outgoing) -> None:
-        """One step of the connection's writer: the next queued frame onto the wire."""
-        self.wire.append(await outgoing.get())
+        """One step of the connection's writer: what is queued onto the wire, together."""
+        self.wire.extend(await outgoing.get_all())
 
 
 async def test_a_frame_goes_to_the_socket_at_once_when_nothing_waits_before_it() -> None:
@@ -47,12 +47,12 @@ async def test_what_the_socket_could_not_take_is_overtaken_by_nothing() -> None:
     outgoing.put("b")
     assert socket.wire == []
     assert len(outgoing) == 2
-    await socket.write_next(outgoing)
-    # the writer has taken "b", the queue is empty, and "b" is not written yet: "c" may not
-    # pass it
-    taken = await outgoing.get()
+    # the writer takes both; until it has written them, "c" may not pass them
+    taken = await outgoing.get_all()
+    assert taken == ["a", "b"]
     outgoing.put("c")
-    socket.wire.append(taken)
+    assert socket.wire == []
+    socket.wire.extend(taken)
     await socket.write_next(outgoing)
     assert socket.wire == ["a", "b", "c"]
     writer = asyncio.create_task(socket.write_next(outgoing))  # waits: nothing queued
@@ -69,10 +69,7 @@ async def test_a_replay_is_queued_for_its_writer_to_send_in_one_write() -> None:
         await outgoing.put_paced(frame)
     outgoing.put("live")  # behind the replay
     assert socket.wire == []
-    assert len(outgoing) == 4
-    for _ in range(4):
-        await socket.write_next(outgoing)
-    assert socket.wire == ["1", "2", "3", "live"]
+    assert await outgoing.get_all() == ["1", "2", "3", "live"]  # one write
 
 
 async def test_a_client_that_does_not_read_fills_the_queue_and_is_closed() -> None:

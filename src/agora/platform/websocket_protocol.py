@@ -24,7 +24,7 @@ import asyncio
 import functools
 import socket
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
@@ -37,10 +37,12 @@ from websockets.protocol import State
 # a key of a ``websocket.send`` message (servers ignore keys they do not know): true when the
 # sender has more frames ready to send right after this one
 MORE_FRAMES = "agora.more_frames"
-# an ASGI scope extension of the protocol: {"text": write_now}; see ``write_now_of``
+# an ASGI scope extension of the protocol: {"text": write_now, "texts": write_all_now}; see
+# ``write_now_of``
 WRITE_NOW = "agora.write_now"
 
 WriteNow = Callable[[str], bool]
+WriteAllNow = Callable[[Sequence[str]], bool]
 
 # what the kernel may hold unsent for one socket (Linux doubles it for its bookkeeping). Without
 # it the send buffer grows by itself up to tcp_wmem's maximum (4 MB here): a client that stops
@@ -53,6 +55,12 @@ def write_now_of(scope: Mapping[str, Any]) -> WriteNow | None:
     """The server's ``write_now`` for this WebSocket, or None when the server offers none."""
     offered = scope.get("extensions", {}).get(WRITE_NOW)
     return offered["text"] if offered else None
+
+
+def write_all_now_of(scope: Mapping[str, Any]) -> WriteAllNow | None:
+    """The server's ``write_all_now`` for this WebSocket, or None when the server offers none."""
+    offered = scope.get("extensions", {}).get(WRITE_NOW)
+    return offered["texts"] if offered else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -144,13 +152,34 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         if hasattr(self, "scope"):  # the handshake goes on to the application
-            self.scope["extensions"][WRITE_NOW] = {"text": self.write_now}
+            self.scope["extensions"][WRITE_NOW] = {
+                "text": self.write_now,
+                "texts": self.write_all_now,
+            }
 
     def write_now(self, text: str) -> bool:
         """Writes ``text`` as a frame at once if the socket is open and takes writes (below the
         transport's high-water mark); False otherwise, and the caller queues it for ``send``,
         which waits. What the protocol framed earlier goes out first, so frames keep their
         order."""
+        if not self._takes_writes():
+            return False
+        self.transport.write(text_frame(text))
+        return True
+
+    def write_all_now(self, texts: Sequence[str]) -> bool:
+        """``write_now`` for several texts, framed each and written together with one system
+        call (a replay's page); not cached, as each is sent once."""
+        if not self._takes_writes():
+            return False
+        self.transport.write(
+            b"".join(Frame(Opcode.TEXT, text.encode()).serialize(mask=False) for text in texts)
+        )
+        return True
+
+    def _takes_writes(self) -> bool:
+        """Whether a frame written now goes out in order: the socket open and below its
+        high-water mark; what was framed before it is flushed first."""
         if (
             not self.handshake_complete
             or self.close_sent
@@ -162,7 +191,6 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         if self._flush_pending:
             self._flush()
-        self.transport.write(text_frame(text))
         return True
 
     async def send(self, message: Any) -> None:

@@ -27,7 +27,7 @@ from agora.chat.gateway.outgoing import Outgoing, QueueClosed
 from agora.platform import jsonrpc
 from agora.platform.errors import DomainError, Unauthorized
 from agora.platform.http_errors import validation_errors
-from agora.platform.websocket_protocol import MORE_FRAMES, write_now_of
+from agora.platform.websocket_protocol import MORE_FRAMES, write_all_now_of, write_now_of
 from agora.settings import ChatGatewaySettings
 
 log = structlog.get_logger("agora.chat.gateway")
@@ -145,14 +145,20 @@ class Connection:
 
     async def _write(self) -> None:
         send, outgoing = self.websocket.send, self.outgoing
+        write_all_now = write_all_now_of(self.websocket.scope)
         frames_out = self.hub.metrics.frames_out
         try:
             while True:
-                frame = await outgoing.get()
-                # frames queued behind it go out in one write with it (a replay's many)
-                more = len(outgoing) > 0
-                await send({"type": "websocket.send", "text": frame, MORE_FRAMES: more})
-                frames_out.inc()
+                frames = await outgoing.get_all()
+                # what was queued goes out in one write (a replay's page), straight to the
+                # socket if it takes it, else as ASGI messages that wait for it
+                if write_all_now is not None and write_all_now(frames):
+                    frames_out.inc(len(frames))
+                    continue
+                last = len(frames) - 1
+                for n, frame in enumerate(frames):
+                    await send({"type": "websocket.send", "text": frame, MORE_FRAMES: n < last})
+                    frames_out.inc()
         except QueueClosed:
             return
         except (WebSocketDisconnect, RuntimeError, OSError):

@@ -86,9 +86,9 @@ class Outgoing:
         if self.closed is not None or not self.put(frame, now=False):
             raise QueueClosed
 
-    async def get(self) -> str:
-        """The next frame to write; ``QueueClosed`` once closed (what was queued is dropped).
-        The writer calls it again once it has written the last one."""
+    async def get_all(self) -> list[str]:
+        """Every queued frame (at least one), to be written together; ``QueueClosed`` once
+        closed. The writer calls it again once it has written them."""
         self._in_hand = False
         while not self._frames:
             if self.closed is not None:
@@ -97,13 +97,11 @@ class Outgoing:
             await self._ready
         if self.closed is not None:
             raise QueueClosed
-        frame = self._frames.popleft()
+        frames = list(self._frames)
+        self._frames = None
         self._in_hand = True
-        if not self._frames:
-            self._frames = None
-        if len(self) <= self.capacity // 2:
-            self._room = _wake(self._room)
-        return frame
+        self._room = _wake(self._room)
+        return frames
 
     def close(self, code: int, reason: str) -> None:
         if self.closed is None:
