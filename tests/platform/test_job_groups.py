@@ -160,3 +160,20 @@ async def test_a_copy_of_a_finished_job_in_a_group_leaves_every_effect_once(
     assert [await effects(db, key) for key in "abc"] == [1, 1, 1]
     assert await outbox(container) == {}
     assert counted(container, "failed") == 0
+
+
+async def test_a_write_left_to_the_commit_that_fails_there_fails_alone(
+    make_container: Callable[..., Any], tmp_path: Path
+) -> None:
+    # the probe's effect waits for its group's COMMIT (``write_at_commit``), where the jobs'
+    # effects go in one statement; one too long for its column fails that statement: the group
+    # rolls back, its neighbours run again alone and succeed, and the long one fails alone
+    container = await make_container()
+    db = container.platform.db
+    if not on_postgresql(db.engine):
+        pytest.skip("SQLite does not enforce a column's length")
+    log, long = str(tmp_path / "runs.log"), "b" * 101
+    probes = [Probe(key="a", log=log), Probe(key=long, log=log), Probe(key="c", log=log)]
+    await run_together(container, probes)
+    assert [await effects(db, key) for key in ("a", long, "c")] == [1, 0, 1]
+    assert (counted(container, "succeeded"), counted(container, "failed")) == (2, 1)

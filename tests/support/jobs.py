@@ -117,9 +117,9 @@ async def probe(payload: Probe, job: JobContext) -> None:
         await _hold(payload.release)
     async with job.unit_of_work() as uow:
         if await job.first_time(uow):
-            connection = await uow.session.connection()
-            await connection.execute(
-                _ADD_EFFECT, {"message_id": job.message_id, "key": payload.key}
+            # in a group, with the group's other effects in one statement at its COMMIT
+            await job.write_at_commit(
+                uow, _ADD_EFFECT, {"message_id": job.message_id, "key": payload.key}
             )
         if failing:
             raise RuntimeError(f"probe {payload.key} was told to fail")

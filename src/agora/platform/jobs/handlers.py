@@ -20,7 +20,18 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Delete, Index, String, any_, bindparam, delete, exists, func, select
+from sqlalchemy import (
+    Delete,
+    Executable,
+    Index,
+    String,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -109,6 +120,19 @@ class JobContext:
             await connection.execute(_finish(), params)
         uow.after_commit(self._finished)
         return bool(recorded.rowcount)
+
+    async def write_at_commit(
+        self, uow: UnitOfWork, statement: Executable, params: dict[str, Any]
+    ) -> None:
+        """Runs a write whose result the handler does not need (no RETURNING, no rowcount) in
+        ``uow``'s transaction. In a group it waits for the group's COMMIT and goes with the
+        other jobs' writes of the same ``statement`` (built once) in one round trip; a failure
+        there rolls the group back and the job runs again alone, where it runs at once."""
+        seat = self._seat
+        if seat is not None and seat.write_at_commit(uow, statement, params):
+            return
+        connection = await uow.session.connection()
+        await connection.execute(statement, params)
 
     async def _finished(self) -> None:
         self.finished_in_transaction = True
