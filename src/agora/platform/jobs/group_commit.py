@@ -12,6 +12,10 @@ statement at a time), and one COMMIT ends them all — as the chat's sends do
   later, so that jobs ready at the same moment still join). A job that finds the worker quiet is
   a group of one, committed at once as before; under load, jobs arrive while a group writes and
   join it, up to ``max_jobs``: groups grow with the load.
+- **One COMMIT in flight.** A group ready to commit while another group's COMMIT runs waits for
+  it, still taking jobs: the next group fills while the last one commits (PostgreSQL's own group
+  commit does the same). Without that, a group whose jobs send nothing on their turn (below)
+  would commit a loop turn after it opened, a few jobs at a time.
 - **A job's effect and its record still commit together**, and its ``commit()`` returns only
   once the group's COMMIT did (its after-commit hooks run then): a crash keeps or loses both, so
   a copy delivered again finds the record exactly when the effect happened.
@@ -31,6 +35,11 @@ statement at a time), and one COMMIT ends them all — as the chat's sends do
   the statement says so and the group rolls back: its jobs run again alone, where ``first_time``
   answers at once, so the effect still happens once. A job's ``commit()`` returns only after
   that statement and the COMMIT, so nothing it does after its commit runs on a guess.
+- **A write whose result the handler does not read can wait for the COMMIT too**
+  (``JobContext.write_at_commit``): the group runs the writes of one statement for all its jobs
+  at once (an executemany: one round trip), before the records above. A job's turn then sends
+  nothing, so a group of N jobs is about four round trips instead of N + 3. Were one of them to
+  fail, the group rolls back and its jobs run again alone, each write its own.
 
 A job that holds the turn holds its group's COMMIT: a handler keeps slow work (SMTP, HTTP) out of
 its unit of work, as the house already asks of any transaction.
@@ -44,6 +53,7 @@ from types import TracebackType
 from typing import Any
 
 import structlog
+from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agora.platform.uow import UnitOfWork, UnitsOfWork
@@ -63,10 +73,15 @@ Finish = Callable[[AsyncConnection, list[str]], Awaitable[int]]
 class _Group:
     """One shared transaction: its connection, whose turn it is to write, how it ended."""
 
-    def __init__(self, spawn: Callable[[Any], None], finish: Finish | None) -> None:
+    def __init__(
+        self, spawn: Callable[[Any], None], finish: Finish | None, gate: _CommitGate
+    ) -> None:
         self._spawn = spawn
+        self._gate = gate
         self.finish = finish
         self.finishing: list[str] = []  # the jobs its COMMIT records as finished (``finish``)
+        # the jobs' writes left to its COMMIT, by statement: one executemany each
+        self.writes: dict[Executable, list[dict[str, Any]]] = {}
         self.connection: AsyncConnection | None = None
         self.turn = asyncio.Lock()  # one job's statements at a time, in the order they came
         self.seats = 0  # jobs that joined
@@ -101,6 +116,8 @@ class _Group:
     def _commit_if_quiet(self) -> None:
         self._commit_scheduled = False
         if self.busy == 0 and not self.ended.done() and not self.rolled_back:
+            if not self._gate.enter(self):
+                return  # another group commits: this one takes jobs meanwhile
             self.joinable = False
             self._spawn(self._commit())
 
@@ -108,6 +125,8 @@ class _Group:
         connection, self.connection = self.connection, None
         try:
             if connection is not None:
+                for statement, params in self.writes.items():
+                    await connection.execute(statement, params)
                 if self.finishing:
                     assert self.finish is not None
                     fresh = await self.finish(connection, self.finishing)
@@ -122,6 +141,7 @@ class _Group:
         else:
             self.ended.set_result(None)
         finally:
+            self._gate.leave()
             if connection is not None:
                 await _close(connection)
 
@@ -139,6 +159,28 @@ class _Group:
             if not self.ended.done():
                 self.ended.set_exception(GroupRolledBack("a job of its group failed"))
             self.turn.release()
+
+
+class _CommitGate:
+    """At most one group's COMMIT at a time; the groups ready meanwhile wait for its end."""
+
+    def __init__(self) -> None:
+        self.committing = False
+        self.waiting: list[_Group] = []
+
+    def enter(self, group: _Group) -> bool:
+        if not self.committing:
+            self.committing = True
+            return True
+        if group not in self.waiting:
+            self.waiting.append(group)
+        return False
+
+    def leave(self) -> None:
+        self.committing = False
+        waiting, self.waiting = self.waiting, []
+        for group in waiting:
+            group.commit_when_quiet()  # still ready (not rolled back, none of its jobs busy)
 
 
 async def _close(connection: AsyncConnection) -> None:
@@ -166,6 +208,7 @@ class GroupCommit:
         self.max_jobs = max_jobs
         self.finish = finish
         self._open: _Group | None = None
+        self._gate = _CommitGate()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def seat(self) -> Seat:
@@ -177,7 +220,7 @@ class GroupCommit:
         while True:
             group = self._open
             if group is None or not group.joinable:
-                group = self._open = _Group(self._spawn, self.finish)
+                group = self._open = _Group(self._spawn, self.finish, self._gate)
             group.seats += 1
             group.busy += 1
             if group.seats >= self.max_jobs:
@@ -242,6 +285,17 @@ class Seat:
         if group is None or group.finish is None or uow is not self._uow or self._written:
             return False
         group.finishing.append(job_id)
+        return True
+
+    def write_at_commit(
+        self, uow: UnitOfWork, statement: Executable, params: dict[str, Any]
+    ) -> bool:
+        """Leaves ``statement`` with ``params`` to the group's COMMIT (with the other jobs'
+        writes of the same statement), when ``uow`` is this seat's; False: run it now."""
+        group = self._group
+        if group is None or uow is not self._uow or self._written:
+            return False
+        group.writes.setdefault(statement, []).append(params)
         return True
 
     async def written(self) -> None:
