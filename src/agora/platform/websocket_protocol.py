@@ -162,7 +162,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         transport's high-water mark); False otherwise, and the caller queues it for ``send``,
         which waits. What the protocol framed earlier goes out first, so frames keep their
         order."""
-        if not self._takes_writes():
+        if not self._make_way():
             return False
         self.transport.write(text_frame(text))
         return True
@@ -170,16 +170,16 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def write_all_now(self, texts: Sequence[str]) -> bool:
         """``write_now`` for several texts, framed each and written together with one system
         call (a replay's page); not cached, as each is sent once."""
-        if not self._takes_writes():
+        if not self._make_way():
             return False
         self.transport.write(
             b"".join(Frame(Opcode.TEXT, text.encode()).serialize(mask=False) for text in texts)
         )
         return True
 
-    def _takes_writes(self) -> bool:
-        """Whether a frame written now goes out in order: the socket open and below its
-        high-water mark; what was framed before it is flushed first."""
+    def _make_way(self) -> bool:
+        """Whether a frame written now goes out in order (the socket open and below its
+        high-water mark); if so, what was framed before it is flushed first."""
         if (
             not self.handshake_complete
             or self.close_sent

@@ -243,14 +243,16 @@ class Hub:
         status is what is told."""
         for user_id in user_ids:
             self._presence_changes[user_id] = status
-        if self._telling is None:
+        # done, yet its callback not run: its last round was read before these changes came
+        if self._telling is None or self._telling.done():
             self._telling = asyncio.create_task(self._tell_changes())
             self._background.add(self._telling)
             self._telling.add_done_callback(self._told)
 
     def _told(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
-        self._telling = None
+        if self._telling is task:
+            self._telling = None
 
     async def _tell_changes(self) -> None:
         while self._presence_changes:

@@ -88,7 +88,9 @@ class Outgoing:
 
     async def get_all(self) -> list[str]:
         """Every queued frame (at least one), to be written together; ``QueueClosed`` once
-        closed. The writer calls it again once it has written them."""
+        closed. The writer calls it again once it has written them. Taken frames leave the
+        queue's count: while a socket is full, a client holds at most twice ``capacity``
+        frames of the node's memory (those in hand, and a queue that fills again)."""
         self._in_hand = False
         while not self._frames:
             if self.closed is not None:
