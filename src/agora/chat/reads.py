@@ -21,12 +21,6 @@ from agora.platform.driver_reads import DriverReads
 
 
 @cache
-def _rooms_of() -> Select[int]:
-    user = bindparam("user", type_=Integer)
-    return select(Member.room_id).where(Member.user_id == user).order_by(Member.room_id)
-
-
-@cache
 def _rooms_of_users(on_postgresql: bool) -> Select[int, int]:
     # PostgreSQL: one array parameter, so one prepared statement whatever the number of users;
     # SQLite: an IN list that SQLAlchemy expands
@@ -44,10 +38,11 @@ class ChatReads:
 
     async def member_rooms(self, user_id: int) -> list[int]:
         """The ids of the rooms ``user_id`` is a member of, in id order."""
-        return [room for (room,) in await self._driver.rows(_rooms_of(), {"user": user_id})]
+        return (await self.rooms_of_users([user_id])).get(user_id, [])
 
     async def rooms_of_users(self, user_ids: Sequence[int]) -> dict[int, list[int]]:
-        """``member_rooms`` of several users in one statement (those with none are left out)."""
+        """The rooms each of ``user_ids`` is a member of, in id order, in one statement (a user
+        with none is left out)."""
         statement = _rooms_of_users(self._driver.on_postgresql)
         rooms: dict[int, list[int]] = {}
         for user_id, room_id in await self._driver.rows(statement, {"users": list(user_ids)}):
