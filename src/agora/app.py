@@ -53,6 +53,7 @@ from agora.shop.catalog.api import api as shop_catalog_api
 from agora.shop.catalog.staff_api import api as shop_staff_catalog_api
 from agora.shop.checkout.config import SHOP_CHECKOUT
 from agora.shop.deps import SHOP
+from agora.shop.early_reads import EarlyReads
 from agora.shop.orders.api import api as shop_orders_api
 from agora.shop.orders.staff_api import api as shop_staff_orders_api
 from agora.shop.search.api import api as shop_search_api
@@ -195,8 +196,11 @@ def create_app(
     document_api(app, routes=every_route, signed_in=required_user_id, formats=formats)
 
     # Outermost last: request id → metrics and log → CORS → headers → error boundary → body
-    # limit → one route for both spellings of a path → routes. The WebSockets of WEBSOCKETS are
-    # served before all of it (WebSocketsFirstApp).
+    # limit → one route for both spellings of a path → the shop's cached catalog reads
+    # (shop/early_reads.py) → routes. The WebSockets of WEBSOCKETS are served before all of it
+    # (WebSocketsFirstApp).
+    if shop_catalog_api in apis and shop_search_api in apis:
+        app.add_middleware(EarlyReads, reads=container.shop_reads, routes=every_route)
     app.add_middleware(TrailingSlashMiddleware, routes=routes)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit, formats=formats)
     app.add_middleware(ErrorBoundaryMiddleware, formats=formats)

@@ -87,6 +87,27 @@ async def _hit(
     return await cache.get(key), key
 
 
+def _names(stock: bool) -> tuple[str, ...]:
+    return (CATALOG, STOCK) if stock else (CATALOG,)
+
+
+async def cached_only(
+    cache: Cache,
+    ttl_seconds: int,
+    kind: str,
+    parts: Sequence[object],
+    *,
+    known: KnownGenerations,
+    stock: bool = True,
+) -> bytes | None:
+    """The entry ``cached_json`` would answer from, if the cache holds one of the current
+    generations; None otherwise (nothing loaded, nothing filled): the early answer's question."""
+    if ttl_seconds <= 0:
+        return None
+    hit, _key = await _hit(cache, known, _names(stock), kind, list(parts))
+    return hit
+
+
 async def cached_json(
     cache: Cache,
     ttl_seconds: int,
@@ -101,8 +122,7 @@ async def cached_json(
     holds it. A failure (a product not found) is raised, and nothing cached."""
     if ttl_seconds <= 0:
         return (await load()).model_dump_json().encode()
-    names = (CATALOG, STOCK) if stock else (CATALOG,)
-    hit, key = await _hit(cache, known, names, kind, list(parts))
+    hit, key = await _hit(cache, known, _names(stock), kind, list(parts))
     if hit is not None:
         return hit
     found = (await load()).model_dump_json().encode()

@@ -20,7 +20,7 @@ from agora.shop.catalog.categories import list_categories
 from agora.shop.catalog.cursors import Sort
 from agora.shop.catalog.filters import ProductFilter
 from agora.shop.catalog.schemas import CategoriesOut, ProductDetail, ProductPage
-from agora.shop.read_cache import KnownGenerations, cached_json
+from agora.shop.read_cache import KnownGenerations, cached_json, cached_only
 from agora.shop.search import queries as search_queries
 from agora.shop.search.schemas import SearchResults
 
@@ -52,7 +52,7 @@ class ShopReads:
                     session, where=narrowed, sort=sort, cursor=cursor, limit=limit
                 )
 
-        parts = [where.key(), sort.value, cursor, limit]
+        parts = _list_parts(where, sort=sort, cursor=cursor, limit=limit)
         return await cached_json(
             self.cache, self.ttl_seconds, "list", parts, load, known=self.known
         )
@@ -67,7 +67,7 @@ class ShopReads:
                     session, text=text, where=narrowed, sort=sort, cursor=cursor, limit=limit
                 )
 
-        parts = [text, where.key(), sort.value, cursor, limit]
+        parts = _search_parts(text, where, sort=sort, cursor=cursor, limit=limit)
         return await cached_json(
             self.cache, self.ttl_seconds, "search", parts, load, known=self.known
         )
@@ -80,6 +80,40 @@ class ShopReads:
         return await cached_json(
             self.cache, self.ttl_seconds, "product", [slug], load, known=self.known
         )
+
+    # --- the same entries, only if cached (the early answer, early_reads.py) ----------
+
+    async def cached_categories(self) -> bytes | None:
+        return await cached_only(
+            self.cache, self.ttl_seconds, "categories", [], known=self.known, stock=False
+        )
+
+    async def cached_products(
+        self, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
+    ) -> bytes | None:
+        parts = _list_parts(where, sort=sort, cursor=cursor, limit=limit)
+        return await cached_only(self.cache, self.ttl_seconds, "list", parts, known=self.known)
+
+    async def cached_search(
+        self, text: str, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
+    ) -> bytes | None:
+        parts = _search_parts(text, where, sort=sort, cursor=cursor, limit=limit)
+        return await cached_only(self.cache, self.ttl_seconds, "search", parts, known=self.known)
+
+    async def cached_product(self, slug: str) -> bytes | None:
+        return await cached_only(self.cache, self.ttl_seconds, "product", [slug], known=self.known)
+
+
+def _list_parts(
+    where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
+) -> list[object]:
+    return [where.key(), sort.value, cursor, limit]
+
+
+def _search_parts(
+    text: str, where: ProductFilter, *, sort: Sort, cursor: str | None, limit: int
+) -> list[object]:
+    return [text, where.key(), sort.value, cursor, limit]
 
 
 async def _with_category_path(session: AsyncSession, where: ProductFilter) -> ProductFilter:
