@@ -10,10 +10,11 @@ Everything but the category tree shows stock (a product's "in stock", a variant'
 is keyed by both. A cached page is never what an order is charged: the cart and checkout read
 prices from the database.
 
-**The fast path** (the only one of the shop's reads): an entry is the answer's JSON, made once by
-the model's own serializer when the entry is filled, and a hit is sent as those bytes
-(``json_response``): no model is built from it, and FastAPI validates and serializes nothing
-again. The routes still declare their model (``response_model``), so ``/docs`` is unchanged,
+**The fast path** (with ``early_reads.py``, which answers a hit before the router, the only one
+of the shop's reads): an entry is the answer's JSON, made once by the model's own serializer
+when the entry is filled, and a hit is sent as those bytes (``json_response``): no model is
+built from it, and FastAPI validates and serializes nothing again. The routes still declare
+their model (``response_model``), so ``/docs`` is unchanged,
 and ``tests/shop/catalog/test_read_cache.py`` holds what is sent equal to the model's JSON. A
 hit costs one Redis round trip and no database: the entry is asked for under the generations
 this process saw last, in the same ``MGET`` as the generations themselves (``KnownGenerations``),
