@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from tests.support.database import fresh_database
 from tests.support.jobs import (
     PROBE,
@@ -80,6 +80,10 @@ class JobsResult:
     # transactions the database committed per job, same phase (committers, relay and worker:
     # PostgreSQL's own count, so it does not move with the machine's load)
     commits_per_job: float
+    # same phase, per job: PostgreSQL's processes (this database's backends and the server's
+    # own: WAL writer, checkpointer, ...) and RabbitMQ's (the Erlang VM); None when not local
+    postgres_cpu_ms: float | None
+    rabbitmq_cpu_ms: float | None
     concurrency: int
     committers: int
     group_max: int
@@ -195,6 +199,33 @@ def _machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+# PostgreSQL's processes that work for every database (the WAL is shared)
+_POSTGRES_SHARED = ("walwriter", "checkpointer", "background writer", "autovacuum")
+
+
+def _services_cpu_seconds(database: str) -> tuple[float, float]:
+    """CPU time so far of PostgreSQL's processes that serve ``database`` (its backends and the
+    shared ones: other databases' backends are other work) and of RabbitMQ's Erlang VM."""
+    postgres = rabbitmq = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if command.startswith("postgres:"):
+            if f" {database} " not in command and not any(
+                name in command for name in _POSTGRES_SHARED
+            ):
+                continue
+            seconds = cpu_seconds(int(entry.name))
+            postgres += seconds or 0.0
+        elif "beam.smp" in command and "rabbit" in command:
+            rabbitmq += cpu_seconds(int(entry.name)) or 0.0
+    return postgres, rabbitmq
+
+
 def _done_lines(log: Path, offset: int) -> tuple[int, int]:
     """The "done" lines appended to ``log`` after ``offset``, and the offset to read from next
     (a line still being written waits for the next look)."""
@@ -248,6 +279,7 @@ async def _measure(
     url: str, broker_url: str, queue: str, workdir: Path, args: argparse.Namespace, worker: int
 ) -> JobsResult:
     container = Container.from_settings(_settings(url, broker_url, queue))
+    database = make_url(url).database or ""
     await create_probe_table(container.platform.db)
     await container.jobs.start_in_server()  # the relay, as every server process runs it
     freeze_startup_objects()  # as a server's startup does
@@ -257,10 +289,14 @@ async def _measure(
         sustained_log = workdir / "sustained.log"
         worker_before, bench_before = cpu_seconds(worker), time.process_time()
         machine_before = _machine_busy_seconds()
+        postgres_before, rabbitmq_before = _services_cpu_seconds(database)
         commits_before = await _commits(container)
         seconds = await _sustained(container, sustained_log, args.jobs, args.committers)
         worker_after, bench_cpu = cpu_seconds(worker), time.process_time() - bench_before
         machine_cpu = (_machine_busy_seconds() - machine_before) * 1000 / args.jobs
+        postgres_after, rabbitmq_after = _services_cpu_seconds(database)
+        postgres_cpu = (postgres_after - postgres_before) * 1000 / args.jobs
+        rabbitmq_cpu = (rabbitmq_after - rabbitmq_before) * 1000 / args.jobs
         commits_per_job = (await _commits(container, settled=True) - commits_before) / args.jobs
         worker_cpu = (
             None
@@ -270,7 +306,8 @@ async def _measure(
         print(
             f"  sustained: {args.jobs / seconds:,.0f} jobs/s ({args.jobs:,} in {seconds:.1f} s); "
             f"CPU per job: worker {worker_cpu or 0:.2f} ms, committers and relay "
-            f"{bench_cpu * 1000 / args.jobs:.2f} ms, the whole machine {machine_cpu:.2f} ms; "
+            f"{bench_cpu * 1000 / args.jobs:.2f} ms, PostgreSQL {postgres_cpu:.2f} ms, "
+            f"RabbitMQ {rabbitmq_cpu:.2f} ms, the whole machine {machine_cpu:.2f} ms; "
             f"{commits_per_job:.2f} transactions per job"
         )
         rate_log = workdir / "rate.log"
@@ -294,6 +331,8 @@ async def _measure(
         bench_cpu_ms=bench_cpu * 1000 / args.jobs,
         machine_cpu_ms=machine_cpu,
         commits_per_job=commits_per_job,
+        postgres_cpu_ms=postgres_cpu or None,
+        rabbitmq_cpu_ms=rabbitmq_cpu or None,
     )
     print(
         f"  at {args.rate:g} jobs/s: commit → handler start p50 {result.p50_ms:.1f} ms, "
@@ -327,6 +366,10 @@ def run(args: argparse.Namespace) -> JobsResult:
             )
 
 
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} ms"
+
+
 def render(result: JobsResult) -> str:
     checks = result.checks()
     verdict = "; ".join(f"{c.target}: **{'PASS' if c.passed else 'MISS'}**" for c in checks)
@@ -349,6 +392,9 @@ def render(result: JobsResult) -> str:
             f"| committer behind its schedule, p99 | {result.committed_late_ms:.1f} ms |",
             f"| worker CPU per job (sustained) | {result.worker_cpu_ms or 0:.2f} ms |",
             f"| committers' and relay's CPU per job (sustained) | {result.bench_cpu_ms:.2f} ms |",
+            f"| PostgreSQL's CPU per job (sustained; this database's backends, WAL writer, ...) "
+            f"| {_ms(result.postgres_cpu_ms)} |",
+            f"| RabbitMQ's CPU per job (sustained) | {_ms(result.rabbitmq_cpu_ms)} |",
             f"| the whole machine's CPU per job (sustained; {os.cpu_count()} cores) "
             f"| {result.machine_cpu_ms:.2f} ms |",
             f"| transactions committed per job (sustained; every process) "
