@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
 
 from agora.container import Container
@@ -242,3 +244,30 @@ async def test_a_unit_that_began_its_transaction_commits_its_jobs_in_it(
         uow.outbox.add(NOTED, Noted(note="after a read"))
         await uow.commit()
     assert await _stored(db) == ([], ["after a read"])
+
+
+async def test_a_unit_makes_its_session_only_when_it_uses_it(
+    db: Database, events: EventHandlers
+) -> None:
+    made: list[AsyncSession] = []
+
+    class Counted(async_sessionmaker[AsyncSession]):
+        def __call__(self, **local_kw: Any) -> AsyncSession:
+            made.append(session := super().__call__(**local_kw))
+            return session
+
+    units = UnitsOfWork(
+        Counted(db.engine, expire_on_commit=False),
+        events=events,
+        autocommit=db.autocommit_connection,
+    )
+    async with units() as uow:  # its only write is its jobs: no session to make and close
+        uow.outbox.add(NOTED, Noted(note="reset"))
+        await uow.commit()
+    assert made == []
+    async with units() as uow:
+        uow.session.add(_user("ann"))
+        uow.outbox.add(NOTED, Noted(note="welcome ann"))
+        await uow.commit()
+    assert len(made) == 1
+    assert await _stored(db) == (["ann"], ["reset", "welcome ann"])

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Index, Insert, Integer, String, Text, insert, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.platform.db import Base, UTCDateTime, utcnow
@@ -83,10 +83,9 @@ class OutboxMessage(Base):
 
 
 class Outbox:
-    """The jobs a unit of work adds; written with its session, so in its transaction."""
+    """The jobs a unit of work adds; written on its transaction's connection."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
 
     @property
@@ -111,14 +110,12 @@ class Outbox:
         )
         return message_id
 
-    async def write(self, connection: AsyncConnection | None = None) -> list[str]:
-        """Writes the jobs added so far (the unit of work calls it before committing), in the
-        session's transaction or on ``connection``; their topics."""
+    async def write(self, connection: AsyncConnection) -> list[str]:
+        """Writes the jobs added so far (the unit of work calls it before committing) on
+        ``connection``, in its transaction; their topics."""
         rows, self._rows = self._rows, []
         if rows:
             # Core, not the ORM: no bookkeeping for rows nobody reads here
-            if connection is None:
-                connection = await self._session.connection()
             await connection.execute(_INSERT, rows)
         return [row["topic"] for row in rows]
 

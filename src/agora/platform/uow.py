@@ -47,18 +47,29 @@ class UnitOfWorkLike(Protocol):
 class UnitOfWork:
     def __init__(
         self,
-        session: AsyncSession,
+        sessions: Callable[[], AsyncSession],
         *,
         events: EventHandlers,
         jobs_added: Callable[[list[str]], None] | None = None,
         autocommit: Callable[[], AsyncConnection] | None = None,
     ) -> None:
-        self.session = session
-        self.outbox = Outbox(session)
+        """``sessions`` makes the unit of work's session, the first time it is used: a unit of
+        work whose only write is its jobs, or a job's in a group whose writes wait for the
+        group's COMMIT, never needs one (making and closing it was a tenth of such a commit)."""
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self.outbox = Outbox()
         self._events = events
         self._jobs_added = jobs_added
         self._autocommit = autocommit
         self._hooks: list[Hook] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        """The unit of work's ORM session (made on first use)."""
+        if self._session is None:
+            self._session = self._sessions()
+        return self._session
 
     def after_commit(self, hook: Hook) -> None:
         """Run ``hook`` once this unit of work has committed; never if it does not."""
@@ -86,19 +97,26 @@ class UnitOfWork:
             # itself, so it runs alone, without the BEGIN and COMMIT round trips around it
             async with self._autocommit() as connection:
                 return await self.outbox.write(connection)
-        added = await self.outbox.write()
-        await self.session.commit()
+        if self.outbox.pending:
+            added = await self.outbox.write(await self.session.connection())
+        else:
+            added = []
+        if self._session is not None:
+            await self._session.commit()
         return added
 
     def _session_writes(self) -> bool:
         """Whether the session began a transaction or holds objects to flush."""
-        session = self.session
+        session = self._session
+        if session is None:
+            return False
         return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
 
     async def rollback(self) -> None:
         self._hooks.clear()
         self.outbox.discard()
-        await self.session.rollback()
+        if self._session is not None:
+            await self._session.rollback()
 
     async def __aenter__(self) -> Self:
         return self
@@ -110,7 +128,8 @@ class UnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         self._hooks.clear()
-        await self.session.close()  # anything uncommitted is rolled back
+        if self._session is not None:
+            await self._session.close()  # anything uncommitted is rolled back
 
 
 class UnitsOfWork:
@@ -131,15 +150,15 @@ class UnitsOfWork:
         # set by the jobs runtime: called with the topics of the jobs a commit added
         self.jobs_added: Callable[[list[str]], None] | None = None
 
-    def session_on(self, connection: AsyncConnection) -> AsyncSession:
-        """A session like this factory's, on ``connection`` and inside the transaction begun
-        there: its statements are that transaction's, and closing it leaves that transaction
+    def session_on(self, connection: AsyncConnection) -> Callable[[], AsyncSession]:
+        """Makes sessions like this factory's, on ``connection`` and inside the transaction begun
+        there: their statements are that transaction's, and closing one leaves that transaction
         open (a job's share of a group's, ``jobs/group_commit.py``)."""
-        return self._sessions(bind=connection)
+        return functools.partial(self._sessions, bind=connection)
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(
-            self._sessions(),
+            self._sessions,
             events=self.events,
             jobs_added=self.jobs_added,
             autocommit=self._autocommit,

@@ -330,8 +330,11 @@ class _GroupUnitOfWork(UnitOfWork):
         self._seat = seat
 
     async def _make_durable(self) -> list[str]:
-        added = await self.outbox.write()
-        await self.session.flush()
+        added = (
+            await self.outbox.write(await self.session.connection()) if self.outbox.pending else []
+        )
+        if self._session is not None:
+            await self._session.flush()
         await self._seat.written()
         return added
 
