@@ -3,21 +3,24 @@ a job written to the outbox commits with its change or not at all."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
 
 from agora.container import Container
 from agora.identity.models import User
 from agora.platform.db import Database
+from agora.platform.db_outages import database_unavailable
 from agora.platform.events import Event, EventHandlers
 from agora.platform.outbox import OutboxMessage, Topic
 from agora.platform.uow import UnitsOfWork
@@ -231,9 +234,80 @@ async def test_a_unit_whose_only_write_is_its_jobs_commits_them_in_one_statement
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
-    assert statements == ["INSERT"]  # both rows, no flush, no transaction around them
+    # both rows, no flush, no transaction around them (on PostgreSQL, the driver's own INSERT:
+    # nothing through SQLAlchemy's execution)
+    assert statements == ([] if engine.dialect.name == "postgresql" else ["INSERT"])
     assert seen == ["hook"]
     assert await _stored(db) == ([], ["reset", "and another"])
+
+
+async def test_jobs_written_alone_are_the_rows_a_transaction_writes(
+    container: Container, db: Database
+) -> None:
+    # the same jobs, once as a unit of work's only write (the driver's INSERT on PostgreSQL),
+    # once after a read (SQLAlchemy's, in the session's transaction): the same rows
+    at = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    ids: list[str] = []
+    for began in (False, True):
+        async with container.units_of_work() as uow:
+            if began:
+                await uow.session.scalar(select(func.count()).select_from(User))
+            ids.append(uow.outbox.add(NOTED, Noted(note='ä \u2603 "q"'), run_at=at))
+            await uow.commit()
+    async with db.autocommit_sessions() as session:
+        rows = [await session.get(OutboxMessage, message_id) for message_id in ids]
+    alone, in_transaction = [
+        {key: getattr(row, key) for key in _OUTBOX_COLUMNS if key not in ("id", "created_at")}
+        for row in rows
+        if row is not None
+    ]
+    assert alone == in_transaction
+    assert alone["payload"] == {"note": 'ä \u2603 "q"'}
+    assert (alone["run_at"], alone["attempts"], alone["leased_until"]) == (at, 0, None)
+
+
+_OUTBOX_COLUMNS = [column.key for column in OutboxMessage.__table__.columns]
+
+
+async def test_jobs_written_alone_on_a_connection_the_server_dropped_fail_as_an_outage(
+    container: Container, db: Database
+) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's connections (SQLite's are files)")
+    async with db.engine.connect() as other:
+        async with container.units_of_work() as uow:  # a second pooled connection, used once
+            uow.outbox.add(NOTED, Noted(note="before"))
+            await uow.commit()
+        # every other connection of this database: the one the pool hands out next
+        await other.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        for _ in range(100):  # until its backend is gone
+            others = await other.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            if not others:
+                break
+            await asyncio.sleep(0.01)
+        await other.commit()
+    failures: list[BaseException] = []
+    for note in ("during", "after"):
+        try:
+            async with container.units_of_work() as uow:
+                uow.outbox.add(NOTED, Noted(note=note))
+                await uow.commit()
+        except DBAPIError as exc:
+            failures.append(exc)
+    # the write that met the dropped connection (the pool hands out first the one returned
+    # first) reads as an outage, a 503; the pool threw it away, so the next write succeeds
+    assert len(failures) == 1
+    assert database_unavailable(failures[0])
 
 
 async def test_a_unit_that_began_its_transaction_commits_its_jobs_in_it(

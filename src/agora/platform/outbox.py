@@ -14,12 +14,14 @@ context (``<context>/jobs.py``) and are registered in one place (``agora.job_han
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Index, Insert, Integer, String, Text, insert, text
+from sqlalchemy import JSON, Dialect, Index, Insert, Integer, String, Text, insert, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -119,9 +121,105 @@ class Outbox:
             await connection.execute(_INSERT, rows)
         return [row["topic"] for row in rows]
 
+    async def write_alone(self, connection: AsyncConnection) -> list[str]:
+        """Writes the jobs added so far as the only statement of their transaction, on an
+        autocommit ``connection`` (one INSERT is atomic by itself); their topics. On PostgreSQL
+        the INSERT goes to the driver itself (``_DriverInsert``)."""
+        if connection.dialect.name != "postgresql":
+            return await self.write(connection)
+        rows, self._rows = self._rows, []
+        if rows:
+            await _driver_insert(connection.dialect).run(connection, rows)
+        return [row["topic"] for row in rows]
+
     def discard(self) -> None:
         """Forgets the jobs added (the transaction is rolled back)."""
         self._rows = []
+
+
+class _DriverInsert:
+    """The outbox's INSERT handed to asyncpg on a pooled connection, past SQLAlchemy's execution
+    (its context, its result): a request whose only write is its jobs (and the benchmark's
+    committers) pays 73 µs of CPU for it instead of 141 µs through Core (measured: 24 tasks,
+    3,000 INSERTs each way). The columns' bind processing stays SQLAlchemy's (the JSON payload
+    serialised, the times checked as UTC), and so do its errors: a driver's error is raised as
+    the ``DBAPIError`` SQLAlchemy would raise, and a connection found closed is invalidated, so
+    an outage still reads as one (``db_outages.py``) and the pool throws the connection away.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        table = OutboxMessage.__table__
+        # what ``Outbox.add`` fills in, and the columns' constant defaults (no attempt yet)
+        self.columns = [
+            column
+            for column in table.columns
+            if column.key in _ADDED or (column.default is not None and column.default.is_scalar)
+        ]
+        self.defaults = {
+            column.key: getattr(column.default, "arg", None)
+            for column in self.columns
+            if column.key not in _ADDED
+        }
+        self.processors = [
+            column.type.dialect_impl(dialect).bind_processor(dialect) for column in self.columns
+        ]
+        quote = dialect.identifier_preparer
+        names = ", ".join(quote.quote(column.name) for column in self.columns)
+        places = ", ".join(f"${number}" for number in range(1, len(self.columns) + 1))
+        self.sql = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({places})"  # noqa: S608 (no value in it)
+
+    def _args(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        values = {**self.defaults, **row}
+        return tuple(
+            values[column.key] if process is None else process(values[column.key])
+            for column, process in zip(self.columns, self.processors, strict=True)
+        )
+
+    async def run(self, connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        args = [self._args(row) for row in rows]
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None  # a checked-out connection has its driver's
+        try:
+            if len(args) == 1:
+                await driver.execute(self.sql, *args[0])
+            else:
+                await driver.executemany(self.sql, args)  # atomic: every row or none
+        except Exception as exc:
+            closed = bool(driver.is_closed())
+            error = _as_sqlalchemy_error(
+                connection.dialect, raw.dbapi_connection, exc, self.sql, closed
+            )
+            if closed:
+                await connection.invalidate()  # the pool opens a new one next time
+            raise error from exc
+
+
+def _as_sqlalchemy_error(
+    dialect: Dialect, adapted: Any, exc: Exception, sql: str, invalidated: bool
+) -> Exception:
+    """The error SQLAlchemy raises for the driver's ``exc``: its adapter (``adapted``, the
+    DB-API connection around the driver's) maps it to a DB-API error with the SQLSTATE, wrapped
+    in the matching ``DBAPIError``; an error that is not the database's (a reset socket) comes
+    back as it is."""
+    try:
+        adapted._handle_exception(exc)  # raises the DB-API error it maps to
+    except dialect.loaded_dbapi.Error as translated:
+        return DBAPIError.instance(
+            sql, None, translated, dialect.loaded_dbapi.Error, connection_invalidated=invalidated
+        )
+    except Exception:  # noqa: S110 (not the database's: raised as it is)
+        pass
+    return exc
+
+
+@functools.cache
+def _driver_insert(dialect: Dialect) -> _DriverInsert:
+    return _DriverInsert(dialect)
+
+
+# the columns ``Outbox.add`` fills in
+_ADDED = frozenset({"id", "topic", "payload", "created_at", "run_at"})
 
 
 # built once: a list of rows runs as one multi-row INSERT (SQLAlchemy's "insertmanyvalues");

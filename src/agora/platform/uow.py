@@ -96,7 +96,7 @@ class UnitOfWork:
             # the jobs are the only write (a password-reset request): one INSERT is atomic by
             # itself, so it runs alone, without the BEGIN and COMMIT round trips around it
             async with self._autocommit() as connection:
-                return await self.outbox.write(connection)
+                return await self.outbox.write_alone(connection)
         if self.outbox.pending:
             added = await self.outbox.write(await self.session.connection())
         else:
