@@ -24,6 +24,7 @@ from agora.identity import jobs as identity_jobs
 from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
 from agora.identity.reads import IdentityReads
+from agora.identity.token_validity import TokenValidity
 from agora.identity.tokens import TokenCodec
 from agora.platform.driver_reads import DriverReads
 from agora.platform.jobs import housekeeping
@@ -101,7 +102,11 @@ class Container:
             sessions=platform.db.autocommit_sessions,
             cache=platform.cache,
             ttl_seconds=settings.read_cache_seconds,
-            token_check_seconds=settings.token_check_cache_seconds,
+            token_validity=TokenValidity(
+                sessions=platform.db.autocommit_sessions,
+                cache=platform.cache,
+                ttl_seconds=settings.token_check_cache_seconds,
+            ),
         )
         chat_limits = SendLimits.of(platform.rate_limiter, settings.chat)
         driver_reads = DriverReads(platform.db.engine)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agora.identity import read_cache, service, token_validity
+from agora.identity import read_cache, service
 from agora.identity.schemas import Profile
+from agora.identity.token_validity import TokenValidity
 from agora.platform.cache import Cache
 from agora.platform.db import SessionFactory
 
@@ -21,8 +22,8 @@ class IdentityReads:
     sessions: SessionFactory
     cache: Cache
     ttl_seconds: int
-    # how long the time a user's tokens were last revoked is cached (its own, shorter lifetime)
-    token_check_seconds: int
+    # when each user's tokens were last revoked (cached with its own, shorter lifetime)
+    token_validity: TokenValidity
 
     async def own_profile(self, user_id: int) -> Profile | None:
         """The user's profile as they see it themselves (cached), or None: no such user."""
@@ -39,10 +40,4 @@ class IdentityReads:
 
     async def check_not_revoked(self, user_id: int, *, issued_at: float) -> None:
         """Unauthorized if the token was issued before the user's tokens were last revoked."""
-        await token_validity.check_not_revoked(
-            sessions=self.sessions,
-            cache=self.cache,
-            ttl_seconds=self.token_check_seconds,
-            user_id=user_id,
-            issued_at=issued_at,
-        )
+        await self.token_validity.check_not_revoked(user_id, issued_at=issued_at)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -31,6 +31,10 @@ class Cache(Protocol):
         ...
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None: ...
+
+    async def set_many(self, values: Mapping[str, bytes], *, ttl_seconds: int) -> None:
+        """Several keys in one round trip, each with the same lifetime."""
+        ...
 
     async def delete(self, *keys: str) -> None: ...
 
@@ -73,6 +77,10 @@ class MemoryCache:
         if len(self._entries) >= self._max_entries:
             self._evict_oldest()
         self._entries[key] = (self._clock() + ttl_seconds, value)
+
+    async def set_many(self, values: Mapping[str, bytes], *, ttl_seconds: int) -> None:
+        for key, value in values.items():
+            await self.set(key, value, ttl_seconds=ttl_seconds)
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
@@ -146,6 +154,20 @@ class RedisCache:
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
         with contextlib.suppress(RedisUnavailable):
             await self._use(lambda: self._redis.set(self._namespace + key, value, ex=ttl_seconds))
+
+    async def set_many(self, values: Mapping[str, bytes], *, ttl_seconds: int) -> None:
+        if not values:
+            return
+
+        async def write() -> Any:
+            # MSET has no expiry: a pipeline of SETs, one round trip, not a transaction
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, value in values.items():
+                    pipe.set(self._namespace + key, value, ex=ttl_seconds)
+                return await pipe.execute()
+
+        with contextlib.suppress(RedisUnavailable):
+            await self._use(write)
 
     async def delete(self, *keys: str) -> None:
         if not keys:
