@@ -12,19 +12,19 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
-from agora.chat.gateway.backend import LogEvent
 from agora.chat.gateway.outgoing import Outgoing
 from agora.chat.gateway.streams import RoomStream
 
 ROOM = 1
 
 
-def event(seq: int) -> LogEvent:
-    return LogEvent(room_id=ROOM, seq=seq, kind="message", wire={"room": ROOM, "seq": seq})
-
-
 def frame(seq: int) -> str:
     return orjson.dumps({"room": ROOM, "seq": seq}).decode()
+
+
+def event(seq: int) -> tuple[int, str]:
+    """As the log hands a replay's events: (seq, the notification's frame)."""
+    return seq, frame(seq)
 
 
 class Log:
@@ -39,9 +39,9 @@ class Log:
         self.events += [event(seq) for seq in range(start, start + count)]
         return list(range(start, start + count))
 
-    async def read(self, after: int, limit: int) -> Sequence[LogEvent]:
+    async def read(self, after: int, limit: int) -> Sequence[tuple[int, str]]:
         self.reads += 1
-        answer = [e for e in self.events if e.seq > after][:limit]
+        answer = [e for e in self.events if e[0] > after][:limit]
         if self.during_read is not None:
             self.during_read()
         await asyncio.sleep(0)  # a real read yields to the loop
@@ -54,7 +54,6 @@ def stream_of(log: Log, *, last: int, capacity: int = 1000, page: int = 50) -> R
         user_id=1,
         outgoing=Outgoing(capacity),
         read=log.read,
-        encode=lambda e: frame(e.seq),
         page=page,
         reorder_seconds=0.05,
         last=last,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from typing import cast
 
 from sqlalchemy import Integer, Select, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -65,10 +66,18 @@ class ChatReads:
         async with self._sessions() as session:
             return await log.events_after(session, room_id, after, limit)
 
-    async def encoded_events_after(
+    async def wire_texts_after(
         self, room_id: int, after: int, limit: int = log.PAGE_MAX
-    ) -> list[tuple[int, str, bytes]]:
-        """``events_after`` already encoded: (seq, kind, JSON)."""
+    ) -> list[tuple[int, str, str]]:
+        """``events_after`` as (seq, kind, the event's wire JSON): a replay's page, made by
+        PostgreSQL (``log.after_as_wire_text``), or on SQLite from the stored JSON's text."""
         limit = max(1, min(limit, log.REPLAY_MAX))
         params = {"room": room_id, "after": after, "limit": limit}
-        return log.encoded(room_id, await self._driver.rows(log.after_as_text(), params))
+        if self._driver.on_postgresql:
+            # rows of (integer, text, text) as asyncpg hands them: nothing to convert
+            return cast(
+                list[tuple[int, str, str]],
+                await self._driver.rows(log.after_as_wire_text(), params),
+            )
+        rows = await self._driver.rows(log.after_as_text(), params)
+        return [(seq, kind, text.decode()) for seq, kind, text in log.encoded(room_id, rows)]

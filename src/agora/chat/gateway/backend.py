@@ -17,22 +17,22 @@ class LogEvent:
     room_id: int
     seq: int
     kind: str
-    wire: Mapping[str, Any] | None
-    json: bytes | None = None  # the same encoded, when the log hands it so (a replay)
+    wire: Mapping[str, Any]
 
 
 class RoomLogs(Protocol):
-    # the most events one ``events_after`` answers
+    # the most events one ``frames_after`` answers
     page_max: int
 
     async def open_room(self, *, user_id: int, room_id: int) -> int:
         """The room's last sequence number, for a member; ``NotFound``/``Forbidden`` else."""
         ...
 
-    async def events_after(
+    async def frames_after(
         self, *, user_id: int, room_id: int, after: int, limit: int
-    ) -> Sequence[LogEvent]:
-        """Up to ``limit`` events with a sequence number above ``after``, in order."""
+    ) -> Sequence[tuple[int, str]]:
+        """Up to ``limit`` events with a sequence number above ``after``, in order, as (seq,
+        the notification's frame): what a replay sends."""
         ...
 
     async def rooms_of(self, user_ids: Sequence[int]) -> Mapping[int, Sequence[int]]:

@@ -15,7 +15,7 @@ from agora.chat.access import require_member
 from agora.chat.events import ReadMarked, RoomEventCommitted
 from agora.chat.gateway.backend import LogEvent
 from agora.chat.gateway.hub import Hub
-from agora.chat.gateway.rpc import notification_frame
+from agora.chat.gateway.rpc import notification_frame, notification_text
 from agora.chat.messages import SendLimits
 from agora.chat.models import EventKind, Member, Room
 from agora.chat.reads import ChatReads
@@ -67,11 +67,11 @@ class ChatRoomLogs:
             raise Forbidden("is not one of your rooms", field="room")
         return int(last_seq)
 
-    async def events_after(
+    async def frames_after(
         self, *, user_id: int, room_id: int, after: int, limit: int
-    ) -> Sequence[LogEvent]:
-        page = await self._reads.encoded_events_after(room_id, after, min(limit, log.REPLAY_MAX))
-        return [LogEvent(room_id, seq, kind, None, json) for seq, kind, json in page]
+    ) -> Sequence[tuple[int, str]]:
+        page = await self._reads.wire_texts_after(room_id, after, min(limit, log.REPLAY_MAX))
+        return [(seq, notification_text(kind, text)) for seq, kind, text in page]
 
     async def rooms_of(self, user_ids: Sequence[int]) -> Mapping[int, Sequence[int]]:
         return await self._reads.rooms_of_users(user_ids)

@@ -36,9 +36,7 @@ log = structlog.get_logger("agora.chat.gateway")
 def encode_event(event: LogEvent) -> bytes:
     """The notification of a log event, named by its kind (``message``, ``edit``, ...): the
     same bytes live and in a replay."""
-    return notification_frame(
-        event.kind, event.json if event.json is not None else orjson.dumps(event.wire)
-    )
+    return notification_frame(event.kind, orjson.dumps(event.wire))
 
 
 def room_channel(room_id: int) -> str:
@@ -113,10 +111,6 @@ class Hub:
         self._presence_changes: dict[int, str] = {}
         self._telling: asyncio.Task[None] | None = None
         self.closing = False
-
-    @staticmethod
-    def encode(event: LogEvent) -> str:
-        return encode_event(event).decode()
 
     # --- publishing (any node, after the commit) ---------------------------------------------
 

@@ -80,7 +80,7 @@ async def subscribe(connection: Connection, params: SubscribeParams) -> dict[str
     room_id = params.room
 
     async def read(after: int, limit: int) -> Any:
-        return await hub.logs.events_after(
+        return await hub.logs.frames_after(
             user_id=user_id, room_id=room_id, after=after, limit=limit
         )
 
@@ -94,7 +94,6 @@ async def subscribe(connection: Connection, params: SubscribeParams) -> dict[str
         user_id=user_id,
         outgoing=connection.outgoing,
         read=read,
-        encode=hub.encode,
         page=min(settings.replay_page, hub.logs.page_max),
         reorder_seconds=settings.reorder_seconds,
         last=params.since or 0,

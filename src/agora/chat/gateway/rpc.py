@@ -127,6 +127,11 @@ def batch_frame(answers: list[bytes]) -> bytes:
     return b"[" + b",".join(answers) + b"]"
 
 
+def notification_text(method: str, params_json: str) -> str:
+    """``notification_frame`` for params that come as text (a replay's, from the database)."""
+    return '{"jsonrpc":"2.0","method":"' + method + '","params":' + params_json + "}"
+
+
 def notification_frame(method: str, params_json: bytes) -> bytes:
     """A notification around params encoded once (``orjson.dumps``): the same bytes go to
     every recipient."""

@@ -26,13 +26,12 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
-from agora.chat.gateway.backend import LogEvent
 from agora.chat.gateway.outgoing import Outgoing, QueueClosed
 
 log = structlog.get_logger("agora.chat.gateway")
 
-ReadLog = Callable[[int, int], Awaitable[Sequence[LogEvent]]]  # (after, limit) → events
-Encode = Callable[[LogEvent], str]
+# (after, limit) → the events after ``after``, as (seq, frame)
+ReadLog = Callable[[int, int], Awaitable[Sequence[tuple[int, str]]]]
 
 
 class RoomStream:
@@ -43,7 +42,6 @@ class RoomStream:
         user_id: int,
         outgoing: Outgoing,
         read: ReadLog,
-        encode: Encode,
         page: int,
         reorder_seconds: float,
         last: int,
@@ -55,7 +53,6 @@ class RoomStream:
         self.last = last  # the last sequence number this client has
         self._outgoing = outgoing
         self._read = read
-        self._encode = encode
         self._page = page
         self._reorder_seconds = reorder_seconds
         self._on_replayed = on_replayed  # counts recoveries (metrics)
@@ -160,10 +157,10 @@ class RoomStream:
         try:
             while not self.closed:
                 events = await self._read(self.last, self._page)
-                for event in events:
-                    if event.seq > self.last and not self.closed:
-                        await self._outgoing.put_paced(self._encode(event))
-                        self._delivered(event.seq)
+                for seq, frame in events:
+                    if seq > self.last and not self.closed:
+                        await self._outgoing.put_paced(frame)
+                        self._delivered(seq)
                         replayed += 1
                 if len(events) == self._page:
                     continue  # a full page: there may be more
