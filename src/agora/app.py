@@ -32,7 +32,7 @@ from agora.platform.error_boundary import ErrorBoundaryMiddleware
 from agora.platform.error_formats import REALWORLD, Api, ErrorFormats
 from agora.platform.forwarded import ForwardedHeaders, ForwardedHeadersMiddleware
 from agora.platform.health import router as health_router
-from agora.platform.heap import freeze_startup_objects
+from agora.platform.heap import collect_rarely, freeze_startup_objects
 from agora.platform.http_errors import install_error_handlers
 from agora.platform.jobs.runtime import Jobs
 from agora.platform.observability import (
@@ -141,8 +141,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.environment is not Environment.TEST:
-            # full collections stay short, and with them the slowest requests (p99)
+            # full collections stay short and rare, and with them the slowest requests (p99)
             freeze_startup_objects()
+            collect_rarely()
         await container.jobs.start_in_server()
         container.chat_gateway.start()
         yield
