@@ -117,7 +117,7 @@ class Container:
             tokens=tokens,
             identity_reads=identity_reads,
             logs=chat_gateway_domain.ChatRoomLogs(
-                sessions=platform.db.autocommit_sessions, driver=driver_reads, reads=chat_reads
+                sessions=platform.db.autocommit_sessions, reads=chat_reads
             ),
             calls=chat_gateway_domain.ChatCalls(
                 units_of_work=units_of_work,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Integer, Select, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from agora.chat import log
-from agora.chat.models import Member
+from agora.chat.models import Member, Room
 from agora.chat.schemas import WireEvent
 from agora.platform.db import SessionFactory
 from agora.platform.driver_reads import DriverReads
@@ -23,13 +23,33 @@ from agora.platform.driver_reads import DriverReads
 
 @cache
 def _rooms_of_users(on_postgresql: bool) -> Select[int, int]:
-    # PostgreSQL: one array parameter, so one prepared statement whatever the number of users;
+    return (
+        select(Member.user_id, Member.room_id)
+        .where(_any_of(Member.user_id, "users", on_postgresql))
+        .order_by(Member.room_id)
+    )
+
+
+def _any_of(column: Any, name: str, on_postgresql: bool) -> Any:
+    # PostgreSQL: one array parameter, so one prepared statement whatever the number of values;
     # SQLite: an IN list that SQLAlchemy expands
     if on_postgresql:
-        condition = Member.user_id == any_(bindparam("users", type_=ARRAY(Integer)))
-    else:
-        condition = Member.user_id.in_(bindparam("users", expanding=True))
-    return select(Member.user_id, Member.room_id).where(condition).order_by(Member.room_id)
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@cache
+def _heads_and_members(on_postgresql: bool) -> Select[int, int, int | None]:
+    rooms = Room.metadata.tables[Room.__tablename__]
+    members = Member.metadata.tables[Member.__tablename__]
+    return (
+        select(rooms.c.id, rooms.c.last_seq, members.c.user_id)
+        .outerjoin(
+            members,
+            (members.c.room_id == rooms.c.id) & _any_of(members.c.user_id, "users", on_postgresql),
+        )
+        .where(_any_of(rooms.c.id, "rooms", on_postgresql))
+    )
 
 
 class ChatReads:
@@ -49,6 +69,24 @@ class ChatReads:
         for user_id, room_id in await self._driver.rows(statement, {"users": list(user_ids)}):
             rooms.setdefault(user_id, []).append(room_id)
         return rooms
+
+    async def heads_and_members(
+        self, pairs: Sequence[tuple[int, int]]
+    ) -> tuple[dict[int, int], set[tuple[int, int]]]:
+        """For (room, user) pairs, in one statement: each existing room's last sequence number,
+        and which of the pairs are memberships."""
+        params = {
+            "rooms": sorted({room for room, _ in pairs}),
+            "users": sorted({u for _, u in pairs}),
+        }
+        heads: dict[int, int] = {}
+        members: set[tuple[int, int]] = set()
+        statement = _heads_and_members(self._driver.on_postgresql)
+        for room_id, last_seq, user_id in await self._driver.rows(statement, params):
+            heads[room_id] = last_seq
+            if user_id is not None:
+                members.add((room_id, user_id))
+        return heads, members
 
     async def is_member(self, user_id: int, room_id: int) -> bool:
         async with self._sessions() as session:

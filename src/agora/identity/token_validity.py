@@ -7,7 +7,7 @@ Whatever the read cache's setting: kept exact by the reset, which deletes the en
 commit. With the in-process cache and several processes, another process may accept an old token
 until its entry expires; with Redis every node sees the reset at once.
 
-The checks that start in the same turn of the event loop are answered together (a DataLoader):
+The checks that start in the same turn of the event loop are answered together (``Batched``):
 one MGET for all of them, one ``SELECT … WHERE id IN (…)`` for the misses, one pipelined write
 back. A node that many clients reconnect to at once (another node died, or was restarted) pays
 a few round trips per loop turn instead of up to three per connection.
@@ -15,14 +15,13 @@ a few round trips per loop turn instead of up to three per connection.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
-from aiodataloader import DataLoader
 from sqlalchemy import select
 
 from agora.identity.models import User
+from agora.platform.batching import Batched
 from agora.platform.cache import Cache
 from agora.platform.db import SessionFactory
 from agora.platform.errors import Unauthorized
@@ -45,33 +44,21 @@ def _encoded(valid_after: float | None) -> bytes:
 class TokenValidity:
     """When each user's tokens were last revoked, read in batches; one per process."""
 
-    # a batch's IN list and MGET stay a reasonable size however many connect at once
-    MAX_BATCH = 500
-
     def __init__(self, *, sessions: SessionFactory, cache: Cache, ttl_seconds: int) -> None:
         self._sessions = sessions
         self._cache = cache
         self._ttl_seconds = ttl_seconds
-        self._loader: DataLoader[int, float | None] | None = None
+        self._batched: Batched[int, float | None] = Batched(self._load_many)
 
     async def valid_after(self, user_id: int) -> float | None:
         """Unix seconds before which the user's tokens are refused; None when there is no such
         moment (or no such user: the routes that load the user refuse its tokens themselves)."""
-        return await self._loader_of(asyncio.get_running_loop()).load(user_id)
+        return await self._batched.load(user_id)
 
     async def check_not_revoked(self, user_id: int, *, issued_at: float) -> None:
         valid_after = await self.valid_after(user_id)
         if valid_after is not None and issued_at < valid_after:
             raise Unauthorized("has been revoked; sign in again", field="token")
-
-    def _loader_of(self, loop: asyncio.AbstractEventLoop) -> DataLoader[int, float | None]:
-        # a loader belongs to the loop it was made in (tests run several loops in one process);
-        # it keeps no answers of its own (cache=False): the cache port is where they live
-        if self._loader is None or self._loader.loop is not loop:
-            self._loader = DataLoader(
-                self._load_many, cache=False, max_batch_size=self.MAX_BATCH, loop=loop
-            )
-        return self._loader
 
     async def _load_many(self, user_ids: list[int]) -> list[float | None]:
         cached = await self._cache.get_many(*(_key(user_id) for user_id in user_ids))

@@ -5,10 +5,9 @@ handlers of the chat's events that publish them to every node."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, select
+from sqlalchemy import select
 
 from agora.chat import history, log, messages
 from agora.chat.access import require_member
@@ -20,8 +19,8 @@ from agora.chat.messages import SendLimits
 from agora.chat.models import EventKind, Member, Room
 from agora.chat.reads import ChatReads
 from agora.chat.send_queue import SendQueue
+from agora.platform.batching import Batched
 from agora.platform.db import SessionFactory
-from agora.platform.driver_reads import DriverReads
 from agora.platform.errors import Forbidden, NotFound
 from agora.platform.events import EventHandlers
 from agora.platform.uow import UnitsOfWork
@@ -34,16 +33,8 @@ def _log_event(wire: dict[str, Any]) -> LogEvent:
     return LogEvent(room_id=wire["room"], seq=wire["seq"], kind=wire["kind"], wire=wire)
 
 
-@cache
-def _head_and_member() -> Select[tuple[int, int | None]]:
-    rooms = Room.metadata.tables[Room.__tablename__]
-    members = Member.metadata.tables[Member.__tablename__]
-    room, user = bindparam("room", type_=Integer), bindparam("user", type_=Integer)
-    return (
-        select(rooms.c.last_seq, members.c.user_id.label("member"))
-        .outerjoin(members, (members.c.room_id == rooms.c.id) & (members.c.user_id == user))
-        .where(rooms.c.id == room)
-    )
+_NO_ROOM = -1  # a head no room has: the room does not exist
+_NOT_MEMBER = -2  # the room exists; the user is not a member
 
 
 class ChatRoomLogs:
@@ -51,21 +42,30 @@ class ChatRoomLogs:
 
     page_max = log.REPLAY_MAX
 
-    def __init__(self, *, sessions: SessionFactory, driver: DriverReads, reads: ChatReads) -> None:
+    def __init__(self, *, sessions: SessionFactory, reads: ChatReads) -> None:
         self._sessions = sessions
-        self._driver = driver
         self._reads = reads
+        self._heads: Batched[tuple[int, int], int] = Batched(self._heads_of)
 
     async def open_room(self, *, user_id: int, room_id: int) -> int:
-        # every subscribe asks: the room's head and the membership in one round trip, through
-        # the driver (a reconnect storm is thousands of these at once)
-        row = await self._driver.first(_head_and_member(), {"room": room_id, "user": user_id})
-        if row is None:
+        # every subscribe asks: the room's head and the membership; a reconnect storm is
+        # thousands at once, so the subscribes of one turn of the loop ask in one statement
+        head = await self._heads.load((room_id, user_id))
+        if head == _NO_ROOM:
             raise NotFound("not found", field="room")
-        last_seq, member = row
-        if member is None:
+        if head == _NOT_MEMBER:
             raise Forbidden("is not one of your rooms", field="room")
-        return int(last_seq)
+        return head
+
+    async def _heads_of(self, pairs: list[tuple[int, int]]) -> list[int]:
+        heads, members = await self._reads.heads_and_members(pairs)
+
+        def head(pair: tuple[int, int]) -> int:
+            if pair[0] not in heads:
+                return _NO_ROOM
+            return heads[pair[0]] if pair in members else _NOT_MEMBER
+
+        return [head(pair) for pair in pairs]
 
     async def frames_after(
         self, *, user_id: int, room_id: int, after: int, limit: int
