@@ -100,14 +100,18 @@ async def test_a_database_another_process_keeps_locked_is_a_503_to_retry(
     token = await register(client, "writer")
     slug = (await create_article(client, token))["slug"]
     comment = {"comment": {"body": "Hello"}}
-    other_process = sqlite3.connect(sqlite_file, isolation_level=None)
+    # Another process's statements run on a thread of their own, as they would in that process:
+    # taking the lock waits for a write of this app still in flight (the registration's job may
+    # be committing), and that write needs this event loop to finish.
+    other_process = sqlite3.connect(sqlite_file, isolation_level=None, check_same_thread=False)
     try:
-        other_process.execute("BEGIN IMMEDIATE")  # holds the write lock until it ends
+        # holds the write lock until it ends
+        await asyncio.to_thread(other_process.execute, "BEGIN IMMEDIATE")
 
         locked = await client.post(
             f"/api/articles/{slug}/comments", json=comment, headers=auth(token)
         )
-        other_process.execute("ROLLBACK")
+        await asyncio.to_thread(other_process.execute, "ROLLBACK")
     finally:
         other_process.close()
     again = await client.post(f"/api/articles/{slug}/comments", json=comment, headers=auth(token))
