@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 from agora.blog import read_cache as blog_read_cache
 from agora.blog.reads import BlogReads
+from agora.chat.driver_sends import DriverSends
 from agora.chat.gateway import domain as chat_gateway_domain
 from agora.chat.gateway.node import GatewayNode, build_gateway
 from agora.chat.messages import SendLimits
 from agora.chat.reads import ChatReads
 from agora.chat.send_queue import SendQueue
+from agora.chat.sends import SessionSends
 from agora.identity import jobs as identity_jobs
 from agora.identity import read_cache as identity_read_cache
 from agora.identity.passwords import Passwords
@@ -27,6 +29,7 @@ from agora.identity.reads import IdentityReads
 from agora.identity.token_validity import TokenValidity
 from agora.identity.tokens import TokenCodec
 from agora.platform.driver_reads import DriverReads
+from agora.platform.driver_writes import DriverTransactions
 from agora.platform.jobs import housekeeping
 from agora.platform.jobs.runtime import Jobs
 from agora.platform.mail import Mail, mail_from_settings
@@ -111,7 +114,16 @@ class Container:
         chat_limits = SendLimits.of(platform.rate_limiter, settings.chat)
         driver_reads = DriverReads(platform.db.engine)
         chat_reads = ChatReads(platform.db.autocommit_sessions, driver_reads)
-        chat_sends = SendQueue(units_of_work, chat_limits)
+        chat_sends = SendQueue(
+            DriverSends(
+                DriverTransactions(platform.db.engine),
+                sessions=platform.db.autocommit_sessions,
+                events=units_of_work.events,
+            )
+            if driver_reads.on_postgresql
+            else SessionSends(units_of_work),
+            chat_limits,
+        )
         chat_gateway = build_gateway(
             platform=platform,
             tokens=tokens,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agora.chat.sends import Send, write_sends
+from agora.chat.sends import Send
 from agora.container import Container
 from agora.platform.errors import ErrorKind
 from tests.chat.conftest import Chatter
@@ -36,8 +36,7 @@ async def test_one_batch_gives_every_send_its_own_outcome(
         Send(ann_id, 999_999, "nowhere", "a3"),
         Send(bob_id, general, "four", "b3"),
     ]
-    async with container.unit_of_work() as uow:
-        outcomes = await write_sends(uow, batch)
+    outcomes = await container.chat_sends.writer.write(batch)
 
     kinds = [o.kind if isinstance(o, Exception) else o["kind"] for o in outcomes]
     assert kinds == [
@@ -83,8 +82,7 @@ async def test_batches_of_every_size_number_their_messages_one_after_the_other(
     last = (await ann.events(room))["lastSeq"]
     for size in range(1, 10):
         batch = [Send(ann_id, room, f"{size}.{n}", f"s{size}-{n}") for n in range(size)]
-        async with container.unit_of_work() as uow:
-            outcomes = await write_sends(uow, batch)
+        outcomes = await container.chat_sends.writer.write(batch)
         assert [o["seq"] for o in outcomes] == [last + 1 + n for n in range(size)]  # type: ignore[index]
         last += size
     page = await ann.events(room, limit=100)

@@ -4,7 +4,7 @@ a job written to the outbox commits with its change or not at all."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,6 +93,32 @@ async def test_hooks_and_events_run_after_the_commit(
         await uow.commit()
 
     assert seen == [(["ann"], []), UserAdded("ann")]
+
+
+async def test_a_handler_of_many_takes_events_committed_together_in_one_call(
+    db: Database, units: UnitsOfWork, events: EventHandlers
+) -> None:
+    calls: list[list[str]] = []
+    each: list[str] = []
+
+    async def many(added: Sequence[UserAdded]) -> None:
+        calls.append([event.username for event in added])
+
+    async def one(event: UserAdded) -> None:
+        each.append(event.username)
+
+    events.on_many(UserAdded, many)
+    events.on(UserAdded, one)
+    # a batch made durable together: one call of the handler of many, in order
+    await events.publish_all([UserAdded("ann"), UserAdded("bob"), UserAdded("cid")])
+    # an event of a unit of work: a call of its own
+    async with units() as uow:
+        uow.session.add(_user("dan"))
+        uow.emit(UserAdded("dan"))
+        await uow.commit()
+
+    assert calls == [["ann", "bob", "cid"], ["dan"]]
+    assert each == ["ann", "bob", "cid", "dan"]
 
 
 @pytest.mark.parametrize("ending", ["rollback", "leaving without a commit", "an exception"])

@@ -1,5 +1,6 @@
 """Group commit for sends: the sends that arrive while earlier ones are being written go to the
-database together, in one transaction (``sends.write_sends``).
+database together, in one transaction (a ``SendWriter``: ``driver_sends.DriverSends`` on
+PostgreSQL, ``sends.SessionSends`` on SQLite).
 
 There is no timer: a send that finds a writer free is written at once, alone, so a quiet node
 answers as fast as before. Under load every writer is busy, sends queue meanwhile, and each
@@ -19,9 +20,8 @@ import structlog
 
 from agora.chat.messages import SendLimits
 from agora.chat.schemas import WireEvent
-from agora.chat.sends import Outcome, Send, write_sends
+from agora.chat.sends import Outcome, Send, SendWriter
 from agora.platform.errors import DomainError
-from agora.platform.uow import UnitsOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -33,13 +33,13 @@ WRITERS = 4
 class SendQueue:
     def __init__(
         self,
-        units_of_work: UnitsOfWork,
+        writer: SendWriter,
         limits: SendLimits,
         *,
         max_batch: int = MAX_BATCH,
         writers: int = WRITERS,
     ) -> None:
-        self._units = units_of_work
+        self.writer = writer
         self._limits = limits
         self._max_batch = max_batch
         self._writers = writers
@@ -81,8 +81,7 @@ class SendQueue:
     async def _write(self, batch: list[tuple[Send, asyncio.Future[Outcome]]]) -> None:
         if len(batch) > 1:
             try:
-                async with self._units() as uow:
-                    outcomes = await write_sends(uow, [send for send, _ in batch])
+                outcomes = await self.writer.write([send for send, _ in batch])
             except Exception:
                 # each send again on its own below: the error reaches the send it belongs to
                 log.warning("chat.send_batch_failed", sends=len(batch), exc_info=True)
@@ -92,8 +91,7 @@ class SendQueue:
                 return
         for send, outcome in batch:
             try:
-                async with self._units() as uow:
-                    (result,) = await write_sends(uow, [send])
+                (result,) = await self.writer.write([send])
             except Exception as exc:  # the caller's to raise
                 outcome.set_exception(exc)
             else:

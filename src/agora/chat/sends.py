@@ -5,7 +5,8 @@ A send is the chat's hottest write: the room's next number, the message, its eve
 transaction each, that is six round trips to the database per message, and under load the
 nodes spend most of their time on them. ``write_sends`` writes a whole batch with the same six
 (``send_queue.py`` gathers the batches), and a batch of one is the plain case, so there is one
-way to send:
+way to send. This is SQLite's way (``SessionSends``); PostgreSQL runs the same rules in two
+statements on the driver (``driver_sends.py``), and the tests hold both to the same outcomes:
 
 1. **Reserve and lock.** One ``UPDATE`` moves each room's ``last_seq`` on by its sends and
    returns the new value. The rooms are locked in id order first (``FOR UPDATE`` on PostgreSQL;
@@ -36,7 +37,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -63,7 +64,7 @@ from agora.chat.schemas import WireEvent
 from agora.identity.models import User
 from agora.platform.db import utcnow
 from agora.platform.errors import DomainError, Forbidden, NotFound
-from agora.platform.uow import UnitOfWork
+from agora.platform.uow import UnitOfWork, UnitsOfWork
 
 # the tables, not the mapped classes: Core statements skip the ORM's bookkeeping
 _ROOMS, _MESSAGES, _MEMBERS, _USERS, _BLOCKS = (
@@ -86,6 +87,40 @@ class Send:
 
 
 Outcome = WireEvent | DomainError
+
+
+class SendWriter(Protocol):
+    async def write(self, sends: Sequence[Send]) -> list[Outcome]:
+        """Writes ``sends`` in one transaction, commits it and announces the events: each
+        send's event (a retry's is the first send's), or the domain error that refused it.
+        Raises only what the database raised, with nothing written."""
+        ...
+
+
+class SessionSends:
+    """``write_sends`` in a unit of work of its own: SQLite's writer (PostgreSQL's is
+    ``driver_sends.DriverSends``)."""
+
+    def __init__(self, units_of_work: UnitsOfWork) -> None:
+        self._units = units_of_work
+
+    async def write(self, sends: Sequence[Send]) -> list[Outcome]:
+        async with self._units() as uow:
+            return await write_sends(uow, sends)
+
+
+def message_data(send: Send, username: str, message_id: int) -> dict[str, Any]:
+    """A new message's event data (behind the event's place and time)."""
+    return {
+        "actor": log.user_ref(send.user_id, username),
+        "message": {
+            "id": message_id,
+            "body": send.body,
+            "clientId": send.client_id,
+            "editedAt": None,
+            "deleted": False,
+        },
+    }
 
 
 # The statements are built once per shape, with a parameter per send (``room_3``, …): a batch
@@ -286,16 +321,7 @@ async def _insert(
                 kind=EventKind.MESSAGE,
                 actor_id=send.user_id,
                 message_id=message_id,
-                data={
-                    "actor": log.user_ref(send.user_id, username),
-                    "message": {
-                        "id": message_id,
-                        "body": send.body,
-                        "clientId": send.client_id,
-                        "editedAt": None,
-                        "deleted": False,
-                    },
-                },
+                data=message_data(send, username, message_id),
             )
         )
     for index_and_name, event in zip(

@@ -16,7 +16,7 @@ handler's run. What must not be lost goes through the outbox (``uow.outbox.add``
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ class Event:
 
 E = TypeVar("E", bound=Event)
 EventHandler = Callable[[E], Awaitable[None]]
+ManyHandler = Callable[[Sequence[E]], Awaitable[None]]
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -49,14 +50,38 @@ class EventHandlers:
 
     def __init__(self) -> None:
         self._by_type: dict[type[Event], list[EventHandler[Any]]] = {}
+        self._many_by_type: dict[type[Event], list[ManyHandler[Any]]] = {}
 
     def on(self, event_type: type[E], handler: EventHandler[E]) -> None:
         self._by_type.setdefault(event_type, []).append(handler)
 
+    def on_many(self, event_type: type[E], handler: ManyHandler[E]) -> None:
+        """``handler`` takes events of this type made durable together in one call (a batch
+        published in one round trip); an event alone, it takes as a list of one."""
+        self._many_by_type.setdefault(event_type, []).append(handler)
+
     def handlers_for(self, event: Event) -> list[EventHandler[Any]]:
-        return self._by_type.get(type(event), [])
+        alone = [functools.partial(_one, many) for many in self._many_by_type.get(type(event), [])]
+        return [*self._by_type.get(type(event), []), *alone]
 
     async def publish(self, event: Event) -> None:
         """Runs ``event``'s handlers now: for a write that is already durable on its own."""
         for handler in self.handlers_for(event):
             await run_committed(functools.partial(handler, event))
+
+    async def publish_all(self, events: Sequence[E]) -> None:
+        """``publish`` for events of one type made durable together (one transaction): each
+        handler of many once with them all, in order, the others once per event."""
+        if not events:
+            return
+        event_type = type(events[0])
+        assert all(type(event) is event_type for event in events)
+        for many in self._many_by_type.get(event_type, []):
+            await run_committed(functools.partial(many, events))
+        for handler in self._by_type.get(event_type, []):
+            for event in events:
+                await run_committed(functools.partial(handler, event))
+
+
+async def _one(many: ManyHandler[E], event: E) -> None:
+    await many([event])

@@ -21,11 +21,11 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import JSON, Dialect, Index, Insert, Integer, String, Text, insert, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.platform.db import Base, UTCDateTime, utcnow
+from agora.platform.driver_writes import as_sqlalchemy_error
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -187,30 +187,12 @@ class _DriverInsert:
                 await driver.executemany(self.sql, args)  # atomic: every row or none
         except Exception as exc:
             closed = bool(driver.is_closed())
-            error = _as_sqlalchemy_error(
-                connection.dialect, raw.dbapi_connection, exc, self.sql, closed
+            error = as_sqlalchemy_error(
+                connection.dialect, raw.dbapi_connection, exc, self.sql, invalidated=closed
             )
             if closed:
                 await connection.invalidate()  # the pool opens a new one next time
             raise error from exc
-
-
-def _as_sqlalchemy_error(
-    dialect: Dialect, adapted: Any, exc: Exception, sql: str, invalidated: bool
-) -> Exception:
-    """The error SQLAlchemy raises for the driver's ``exc``: its adapter (``adapted``, the
-    DB-API connection around the driver's) maps it to a DB-API error with the SQLSTATE, wrapped
-    in the matching ``DBAPIError``; an error that is not the database's (a reset socket) comes
-    back as it is."""
-    try:
-        adapted._handle_exception(exc)  # raises the DB-API error it maps to
-    except dialect.loaded_dbapi.Error as translated:
-        return DBAPIError.instance(
-            sql, None, translated, dialect.loaded_dbapi.Error, connection_invalidated=invalidated
-        )
-    except Exception:  # noqa: S110 (not the database's: raised as it is)
-        pass
-    return exc
 
 
 @functools.cache

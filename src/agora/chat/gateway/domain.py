@@ -156,10 +156,12 @@ class ChatCalls:
 def register_event_handlers(events: EventHandlers, hub: Hub) -> None:
     """After each commit: the chat's events to every node's subscribers."""
 
-    async def room_event(event: RoomEventCommitted) -> None:
+    def published(event: RoomEventCommitted) -> tuple[int, bytes, int, int | None]:
         ends = event.event["member"]["id"] if event.kind in _ENDS_MEMBERSHIP else None
-        frame = notification_frame(event.kind, event.json)
-        await hub.publish_frame(event.room_id, frame, seq=event.seq, ends=ends)
+        return event.room_id, notification_frame(event.kind, event.json), event.seq, ends
+
+    async def room_events(committed: Sequence[RoomEventCommitted]) -> None:
+        await hub.publish_frames([published(event) for event in committed])
 
     async def read(event: ReadMarked) -> None:
         await hub.publish_ephemeral(
@@ -174,5 +176,5 @@ def register_event_handlers(events: EventHandlers, hub: Hub) -> None:
             {"room": event.room_id, "lastReadSeq": event.seq, "unread": event.unread},
         )
 
-    events.on(RoomEventCommitted, room_event)
+    events.on_many(RoomEventCommitted, room_events)
     events.on(ReadMarked, read)

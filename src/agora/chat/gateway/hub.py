@@ -125,6 +125,20 @@ class Hub:
         """A log event's notification, encoded once by whoever committed it."""
         await self.fanout.publish(room_channel(room_id), _envelope(frame, seq=seq, ends=ends))
 
+    async def publish_frames(self, frames: Sequence[tuple[int, bytes, int, int | None]]) -> None:
+        """``publish_frame`` for each (room, frame, seq, ends), in order, in one round trip (a
+        batch of sends committed together)."""
+        if len(frames) == 1:
+            room_id, frame, seq, ends = frames[0]
+            await self.publish_frame(room_id, frame, seq=seq, ends=ends)
+            return
+        await self.fanout.publish_many(
+            [
+                (room_channel(room_id), _envelope(frame, seq=seq, ends=ends))
+                for room_id, frame, seq, ends in frames
+            ]
+        )
+
     async def publish_ephemeral(
         self, room_id: int, method: str, params: Mapping[str, Any], *, actor: int | None = None
     ) -> None:
