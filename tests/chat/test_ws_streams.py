@@ -58,6 +58,7 @@ def stream_of(log: Log, *, last: int, capacity: int = 1000, page: int = 50) -> R
         reorder_seconds=0.05,
         last=last,
         on_replayed=lambda _count: None,
+        on_written=lambda _count: None,
         on_failure=lambda exc: None,
     )
 

@@ -109,27 +109,27 @@ class Flag:
     """What ``asyncio.Event`` does for the protocol's flow control (``set``, ``clear``,
     ``wait``): set almost always, so nobody waits and nothing is kept for waiters."""
 
-    __slots__ = ("_set", "_waiter")
+    __slots__ = ("_waiter", "up")
 
     def __init__(self) -> None:
-        self._set = True
+        self.up = True  # read as an attribute by ``write_now``: no call a frame
         self._waiter: asyncio.Future[None] | None = None
 
     def set(self) -> None:
-        self._set = True
+        self.up = True
         if self._waiter is not None:
             if not self._waiter.done():
                 self._waiter.set_result(None)
             self._waiter = None
 
     def clear(self) -> None:
-        self._set = False
+        self.up = False
 
     def is_set(self) -> bool:
-        return self._set
+        return self.up
 
     async def wait(self) -> None:
-        if self._set:
+        if self.up:
             return
         if self._waiter is None:  # shared by every sender waiting for the socket to drain
             self._waiter = asyncio.get_running_loop().create_future()
@@ -140,7 +140,8 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]
-        self.writable = Flag()  # type: ignore[assignment]
+        self._flow = Flag()  # uvicorn's ``writable``, typed as ours
+        self.writable = self._flow  # type: ignore[assignment]
         self._flush_pending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -184,7 +185,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             not self.handshake_complete
             or self.close_sent
             or self.disconnected
-            or not self.writable.is_set()
+            or not self._flow.up
             or self.conn.state is not State.OPEN
             or self.transport.is_closing()
         ):

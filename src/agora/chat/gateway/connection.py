@@ -23,7 +23,7 @@ from agora.chat.gateway import close_codes, rpc
 from agora.chat.gateway.auth import Authenticator
 from agora.chat.gateway.backend import RoomCalls
 from agora.chat.gateway.hub import Hub, WatchingStream
-from agora.chat.gateway.outgoing import Outgoing, QueueClosed
+from agora.chat.gateway.outgoing import WRITTEN, Outgoing, QueueClosed
 from agora.platform import jsonrpc
 from agora.platform.errors import DomainError, Unauthorized
 from agora.platform.http_errors import validation_errors
@@ -70,7 +70,6 @@ class Connection:
             settings.send_queue_frames,
             on_close=self._closing,
             write_now=write_now_of(websocket.scope),
-            on_written=hub.metrics.frames_out.inc,
         )
         self.user_id = 0  # 0 until authenticated
         self.streams: dict[int, WatchingStream] = {}
@@ -81,8 +80,11 @@ class Connection:
 
     # --- what the hub calls -------------------------------------------------------------------
 
-    def deliver(self, frame: str) -> None:
-        self._put(frame)
+    def deliver(self, frame: str) -> int:
+        """1 when the frame went to the socket at once (the hub counts its fan-out's
+        together), else 0: queued for the writer, which counts it, or the connection is
+        closing (a full queue closes it with 4008)."""
+        return 1 if self.outgoing.put(frame) == WRITTEN else 0
 
     def room_ended(self, room_id: int) -> None:
         stream = self.streams.pop(room_id, None)
@@ -105,8 +107,9 @@ class Connection:
     def _ended(self, _task: asyncio.Task[None]) -> None:
         self._closing()
 
-    def _put(self, frame: str) -> None:
-        self.outgoing.put(frame)  # a full queue closes the connection (4008)
+    def _answer(self, frame: str) -> None:
+        if self.deliver(frame):
+            self.hub.metrics.frames_out.inc()
 
     async def serve(self) -> None:
         await self.websocket.accept()
@@ -226,7 +229,7 @@ class Connection:
                 return
             answer = await self.answer(text)
             if answer:
-                self._put(answer)
+                self._answer(answer)
 
     # --- JSON-RPC -----------------------------------------------------------------------------
 

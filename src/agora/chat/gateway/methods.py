@@ -98,6 +98,7 @@ async def subscribe(connection: Connection, params: SubscribeParams) -> dict[str
         reorder_seconds=settings.reorder_seconds,
         last=params.since or 0,
         on_replayed=replayed,
+        on_written=hub.metrics.frames_out.inc,
         on_failure=lambda _exc: connection.close(1011, "could not read the room's log"),
     )
     await hub.join_room(stream)  # what is committed from now on comes live (held until started)

@@ -27,6 +27,11 @@ class QueueClosed(Exception):
     """The connection is closing: nothing more will be written."""
 
 
+# what ``put`` did with a frame: truthy when it will reach the client. Plain ints: a fan-out
+# compares one per recipient
+CLOSED, QUEUED, WRITTEN = 0, 1, 2
+
+
 class Outgoing:
     """The frames wait in a deque made for them and dropped once they are written; the writer
     and a paced replay each wait on a future made only while they wait (two ``asyncio.Event``
@@ -39,12 +44,10 @@ class Outgoing:
         *,
         on_close: Callable[[], None] | None = None,
         write_now: WriteNow | None = None,
-        on_written: Callable[[], None] | None = None,
     ) -> None:
         self.capacity = capacity
         self._on_close = on_close  # the connection stops reading and closes the socket
         self._write_now = write_now  # writes a frame at once if the socket takes it
-        self._on_written = on_written  # counts a frame written at once
         # the writer took a frame from the queue and has not written it yet: nothing may pass it
         self._in_hand = False
         self._frames: deque[str] | None = None  # None while nothing waits
@@ -56,24 +59,24 @@ class Outgoing:
     def __len__(self) -> int:
         return len(self._frames) if self._frames is not None else 0
 
-    def put(self, frame: str, *, now: bool = True) -> bool:
+    def put(self, frame: str, *, now: bool = True) -> int:
         """Writes ``frame`` at once if nothing waits before it and the socket takes it (unless
-        ``now`` is False), or queues it; False when the queue is (or becomes) closed: a slow
-        consumer."""
+        ``now`` is False): ``WRITTEN``; or queues it: ``QUEUED``; ``CLOSED`` when the queue is
+        (or becomes) closed: a slow consumer. Whoever puts counts what was written at once (the
+        writer counts the rest): a fan-out counts its recipients in one step, not one call a
+        frame."""
         if self.closed is not None:
-            return False
+            return CLOSED
         if self._frames is None:
             if now and not self._in_hand and self._write_now is not None and self._write_now(frame):
-                if self._on_written is not None:
-                    self._on_written()
-                return True
+                return WRITTEN
             self._frames = deque()
         elif len(self._frames) >= self.capacity:
             self.close(SLOW_CONSUMER, "slow consumer: reconnect and resubscribe with since")
-            return False
+            return CLOSED
         self._frames.append(frame)
         self._ready = _wake(self._ready)
-        return True
+        return QUEUED
 
     async def put_paced(self, frame: str) -> None:
         """Queues ``frame`` once the queue is at most half full; ``QueueClosed`` if it closes."""

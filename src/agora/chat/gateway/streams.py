@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
-from agora.chat.gateway.outgoing import Outgoing, QueueClosed
+from agora.chat.gateway.outgoing import CLOSED, WRITTEN, Outgoing, QueueClosed
 
 log = structlog.get_logger("agora.chat.gateway")
 
@@ -46,6 +46,7 @@ class RoomStream:
         reorder_seconds: float,
         last: int,
         on_replayed: Callable[[int], None],
+        on_written: Callable[[int], None],
         on_failure: Callable[[BaseException], None],
     ) -> None:
         self.room_id = room_id
@@ -56,6 +57,7 @@ class RoomStream:
         self._page = page
         self._reorder_seconds = reorder_seconds
         self._on_replayed = on_replayed  # counts recoveries (metrics)
+        self._on_written = on_written  # counts frames written at once off the fan-out's path
         self._on_failure = on_failure  # a gap that could not be read: the connection ends
         # held early events: bounded; past the bound they are forgotten and read from the log
         self._held: dict[int, str] = {}
@@ -67,24 +69,26 @@ class RoomStream:
         self._forgot = False  # held events were dropped once (only the log has them now)
         self.closed = False
 
-    def on_event(self, seq: int, frame: str) -> None:
-        """A live event of the room (on the fan-out's task: never blocks)."""
+    def on_event(self, seq: int, frame: str) -> int:
+        """A live event of the room (on the fan-out's task: never blocks). 1 when it went to
+        the socket at once as the next event, which the hub counts with the rest of its
+        fan-out in one step; events released after a gap are counted by ``on_written``."""
         if self.closed or seq <= self.last:
-            return
+            return 0
         if not self._catching_up and seq == self.last + 1 and not self._held:
-            self._deliver(seq, frame)
-            return
+            return self._deliver(seq, frame)  # the usual case: the next one, live
         if len(self._held) >= self._max_held:
             self._held.clear()  # the log has them: the catch-up reads them instead
             self._forgot = True
         self._held[seq] = frame
         if self._catching_up:
-            return
+            return 0
         self._release()
         if self._held and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(
                 self._reorder_seconds, self._gap_persists
             )
+        return 0  # what it released, it counted itself
 
     async def start_at(self, head: int) -> int:
         """A subscription without ``since``: the client starts at ``head``, read after the node
@@ -99,9 +103,12 @@ class RoomStream:
                 return 0
         return await self.catch_up()
 
-    def _deliver(self, seq: int, frame: str) -> None:
-        if not self.closed and self._outgoing.put(frame):
+    def _deliver(self, seq: int, frame: str) -> int:
+        """1 when the frame went to the socket at once, else 0 (queued, or the end)."""
+        put = CLOSED if self.closed else self._outgoing.put(frame)
+        if put:
             self._delivered(seq)
+        return 1 if put == WRITTEN else 0
 
     def _delivered(self, seq: int) -> None:
         self.last = seq
@@ -122,10 +129,16 @@ class RoomStream:
 
     def _release(self) -> None:
         """Delivers the held events that follow what the client has, and forgets the old."""
+        written, ended = 0, False
         while (frame := self._held.pop(self.last + 1, None)) is not None:
-            self._deliver(self.last + 1, frame)
+            written += self._deliver(self.last + 1, frame)
             if self._outgoing.closed is not None or self.closed:
-                return
+                ended = True
+                break
+        if written:
+            self._on_written(written)
+        if ended:
+            return
         for seq in [seq for seq in self._held if seq <= self.last]:
             del self._held[seq]
         if not self._held and self._timer is not None:
