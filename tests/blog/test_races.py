@@ -12,13 +12,12 @@ the database adds up.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from httpx import AsyncClient, Response
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 
 from agora.blog.models import Article, ArticleTag, Comment, Favorite
 from agora.platform.db import on_postgresql
@@ -27,8 +26,8 @@ from tests.blog.conftest import NOT_FOUND_ARTICLE, add_comment, favorite, get_ar
 from tests.conftest import auth, create_article
 from tests.support.apps import platform_of
 from tests.support.concurrency import ROUNDS, at_once, statuses
+from tests.support.database import someone_waits_for_a_lock
 
-LOCK_WAIT_DEADLINE_SECONDS = 10.0
 NOT_FOUND_COMMENT = {"errors": {"comment": ["not found"]}}
 
 
@@ -142,18 +141,6 @@ async def test_comment_deletions_racing_the_deletion_of_their_article_answer_204
     assert await rows(app, Comment) == 0
 
 
-async def _someone_waits_for_a_lock(app: ProvidingApp) -> None:
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    deadline = time.monotonic() + LOCK_WAIT_DEADLINE_SECONDS
-    async with platform_of(app).db.autocommit_connection() as connection:
-        while not await connection.scalar(waiting):
-            assert time.monotonic() < deadline, "the request never waited for the deletion"
-            await asyncio.sleep(0.01)
-
-
 async def while_deleted_uncommitted(
     app: ProvidingApp, slug: str, send: Callable[[], Awaitable[Response]]
 ) -> Response:
@@ -165,7 +152,7 @@ async def while_deleted_uncommitted(
     async with platform_of(app).db.engine.connect() as deleting:
         await deleting.execute(delete(Article).where(Article.slug == slug))
         answer = asyncio.ensure_future(send())
-        await _someone_waits_for_a_lock(app)
+        await someone_waits_for_a_lock(platform_of(app).db)
         await deleting.commit()
     return await answer
 

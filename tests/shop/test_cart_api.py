@@ -4,13 +4,19 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select, update
 
-from agora.platform.db import Database
+from agora.identity.models import User
+from agora.platform.db import Database, on_postgresql, utcnow
+from agora.shop.cart.models import Cart, CartLine
+from agora.shop.cart.service import hash_token
 from tests.shop.conftest import Shopper, add_product, problem, set_price
 from tests.support.concurrency import at_once, statuses
+from tests.support.database import someone_waits_for_a_lock
 
 
 async def test_an_anonymous_visitor_gets_a_cart_token_with_the_first_line(
@@ -155,3 +161,44 @@ async def test_adds_sent_at_once_all_count(ann: Shopper, db: Database) -> None:
 
     assert statuses(responses) == [200] * 8
     assert (await ann.cart())["lines"][0]["quantity"] == 9
+
+
+@pytest.mark.parametrize("signed_in", [True, False])
+@pytest.mark.parametrize(("other", "status"), [("TEE-L", 200), ("MUG-USD", 422)])
+async def test_an_add_waiting_for_another_write_to_the_cart_sees_that_write(
+    ann: Shopper, visitor: Shopper, db: Database, other: str, status: int, signed_in: bool
+) -> None:
+    """Another request's add to the same cart (its cart touched, its line written, not yet
+    committed) when this add's statement begins: this add waits for it, then answers with both
+    lines, or refuses a second currency, as if it had come second."""
+    if not on_postgresql(db.engine):
+        pytest.skip("SQLite runs one write transaction at a time: nothing to wait for mid-way")
+    ids = await add_product(db, "tee", [("TEE-M", 1999, 5), ("TEE-L", 1999, 5)])
+    ids |= await add_product(db, "mug", [("MUG-USD", 100, 5)], currency="USD")
+    shopper = ann if signed_in else visitor
+    await shopper.add("TEE-L")
+    await shopper.ok("DELETE", "/cart")
+    if signed_in:
+        owner = Cart.user_id == select(User.id).where(User.username == ann.name).scalar_subquery()
+    else:
+        owner = Cart.token_hash == hash_token(str(visitor.cart_token))
+    async with db.engine.connect() as adding:
+        touched = update(Cart).where(owner).values(updated_at=utcnow()).returning(Cart.id)
+        cart_id = await adding.scalar(touched)
+        line = {"cart_id": cart_id, "variant_id": ids[other], "quantity": 1, "added_at": utcnow()}
+        await adding.execute(insert(CartLine).values(line))
+        answer = asyncio.ensure_future(
+            shopper.call("POST", "/cart/lines", json={"sku": "TEE-M", "quantity": 1})
+        )
+        await someone_waits_for_a_lock(db)
+        await adding.commit()
+
+    response = await answer
+    lines = {line["sku"]: line["quantity"] for line in (await shopper.cart())["lines"]}
+    if status == 200:
+        assert response.status_code == 200, response.text
+        assert {line["sku"] for line in response.json()["lines"]} == {"TEE-L", "TEE-M"}
+        assert lines == {"TEE-L": 1, "TEE-M": 1}
+    else:
+        assert "sku" in [error["field"] for error in problem(response, 422)["errors"]]
+        assert lines == {"MUG-USD": 1}

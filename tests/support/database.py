@@ -8,18 +8,35 @@ A throwaway database is a SQLite file in the test's directory, or, when
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 
 from agora.migrations.schema import target_metadata
 from agora.platform.db import Database
 from tests.support.config import TEST_DATABASE_URL
+
+LOCK_WAIT_DEADLINE_SECONDS = 10.0
+
+
+async def someone_waits_for_a_lock(db: Database) -> None:
+    """Until a session of this PostgreSQL database waits for a lock (a request's statement has
+    met a row that a transaction the test holds open has written)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + LOCK_WAIT_DEADLINE_SECONDS
+    async with db.autocommit_connection() as connection:
+        while not await connection.scalar(waiting):
+            assert time.monotonic() < deadline, "the request never waited for the lock"
+            await asyncio.sleep(0.01)  # polling a condition, bounded by the deadline
 
 
 async def empty_tables(db: Database) -> None:

@@ -40,3 +40,32 @@ def recorded_statements(app: ProvidingApp | Database) -> Iterator[list[str]]:
         yield executed
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def recorded_round_trips(db: Database) -> Iterator[list[str]]:
+    """As ``recorded_statements``, with ``BEGIN`` and ``COMMIT`` or ``ROLLBACK`` recorded where a
+    transaction begins and ends: what a request costs in round trips to the database. A
+    connection in autocommit sends none of them, so none is recorded for it."""
+    engine = db.engine.sync_engine
+
+    def ends(word: str) -> Any:
+        def record(connection: Any) -> None:
+            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                executed.append(word)
+
+        return record
+
+    listeners = [
+        ("begin", ends("BEGIN")),
+        ("commit", ends("COMMIT")),
+        ("rollback", ends("ROLLBACK")),
+    ]
+    with recorded_statements(db) as executed:
+        for name, listener in listeners:
+            event.listen(engine, name, listener)
+        try:
+            yield executed
+        finally:
+            for name, listener in listeners:
+                event.remove(engine, name, listener)

@@ -71,6 +71,12 @@ class UnitOfWork:
             self._session = self._sessions()
         return self._session
 
+    def autocommit_connection(self) -> AsyncConnection | None:
+        """A connection whose every statement commits on its own (use with ``async with``), for
+        a unit of work whose whole write is one statement; None when none was given. Its
+        statements are not this unit's transaction, nor followed by its hooks or outbox."""
+        return None if self._autocommit is None else self._autocommit()
+
     def after_commit(self, hook: Hook) -> None:
         """Run ``hook`` once this unit of work has committed; never if it does not."""
         self._hooks.append(hook)

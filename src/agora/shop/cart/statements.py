@@ -18,10 +18,12 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    TextClause,
     bindparam,
     delete,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -213,3 +215,80 @@ def remove_line() -> Delete:
         CartLine.cart_id == bindparam("cart", type_=Integer),
         CartLine.variant_id == bindparam("variant", type_=Integer),
     )
+
+
+# PostgreSQL only: an add as one statement on an autocommit connection (no BEGIN, no COMMIT: four
+# round trips fewer than the transaction below it). The cart is touched (made, for a user) only
+# if its row is still the version the statement's snapshot saw (``xmin``): a write to the cart
+# committed since (every add touches it, under that row's lock) makes the statement change
+# nothing and answer no row, and so does any refusal; the caller then runs the transaction,
+# which waits for the lock, sees that write and explains a refusal. With the cart unchanged
+# since the snapshot, the snapshot's lines are the cart's, so the checks (published, another
+# currency held, at most LINE_QUANTITY_MAX and what is in stock) and the answer read them; the
+# line's own quantity is the locked row's (two adds of one SKU at once both count). Answers
+# the cart's lines after the write as ``lines_of_cart`` does, or no row.
+_ADD_ALONE = """
+WITH seen AS (
+    SELECT id, xmin AS version FROM shop_carts WHERE {owner}
+), cart AS (
+    {touch}
+    RETURNING id
+), variant AS (
+    SELECT v.id, v.currency, LEAST(v.stock_on_hand - v.stock_reserved, :most) AS room
+    FROM shop_variants AS v JOIN shop_products AS p ON p.id = v.product_id
+    WHERE v.sku = :sku AND p.published
+), line AS (
+    INSERT INTO shop_cart_lines (cart_id, variant_id, quantity, added_at)
+    SELECT cart.id, variant.id, :wanted, :now FROM cart, variant
+    WHERE :wanted <= variant.room AND NOT EXISTS (
+        SELECT FROM shop_cart_lines AS held JOIN shop_variants AS v ON v.id = held.variant_id
+        WHERE held.cart_id = cart.id AND v.currency <> variant.currency
+    )
+    ON CONFLICT (cart_id, variant_id) DO UPDATE
+    SET quantity = shop_cart_lines.quantity + excluded.quantity
+    WHERE shop_cart_lines.quantity + excluded.quantity <= (SELECT room FROM variant)
+    RETURNING variant_id, quantity
+)
+SELECT held.quantity, held.variant_id, v.sku, v.title, v.price_minor, v.currency,
+       v.stock_on_hand - v.stock_reserved AS available, p.name, p.published
+FROM (
+    SELECT variant_id, quantity FROM line
+    UNION ALL
+    SELECT variant_id, quantity FROM shop_cart_lines
+    WHERE cart_id = (SELECT id FROM cart) AND variant_id <> (SELECT variant_id FROM line)
+) AS held
+JOIN shop_variants AS v ON v.id = held.variant_id
+JOIN shop_products AS p ON p.id = v.product_id
+ORDER BY held.variant_id
+"""
+
+_TOUCH_USER_CART = """INSERT INTO shop_carts (user_id, created_at, updated_at)
+    VALUES (:owner, :now, :now)
+    ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at
+    WHERE shop_carts.xmin = (SELECT version FROM seen)"""
+
+_TOUCH_ANONYMOUS_CART = """UPDATE shop_carts SET updated_at = :now
+    WHERE id = (SELECT id FROM seen) AND xmin = (SELECT version FROM seen)"""
+
+
+def _add_alone(owner: str, touch: str) -> TextClause:
+    return text(_ADD_ALONE.format(owner=owner, touch=touch)).bindparams(
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("sku", type_=String),
+        bindparam("wanted", type_=Integer),
+        bindparam("most", type_=Integer),
+    )
+
+
+@cache
+def add_alone_for_user() -> TextClause:
+    """``wanted`` of ``sku`` into ``owner``'s cart (made when missing), as ``_ADD_ALONE``."""
+    statement = _add_alone("user_id = :owner", _TOUCH_USER_CART)
+    return statement.bindparams(bindparam("owner", type_=Integer))
+
+
+@cache
+def add_alone_for_token() -> TextClause:
+    """``wanted`` of ``sku`` into the cart of token ``hash``, as ``_ADD_ALONE``."""
+    statement = _add_alone("token_hash = :hash", _TOUCH_ANONYMOUS_CART)
+    return statement.bindparams(bindparam("hash", type_=String))
