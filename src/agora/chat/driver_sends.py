@@ -31,10 +31,17 @@ import orjson
 from agora.chat import log
 from agora.chat.events import RoomEventCommitted
 from agora.chat.models import EventKind, RoomKind
-from agora.chat.sends import Outcome, Send, message_data
+from agora.chat.sends import (
+    Outcome,
+    Send,
+    blocked_between,
+    deduplicated,
+    message_data,
+    no_such_room,
+    not_a_member,
+)
 from agora.platform.db import SessionFactory, utcnow
 from agora.platform.driver_writes import DriverTransactions
-from agora.platform.errors import Forbidden, NotFound
 from agora.platform.events import EventHandlers
 
 _MESSAGE = EventKind.MESSAGE.value
@@ -122,10 +129,8 @@ class DriverSends:
     async def write(self, sends: Sequence[Send]) -> list[Outcome]:
         """Each send's event (a retry's is the first send's), or the domain error that refused
         it; raises only what the database raised, with nothing written."""
-        # the same message twice in this batch: the later one takes the first one's outcome
-        first_of: dict[tuple[int, int, str], int] = {}
-        repeats = [first_of.setdefault(send.key, index) for index, send in enumerate(sends)]
-        unique = [sends[index] for index in first_of.values()]
+        repeats, first_sends = deduplicated(sends)
+        unique = list(first_sends.values())
         now = utcnow()
         async with self._transactions.begin(_lock({send.room_id for send in unique})) as driver:
             rows = await driver.fetch(
@@ -144,14 +149,14 @@ class DriverSends:
             unique, rows, strict=True
         ):
             if missing:
-                outcomes.append(NotFound("not found", field="room"))
+                outcomes.append(no_such_room())
             elif outsider:
-                outcomes.append(Forbidden("is not one of your rooms", field="room"))
+                outcomes.append(not_a_member())
             elif first_seq is not None:
                 retries.append((len(outcomes), send.room_id, first_seq))
                 outcomes.append(None)
             elif blocked:
-                outcomes.append(Forbidden("is blocked: one of you blocked the other", field="room"))
+                outcomes.append(blocked_between())
             else:
                 data = message_data(send, username, message_id)
                 event = log.wire(send.room_id, seq, _MESSAGE, now, data)
@@ -173,5 +178,5 @@ class DriverSends:
                     outcomes[place] = await log.event_at(session, room_id, seq)
         done = [outcome for outcome in outcomes if outcome is not None]
         assert len(done) == len(unique)
-        by_first = dict(zip(first_of.values(), done, strict=True))
+        by_first = dict(zip(first_sends, done, strict=True))
         return [by_first[first] for first in repeats]

@@ -109,6 +109,28 @@ class SessionSends:
             return await write_sends(uow, sends)
 
 
+def deduplicated(sends: Sequence[Send]) -> tuple[list[int], dict[int, Send]]:
+    """The same message twice in a batch (one client id): the later one takes the first one's
+    outcome. For each send, the place of the first one with its key; and those first ones, by
+    place, in batch order."""
+    first_of: dict[tuple[int, int, str], int] = {}
+    firsts = [first_of.setdefault(send.key, index) for index, send in enumerate(sends)]
+    return firsts, {index: sends[index] for index in first_of.values()}
+
+
+# why a send is refused: the same answers from both writers
+def no_such_room() -> NotFound:
+    return NotFound("not found", field="room")
+
+
+def not_a_member() -> Forbidden:
+    return Forbidden("is not one of your rooms", field="room")
+
+
+def blocked_between() -> Forbidden:
+    return Forbidden("is blocked: one of you blocked the other", field="room")
+
+
 def message_data(send: Send, username: str, message_id: int) -> dict[str, Any]:
     """A new message's event data (behind the event's place and time)."""
     return {
@@ -207,12 +229,7 @@ async def write_sends(uow: UnitOfWork, sends: Sequence[Send]) -> list[Outcome]:
     the first send's), or the domain error that refused it. Raises only what the database
     raised, with nothing written."""
     outcomes: dict[int, Outcome] = {}
-    # the same message twice in this batch: the later one takes the first one's outcome
-    first_of: dict[tuple[int, int, str], int] = {}
-    repeats: dict[int, int] = {}
-    for index, send in enumerate(sends):
-        repeats[index] = first_of.setdefault(send.key, index)
-    unique = {index: sends[index] for index in first_of.values()}
+    repeats, unique = deduplicated(sends)
 
     session = uow.session
     counts = Counter(send.room_id for send in unique.values())
@@ -226,7 +243,7 @@ async def write_sends(uow: UnitOfWork, sends: Sequence[Send]) -> list[Outcome]:
     reserved = {row.id: row.last_seq for row in rows}
     for index, send in unique.items():
         if send.room_id not in reserved:
-            outcomes[index] = NotFound("not found", field="room")
+            outcomes[index] = no_such_room()
     checked = [index for index in unique if index not in outcomes]
     found = {}
     if checked:
@@ -246,11 +263,11 @@ async def write_sends(uow: UnitOfWork, sends: Sequence[Send]) -> list[Outcome]:
     for index in checked:
         row = found.get(index)
         if row is None:
-            outcomes[index] = Forbidden("is not one of your rooms", field="room")
+            outcomes[index] = not_a_member()
         elif row[2] is not None:  # the seq of the message sent before with this client id
             replays[index] = row[2]
         elif row[3]:  # blocked
-            outcomes[index] = Forbidden("is blocked: one of you blocked the other", field="room")
+            outcomes[index] = blocked_between()
         else:
             accepted.append((index, row.username))
 
