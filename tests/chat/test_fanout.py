@@ -215,6 +215,24 @@ async def test_redis_subscribes_each_node_only_to_its_own_clients_rooms() -> Non
         await observer.aclose()
 
 
+async def test_what_a_node_delivered_itself_reaches_the_other_nodes_only(
+    nodes: NodeFactory,
+) -> None:
+    """``delivered_here``: the publisher handed the message to its own listeners already, so
+    the fan-out brings it to the other nodes only; what follows without it reaches everyone."""
+    sender, receiver = nodes(), nodes()
+    own, other = Inbox(), Inbox()
+    await sender.subscribe("room:1", own)
+    await receiver.subscribe("room:1", other)
+    await sender.publish_many([("room:1", b"a"), ("room:1", b"b")], delivered_here=True)
+    await sender.publish("room:1", b"c", delivered_here=True)
+    await sender.publish("room:1", b"d")
+    # in memory there is one node: the "receiver" is the sender
+    elsewhere = [b"d"] if receiver is sender else [b"a", b"b", b"c", b"d"]
+    assert await other.wait_for(len(elsewhere)) == elsewhere
+    assert await own.wait_for(1) == [b"d"]
+
+
 @needs_redis
 async def test_redis_fanout_measures_the_lag_of_what_it_receives() -> None:
     assert TEST_REDIS_URL is not None

@@ -60,8 +60,11 @@ class SendQueue:
             writer = asyncio.create_task(self._write_while_waiting())
             self._tasks.add(writer)
             writer.add_done_callback(self._tasks.discard)
-        # shielded: a caller that goes away does not take the batch's other sends with it
-        result = await asyncio.shield(outcome)
+        # awaited as it is, not shielded: the call resumes on the loop's next turn after the
+        # commit, the turn its own message's notification waits for (``Hub.publish_frames``), so
+        # both go out in one write. A caller that goes away cancels its own outcome only: the
+        # batch's other sends are written and answered, and so is its own, to nobody
+        result = await outcome
         if isinstance(result, DomainError):
             raise result
         return result
@@ -89,12 +92,15 @@ class SendQueue:
                 log.warning("chat.send_batch_failed", sends=len(batch), exc_info=True)
             else:
                 for (_, outcome), result in zip(batch, outcomes, strict=True):
-                    outcome.set_result(result)
+                    if not outcome.done():  # done: cancelled by a caller that went away
+                        outcome.set_result(result)
                 return
         for send, outcome in batch:
             try:
                 (result,) = await self.writer.write([send])
             except Exception as exc:  # the caller's to raise
-                outcome.set_exception(exc)
+                if not outcome.done():
+                    outcome.set_exception(exc)
             else:
-                outcome.set_result(result)
+                if not outcome.done():
+                    outcome.set_result(result)

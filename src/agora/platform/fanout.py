@@ -13,6 +13,10 @@ the messages are kept (the chat: its rooms' event log).
 ``subscribe`` returns once the node's subscription is in force, so what is published after it
 returns reaches the listener: a reader may subscribe first, then read what it missed, without a
 gap between the two.
+
+A publisher that hands a message to its own node's listeners itself (``delivered_here``) gets
+no copy back: the message carries the node's tag, and the node's reader drops it before
+decoding anything else.
 """
 
 from __future__ import annotations
@@ -45,8 +49,11 @@ log = structlog.get_logger("agora.fanout")
 # called on the reader's task for every message of its channel: must not block (queue it)
 Listener = Callable[[bytes], None]
 
-# every published payload is prefixed with its publication time, so a receiver measures the lag
-_STAMP = struct.Struct("!d")
+# every published payload is prefixed with its publisher's tag (zeros unless the publisher
+# delivered it to its own node's listeners itself) and its publication time, so a receiver drops
+# its own copies and measures the lag
+_HEADER = struct.Struct("!8sd")
+_NO_ORIGIN = bytes(8)
 # how long `subscribe` waits for Redis to confirm a subscription
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 _SUBSCRIBE_FAILURES: tuple[type[Exception], ...] = (*REDIS_FAILURES, TimeoutError)
@@ -61,12 +68,15 @@ class Subscription(Protocol):
 
 
 class Fanout(Protocol):
-    async def publish(self, channel: str, payload: bytes) -> None:
+    async def publish(self, channel: str, payload: bytes, *, delivered_here: bool = False) -> None:
         """To every listener of ``channel`` on every node; at most once, never raises for an
-        unreachable Redis (the message is lost, and counted)."""
+        unreachable Redis (the message is lost, and counted). ``delivered_here``: the publisher
+        hands it to this node's listeners itself, so only the other nodes' get it."""
         ...
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_many(
+        self, messages: Sequence[tuple[str, bytes]], *, delivered_here: bool = False
+    ) -> None:
         """``publish`` for each (channel, payload), in order, in one round trip."""
         ...
 
@@ -167,12 +177,12 @@ class _Listening:
                 self._joined.update(joins)
 
     def _deliver(self, channel: str, data: bytes) -> None:
-        if len(data) < _STAMP.size:
+        if len(data) < _HEADER.size:
             return
         self._metrics.received.inc()
-        (published_at,) = _STAMP.unpack_from(data)
+        _, published_at = _HEADER.unpack_from(data)
         self._metrics.lag.observe(max(0.0, time.time() - published_at))
-        payload = data[_STAMP.size :]
+        payload = data[_HEADER.size :]
         # a copy: a listener may unsubscribe (or another subscribe) while we go through them
         for listener in tuple(self._listeners.get(channel, {}).values()):
             try:
@@ -189,8 +199,8 @@ class _Handle:
         await self._listening._remove(self._channel, self._key)
 
 
-def _stamped(payload: bytes) -> bytes:
-    return _STAMP.pack(time.time()) + payload
+def _stamped(payload: bytes, origin: bytes = _NO_ORIGIN) -> bytes:
+    return _HEADER.pack(origin, time.time()) + payload
 
 
 class MemoryFanout(_Listening):
@@ -205,14 +215,16 @@ class MemoryFanout(_Listening):
     async def _leave(self, channels: list[str]) -> None:
         return None
 
-    async def publish(self, channel: str, payload: bytes) -> None:
+    async def publish(self, channel: str, payload: bytes, *, delivered_here: bool = False) -> None:
         self._metrics.published.inc()
-        if channel in self._joined:
+        if channel in self._joined and not delivered_here:  # the only node
             self._deliver(channel, _stamped(payload))
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_many(
+        self, messages: Sequence[tuple[str, bytes]], *, delivered_here: bool = False
+    ) -> None:
         for channel, payload in messages:
-            await self.publish(channel, payload)
+            await self.publish(channel, payload, delivered_here=delivered_here)
 
     async def close(self) -> None:
         self._listeners.clear()
@@ -245,6 +257,8 @@ class RedisFanout(_Listening):
         # a channel of this node alone: keeps the connection subscribed (a pub/sub connection
         # with no subscription cannot be read) and is where a message for this node would go
         node = uuid.uuid4().hex
+        # what this node's own copies start with (never zeros: a version 4 UUID has a 4 in them)
+        self._origin = bytes.fromhex(node)[: len(_NO_ORIGIN)]
         self.node_channel = f"node:{node}"
         self.client_name = f"{namespace}-fanout-{node}"
         self._listener_client = Redis.from_url(
@@ -259,8 +273,11 @@ class RedisFanout(_Listening):
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._closing = False
 
-    async def publish(self, channel: str, payload: bytes) -> None:
-        data = _stamped(payload)
+    def _tag(self, delivered_here: bool) -> bytes:
+        return self._origin if delivered_here else _NO_ORIGIN
+
+    async def publish(self, channel: str, payload: bytes, *, delivered_here: bool = False) -> None:
+        data = _stamped(payload, self._tag(delivered_here))
         try:
             await self._breaker.call(
                 "fanout", lambda: self._publisher.publish(self._prefix + channel, data)
@@ -270,14 +287,17 @@ class RedisFanout(_Listening):
             return
         self._metrics.published.inc()
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_many(
+        self, messages: Sequence[tuple[str, bytes]], *, delivered_here: bool = False
+    ) -> None:
         if not messages:
             return
+        origin = self._tag(delivered_here)
 
         async def send() -> None:
             async with self._publisher.pipeline(transaction=False) as pipeline:
                 for channel, payload in messages:
-                    pipeline.publish(self._prefix + channel, _stamped(payload))
+                    pipeline.publish(self._prefix + channel, _stamped(payload, origin))
                 await pipeline.execute()
 
         try:
@@ -342,6 +362,9 @@ class RedisFanout(_Listening):
                 self._handle(message)
 
     def _handle(self, message: dict[str, Any]) -> None:
+        data = message.get("data")
+        if isinstance(data, bytes) and data.startswith(self._origin):
+            return  # this node's own, handed to its listeners when it was published
         raw_channel = message.get("channel")
         if not isinstance(raw_channel, bytes | str):
             return
@@ -349,7 +372,6 @@ class RedisFanout(_Listening):
         channel = name.removeprefix(self._prefix)
         kind = message.get("type")
         if kind == "message":
-            data = message["data"]
             self._deliver(channel, data if isinstance(data, bytes) else str(data).encode())
         elif kind == "subscribe":
             confirmed = self._confirmations.get(channel)

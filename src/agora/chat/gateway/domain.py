@@ -13,7 +13,7 @@ from agora.chat import history, log, messages
 from agora.chat.access import require_member
 from agora.chat.events import ReadMarked, RoomEventCommitted
 from agora.chat.gateway.backend import LogEvent
-from agora.chat.gateway.hub import Hub
+from agora.chat.gateway.hub import Committed, Hub
 from agora.chat.gateway.rpc import notification_frame, notification_text
 from agora.chat.messages import SendLimits
 from agora.chat.models import EventKind, Member, Room
@@ -156,9 +156,16 @@ class ChatCalls:
 def register_event_handlers(events: EventHandlers, hub: Hub) -> None:
     """After each commit: the chat's events to every node's subscribers."""
 
-    def published(event: RoomEventCommitted) -> tuple[int, bytes, int, int | None]:
+    def published(event: RoomEventCommitted) -> Committed:
         ends = event.event["member"]["id"] if event.kind in _ENDS_MEMBERSHIP else None
-        return event.room_id, notification_frame(event.kind, event.json), event.seq, ends
+        actor = event.event.get("actor")
+        return Committed(
+            event.room_id,
+            notification_frame(event.kind, event.json),
+            event.seq,
+            ends,
+            actor["id"] if actor else None,
+        )
 
     async def room_events(committed: Sequence[RoomEventCommitted]) -> None:
         await hub.publish_frames([published(event) for event in committed])

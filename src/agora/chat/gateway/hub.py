@@ -4,7 +4,10 @@ brings them, and who is online.
 An event is encoded once, by the node that committed it: the notification frame as bytes, behind
 a one-line header (its sequence number, who caused it, when it was published). Every node that
 has subscribers decodes the header once and hands the same frame to each subscriber's queue: no
-work per recipient but the queueing (and the socket write).
+work per recipient but the queueing (and the socket write). The node that committed a log event
+hands it to its own subscribers itself, once it is published to the others, and the fan-out
+brings it back to none but the others: no round trip through Redis and no decoding for the
+sender's own copy, which goes out in the same socket write as the sender's answer.
 
 Channels: ``room:{id}`` (the room's log events, typing, read receipts, presence of its members)
 and ``user:{id}`` (what only that user's connections hear: their unread counts).
@@ -18,12 +21,12 @@ import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 import structlog
 
-from agora.chat.gateway.backend import LogEvent, RoomLogs
+from agora.chat.gateway.backend import RoomLogs
 from agora.chat.gateway.metrics import GatewayMetrics
 from agora.chat.gateway.rpc import notification_frame
 from agora.chat.gateway.streams import RoomStream
@@ -31,12 +34,6 @@ from agora.platform.fanout import Fanout, Subscription
 from agora.platform.presence import Presence
 
 log = structlog.get_logger("agora.chat.gateway")
-
-
-def encode_event(event: LogEvent) -> bytes:
-    """The notification of a log event, named by its kind (``message``, ``edit``, ...): the
-    same bytes live and in a replay."""
-    return notification_frame(event.kind, orjson.dumps(event.wire))
 
 
 def room_channel(room_id: int) -> str:
@@ -61,6 +58,18 @@ class Listener(Protocol):
         ...
 
     async def shut(self, code: int, reason: str) -> None: ...
+
+
+class Committed(NamedTuple):
+    """A committed log event, as its node publishes it: its room, its notification (encoded
+    once), its number, the user whose subscription it ends (they left, or were removed, and
+    still get this one), and the user whose call made it (None when no call waits for it)."""
+
+    room_id: int
+    frame: bytes
+    seq: int
+    ends: int | None = None
+    actor: int | None = None
 
 
 @dataclass(eq=False)
@@ -116,30 +125,29 @@ class Hub:
 
     # --- publishing (any node, after the commit) ---------------------------------------------
 
-    async def publish_event(self, event: LogEvent, *, ends: int | None = None) -> None:
-        """A committed log event, to the room's subscribers on every node. ``ends``: the user
-        whose subscription it ends (they left, or were removed), who still gets this one."""
-        await self.publish_frame(event.room_id, encode_event(event), seq=event.seq, ends=ends)
-
-    async def publish_frame(
-        self, room_id: int, frame: bytes, *, seq: int, ends: int | None = None
-    ) -> None:
-        """A log event's notification, encoded once by whoever committed it."""
-        await self.fanout.publish(room_channel(room_id), _envelope(frame, seq=seq, ends=ends))
-
-    async def publish_frames(self, frames: Sequence[tuple[int, bytes, int, int | None]]) -> None:
-        """``publish_frame`` for each (room, frame, seq, ends), in order, in one round trip (a
-        batch of sends committed together)."""
-        if len(frames) == 1:
-            room_id, frame, seq, ends = frames[0]
-            await self.publish_frame(room_id, frame, seq=seq, ends=ends)
-            return
-        await self.fanout.publish_many(
-            [
-                (room_channel(room_id), _envelope(frame, seq=seq, ends=ends))
-                for room_id, frame, seq, ends in frames
-            ]
-        )
+    async def publish_frames(self, frames: Sequence[Committed]) -> None:
+        """Committed log events' notifications, encoded once by whoever committed them, in
+        order: to the other nodes in one round trip, then to this node's subscribers from here
+        (in the loop turn that answers the calls that made them)."""
+        try:
+            if len(frames) == 1:
+                room_id, frame, seq, ends, _ = frames[0]
+                await self.fanout.publish(
+                    room_channel(room_id), _envelope(frame, seq=seq, ends=ends), delivered_here=True
+                )
+            else:
+                await self.fanout.publish_many(
+                    [
+                        (room_channel(room_id), _envelope(frame, seq=seq, ends=ends))
+                        for room_id, frame, seq, ends, _ in frames
+                    ],
+                    delivered_here=True,
+                )
+        finally:
+            for room_id, frame, seq, ends, actor in frames:
+                watched = self._rooms.get(room_id)
+                if watched is not None:
+                    self._fan_out(watched, seq, frame.decode(), ends, actor)
 
     async def publish_ephemeral(
         self, room_id: int, method: str, params: Mapping[str, Any], *, actor: int | None = None
@@ -162,24 +170,39 @@ class Hub:
         header = orjson.loads(head)
         frame = body.decode()
         seq, actor, ends = header.get("s", 0), header.get("a"), header.get("e")
+        if seq:
+            self._fan_out(watched, seq, frame, ends, None)
+        else:
+            written = 0
+            for stream in tuple(watched.members):
+                if actor is None or stream.user_id != actor:
+                    written += stream.listener.deliver(frame)
+            if written:
+                self.metrics.frames_out.inc(written)
+        self.metrics.fanout_latency.observe(max(0.0, time.time() - header["t"]))
+
+    def _fan_out(
+        self, watched: _Watched, seq: int, frame: str, ends: int | None, actor: int | None
+    ) -> None:
+        """A log event to the room's streams here. The ``actor``'s own (when it was committed
+        here) is queued for its writer on the loop's next turn, which then writes it together
+        with the answer its call writes meanwhile: one system call, not two."""
         members = tuple(watched.members)
         # the node's hottest loop: a call or two a recipient, the frames written at once
         # counted once for all of them
         written = 0
-        if seq:
+        if actor is None:
             for stream in members:
                 written += stream.on_event(seq, frame)
-            if ends is not None:
-                for stream in members:
-                    if stream.user_id == ends:
-                        stream.end_after(seq)
         else:
             for stream in members:
-                if actor is None or stream.user_id != actor:
-                    written += stream.listener.deliver(frame)
+                written += stream.on_event(seq, frame, with_answer=stream.user_id == actor)
+        if ends is not None:
+            for stream in members:
+                if stream.user_id == ends:
+                    stream.end_after(seq)
         if written:
             self.metrics.frames_out.inc(written)
-        self.metrics.fanout_latency.observe(max(0.0, time.time() - header["t"]))
 
     def _on_user(self, user_id: int, payload: bytes) -> None:
         watched = self._users.get(user_id)

@@ -65,6 +65,15 @@ class Outgoing:
         (or becomes) closed: a slow consumer. Whoever puts counts what was written at once (the
         writer counts the rest): a fan-out counts its recipients in one step, not one call a
         frame."""
+        return self._put(frame, now=now, wake=True)
+
+    def put_before_answer(self, frame: str) -> int:
+        """Queues ``frame`` and wakes the writer on the loop's next turn, not at once: an answer
+        put meanwhile (the call that made this frame resumes on that turn) queues behind it, and
+        the writer sends both in one write. ``QUEUED``, or ``CLOSED``."""
+        return self._put(frame, now=False, wake=False)
+
+    def _put(self, frame: str, *, now: bool, wake: bool) -> int:
         if self.closed is not None:
             return CLOSED
         if self._frames is None:
@@ -75,7 +84,11 @@ class Outgoing:
             self.close(SLOW_CONSUMER, "slow consumer: reconnect and resubscribe with since")
             return CLOSED
         self._frames.append(frame)
-        self._ready = _wake(self._ready)
+        if wake:
+            self._ready = _wake(self._ready)
+        elif self._ready is not None:
+            ready, self._ready = self._ready, None
+            asyncio.get_running_loop().call_soon(_wake, ready)
         return QUEUED
 
     async def put_paced(self, frame: str) -> None:

@@ -69,13 +69,19 @@ class RoomStream:
         self._forgot = False  # held events were dropped once (only the log has them now)
         self.closed = False
 
-    def on_event(self, seq: int, frame: str) -> int:
+    def on_event(self, seq: int, frame: str, *, with_answer: bool = False) -> int:
         """A live event of the room (on the fan-out's task: never blocks). 1 when it went to
         the socket at once as the next event, which the hub counts with the rest of its
-        fan-out in one step; events released after a gap are counted by ``on_written``."""
+        fan-out in one step; events released after a gap are counted by ``on_written``.
+        ``with_answer``: the client's own call made it, and the answer follows in this loop
+        turn; the event waits for it, to go out in the same write."""
         if self.closed or seq <= self.last:
             return 0
         if not self._catching_up and seq == self.last + 1 and not self._held:
+            if with_answer:  # the usual case for the sender's own: queued, counted by the writer
+                if self._outgoing.put_before_answer(frame):
+                    self._delivered(seq)
+                return 0
             return self._deliver(seq, frame)  # the usual case: the next one, live
         if len(self._held) >= self._max_held:
             self._held.clear()  # the log has them: the catch-up reads them instead
