@@ -27,9 +27,11 @@ log = structlog.get_logger(__name__)
 
 # the most sends one transaction writes, and the most transactions of sends at once per process
 MAX_BATCH = 64
-# two, not four: a batch on the driver is cheap, so fewer, larger batches (fewer commits) answer
-# sooner under load (B at 8,000 deliveries/s: p99 181/98 -> 111/66 ms, PostgreSQL 0.1 core less)
-WRITERS = 2
+# one: a batch on the driver is cheap, so fewer, larger batches (fewer commits) answer sooner
+# under load, and cost both the node and PostgreSQL less (four -> two, B at 8,000 deliveries/s:
+# p99 181/98 -> 111/66 ms; two -> one, at 12,000/s: server 78-82 -> 72 us a delivery, PostgreSQL
+# and the rest 0.54-0.59 -> 0.45 cores, p99 30-39 -> 22-24 ms)
+WRITERS = 1
 
 
 class SendQueue:
