@@ -3,6 +3,8 @@ few statements however many lines or orders they hold (counted on the app's own 
 
 from __future__ import annotations
 
+import uuid
+
 from agora.platform.db import Database
 from tests.shop.conftest import Shopper, add_product
 from tests.support.statements import recorded_round_trips, recorded_statements
@@ -42,19 +44,28 @@ async def test_an_add_and_a_checkout_cost_a_few_statements_whatever_the_cart_hol
 ) -> None:
     """The checkout flow's writes: an add is one statement on its own on PostgreSQL (no BEGIN
     or COMMIT), and on SQLite a transaction of the cart, the line (written from the variant its
-    SKU names) and the cart's lines; a checkout reads its cart and lines in one statement and no
-    price or order back after its writes (one reservation a line)."""
+    SKU names) and the cart's lines; a checkout reads its cart and lines in one statement (with
+    its Idempotency-Key's claim on PostgreSQL), reserves every line in one statement on
+    PostgreSQL (one a line on SQLite) and reads no price or order back after its writes."""
     skus = [f"SKU-{n}" for n in range(6)]
     await add_product(db, "many", [(sku, 100 + n, 100) for n, sku in enumerate(skus)])
     await ann.add(skus[0])
-    alone = db.engine.dialect.name == "postgresql"
+    postgresql = db.engine.dialect.name == "postgresql"
     for sku in skus:
         with recorded_round_trips(db) as add:
             await ann.add(sku)
-        assert len(add) == (1 if alone else 5), add
+        assert len(add) == (1 if postgresql else 5), add
     with recorded_statements(db) as checkout:
         await ann.place()
-    # the cart with its lines, a reservation a line, then the order, its lines, its event and
-    # the emptying: one statement on PostgreSQL, four on SQLite
-    writes = 1 if db.engine.dialect.name == "postgresql" else 4
-    assert len(checkout) == 1 + len(skus) + writes
+    # the cart with its lines, the reservations, then the order, its lines, its event and the
+    # emptying: three statements on PostgreSQL; on SQLite a reservation a line and four writes
+    assert len(checkout) == (3 if postgresql else 1 + len(skus) + 4), checkout
+
+    for sku in skus:
+        await ann.add(sku)
+    with recorded_round_trips(db) as keyed:
+        assert (await ann.checkout(key=str(uuid.uuid4()))).status_code == 201
+    # BEGIN, the key's claim with the cart and its lines, the reservations, the writes (the key
+    # naming its order among them), COMMIT; the order's job is written too (the recorder leaves
+    # the outbox's statements out). SQLite: the claim, the cart, a reservation a line, five writes
+    assert len(keyed) == (5 if postgresql else 4 + len(skus) + 5), keyed

@@ -4,9 +4,9 @@ One transaction, its statements in a fixed order so that concurrent checkouts ne
 
 1. the ``Idempotency-Key`` row (``INSERT ... ON CONFLICT DO NOTHING``): a retry of a request
    still running waits here for it to commit, then answers with its order (the same key with
-   another body is a 409);
+   another body is a 409); on PostgreSQL the same statement reads the signed-in user's cart;
 2. the stock, reserved variant by variant in id order (``stock.reserve``: conditional updates,
-   a 409 when one falls short);
+   one statement for them all on PostgreSQL, a 409 when one falls short);
 3. the prices, read again by the reservation's statement from the rows it holds: what the
    cart showed may have changed, what is charged is the catalog's price at this moment, never
    the client's;
@@ -60,6 +60,40 @@ async def _claim_key(
     claimed = await connection.execute(statements.claim_key(connection), values)
     if claimed.first() is not None:
         return None
+    return await _earlier_order(connection, user_id=user_id, key=key, fingerprint=fingerprint)
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    earlier_order: int | None  # the order an earlier request with the key made
+    cart: tuple[int, Sequence[Line]] | None = None  # the cart's id and lines, when read with it
+
+
+async def _claim(
+    connection: AsyncConnection, *, owner: CartOwner, user_id: int, key: str, fingerprint: str
+) -> _Claim:
+    """``_claim_key``; on PostgreSQL, for a signed-in user's own cart, in one statement with the
+    cart's read (a Conflict when it is empty)."""
+    if connection.dialect.name != "postgresql" or owner.token is not None:
+        earlier = await _claim_key(connection, user_id=user_id, key=key, fingerprint=fingerprint)
+        return _Claim(earlier)
+    values = {"owner": user_id, "claimed": key, "request_hash": fingerprint, "now": utcnow()}
+    statement = statements.claim_key_and_lines_postgresql()
+    rows = (await connection.execute(statement, values)).all()
+    if not rows[0].claimed:
+        return _Claim(
+            await _earlier_order(connection, user_id=user_id, key=key, fingerprint=fingerprint)
+        )
+    if rows[0].cart_id is None:
+        raise Conflict("is empty", field="cart")
+    return _Claim(None, (rows[0].cart_id, rows))
+
+
+async def _earlier_order(
+    connection: AsyncConnection, *, user_id: int, key: str, fingerprint: str
+) -> int:
+    """The order of the earlier request that claimed ``key`` (a Conflict when it was another
+    request)."""
     earlier = (
         await connection.execute(statements.earlier_claim(), {"owner": user_id, "claimed": key})
     ).one()
@@ -179,17 +213,23 @@ async def place_order(
     if user_id is None:
         raise Unauthorized("is missing", field="token")
     connection = await uow.session.connection()
+    claim = _Claim(None)
     if idempotency_key is not None:
-        earlier = await _claim_key(
-            connection, user_id=user_id, key=idempotency_key, fingerprint=request.fingerprint()
+        claim = await _claim(
+            connection,
+            owner=owner,
+            user_id=user_id,
+            key=idempotency_key,
+            fingerprint=request.fingerprint(),
         )
-        if earlier is not None:
+        if claim.earlier_order is not None:
             session = uow.session
-            answer = await order_out(session, await load_order(session, earlier, owner_id=user_id))
+            order = await load_order(session, claim.earlier_order, owner_id=user_id)
+            answer = await order_out(session, order)
             # nothing to keep: end the transaction the claim began (on SQLite it holds the writer)
             await uow.rollback()
             return Placed(answer, replayed=True)
-    cart_id, rows = await _cart(uow, owner)
+    cart_id, rows = claim.cart or await _cart(uow, owner)
     priced = await _price(uow, rows=rows, request=request, config=config, reserve=True)
     if priced.voucher_id is not None:
         await vouchers.count_use(uow.session, priced.voucher_id)

@@ -17,7 +17,9 @@ from sqlalchemy import (
     TextClause,
     Update,
     bindparam,
+    exists,
     insert,
+    literal_column,
     select,
     text,
     update,
@@ -29,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 from agora.platform.db import UTCDateTime
+from agora.shop.cart import statements as cart_statements
 from agora.shop.catalog.models import Variant
 from agora.shop.orders.models import IdempotencyKey, Order, OrderEvent, OrderLine
 
@@ -83,6 +86,69 @@ def reserve() -> ReturningUpdate[int, int, str]:
         )
         .values(stock_reserved=Variant.stock_reserved + quantity)
         .returning(Variant.product_id, Variant.price_minor, Variant.currency)
+    )
+
+
+# PostgreSQL only: every line's reservation in one statement (SQLite runs ``reserve`` a line at
+# a time, in id order). The rows are locked first, in id order (``locked``: the sort comes before
+# the locks), so two checkouts sharing variants wait for each other as ``stock.py`` says, never in
+# a circle; the UPDATE then writes only rows already held, each where its condition holds on the
+# row as it is now (a row changed since the statement's snapshot is read again, as any UPDATE's).
+# A row that falls short is simply not written: the caller compares the rows back with its lines
+# and rolls the whole transaction back when one is missing.
+_RESERVE_ALL = """
+WITH wanted AS (
+    SELECT * FROM unnest(CAST(:variant_ids AS integer[]), CAST(:quantities AS integer[]))
+        AS wanted(id, quantity)
+), locked AS MATERIALIZED (
+    SELECT v.id, wanted.quantity
+    FROM shop_variants AS v JOIN wanted ON wanted.id = v.id
+    ORDER BY v.id
+    FOR UPDATE OF v
+)
+UPDATE shop_variants AS v SET stock_reserved = v.stock_reserved + locked.quantity
+FROM locked
+WHERE v.id = locked.id AND v.stock_on_hand - v.stock_reserved >= locked.quantity
+RETURNING v.id, v.product_id, v.price_minor, v.currency
+"""
+
+
+@cache
+def reserve_all_postgresql() -> TextClause:
+    """``quantities[i]`` more of ``variant_ids[i]`` reserved for each i where that many may still
+    be sold; a row (id, product, price, currency) for each variant reserved, none for one that
+    falls short."""
+    return text(_RESERVE_ALL).bindparams(
+        bindparam("variant_ids", type_=ARRAY(Integer)),
+        bindparam("quantities", type_=ARRAY(Integer)),
+    )
+
+
+@cache
+def claim_key_and_lines_postgresql() -> Select[*tuple[Any, ...]]:
+    """PostgreSQL: ``claimed`` claimed for ``owner`` (as ``claim_key``) and, when it was, the
+    owner's cart's lines and the cart's id (as ``cart_statements.lines_of_user``), in one
+    statement: the checkout's first. The first column, ``claimed``, says whether the key was; one
+    row of NULL lines when it was not (an earlier request holds it) or the cart is empty."""
+    made = (
+        postgresql_insert(IdempotencyKey)
+        .values(
+            user_id=_user_id(),
+            key=_key(),
+            request_hash=bindparam("request_hash", type_=String),
+            created_at=bindparam("now", type_=UTCDateTime()),
+        )
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.key)
+        .cte("made")
+    )
+    claimed = exists(select(made.c.key))
+    lines = cart_statements.lines_of_user().subquery("line")
+    one = select(literal_column("1").label("one")).subquery("one")
+    return (
+        select(claimed.label("claimed"), *(column for column in lines.c))
+        .select_from(one.outerjoin(lines, claimed))
+        .order_by(lines.c.variant_id)
     )
 
 

@@ -1,4 +1,4 @@
-"""Stock moves of orders, each one conditional statement per variant (see ``Variant``):
+"""Stock moves of orders, each a conditional statement per variant (see ``Variant``):
 
 - reserve: ``stock_reserved + n`` where ``stock_on_hand - stock_reserved >= n``; the row count
   says whether it held. No read comes first, so nothing can change between a check and the
@@ -11,7 +11,8 @@ Each emits the catalog's ``StockChanged`` for the products touched, handled afte
 
 An order of several lines touches its variants in id order, always: two orders that share
 variants then wait for each other's rows in the same order on PostgreSQL, and a deadlock (A holds
-1 and wants 2 while B holds 2 and wants 1) cannot happen.
+1 and wants 2 while B holds 2 and wants 1) cannot happen. A checkout's reservation is one
+statement on PostgreSQL that locks its rows in that order before it writes any of them.
 """
 
 from __future__ import annotations
@@ -40,24 +41,38 @@ async def reserve(
 ) -> dict[int, Money]:
     """Reserves every need or raises ``Conflict`` (the caller's transaction is rolled back);
     each variant's price as the row held it when reserved (the row stays locked until the
-    commit on PostgreSQL, and SQLite has one writer, so it is the price of this moment)."""
-    products = set()
-    prices = {}
+    commit on PostgreSQL, and SQLite has one writer, so it is the price of this moment). One
+    statement for every need on PostgreSQL (``statements.reserve_all_postgresql``), one a need
+    on SQLite."""
+    ordered = in_lock_order(needs)
     connection = await uow.session.connection()
-    statement = statements.reserve()
-    for variant_id, quantity in in_lock_order(needs):
-        # RETURNING says whether the row was updated, the same way on both databases
-        values = {"variant_id": variant_id, "quantity": quantity}
-        held = (await connection.execute(statement, values)).first()
-        if held is None:
+    if connection.dialect.name == "postgresql":
+        every = {
+            "variant_ids": [variant_id for variant_id, _ in ordered],
+            "quantities": [quantity for _, quantity in ordered],
+        }
+        held = {
+            row.id: row
+            for row in await connection.execute(statements.reserve_all_postgresql(), every)
+        }
+    else:
+        held = {}
+        for variant_id, quantity in ordered:
+            # RETURNING says whether the row was updated
+            values = {"variant_id": variant_id, "quantity": quantity}
+            row = (await connection.execute(statements.reserve(), values)).first()
+            if row is None:
+                break
+            held[variant_id] = row
+    # the first that fell short, in lock order: what the client is told
+    for variant_id, quantity in ordered:
+        if variant_id not in held:
             raise Conflict(
                 f"{skus.get(variant_id, variant_id)} has fewer than {quantity} left in stock",
                 field="stock",
             )
-        products.add(held.product_id)
-        prices[variant_id] = Money(held.price_minor, held.currency)
-    _stock_changed(uow, products)
-    return prices
+    _stock_changed(uow, {row.product_id for row in held.values()})
+    return {variant_id: Money(row.price_minor, row.currency) for variant_id, row in held.items()}
 
 
 async def release(uow: UnitOfWork, needs: Iterable[Need]) -> None:
