@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from agora.platform.worker_sockets import socket_for_workers
 from agora.settings import Settings
 
 if TYPE_CHECKING:
@@ -88,25 +89,33 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn drains on SIGTERM, then restores the previous handler and raises the signal again;
     # with the default handler that kills the process (status 143) although shutdown went well.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(
-        "agora.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=False,  # the app's own ForwardedHeadersMiddleware does it, Host included
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "proxy_headers": False,  # the app's ForwardedHeadersMiddleware does it, Host included
         # SIGTERM: stop accepting, let in-flight requests finish for this long, then exit
-        timeout_graceful_shutdown=args.graceful_timeout,
-        timeout_keep_alive=args.keep_alive_timeout,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        server_header=False,
+        "timeout_graceful_shutdown": args.graceful_timeout,
+        "timeout_keep_alive": args.keep_alive_timeout,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "server_header": False,
         # the chat's WebSocket: a larger frame is refused with 1009 before it is read whole;
         # no per-message compression, which would compress each fan-out frame per recipient
-        ws=WEBSOCKET_IMPLEMENTATION,
-        ws_max_size=settings.chat_gateway.max_frame_bytes,
-        ws_per_message_deflate=False,
-    )
+        "ws": WEBSOCKET_IMPLEMENTATION,
+        "ws_max_size": settings.chat_gateway.max_frame_bytes,
+        "ws_per_message_deflate": False,
+    }
+    held = socket_for_workers(args.host, args.port) if args.workers > 1 else None
+    if held is None:
+        uvicorn.run("agora.app:create_app", **options)
+        return 0
+    # a listening socket for each worker (platform/worker_sockets.py), as uvicorn.run would
+    # start its workers otherwise
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(uvicorn.Config("agora.app:create_app", **options), sockets=[held]).run()
     return 0
 
 
