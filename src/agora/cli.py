@@ -107,7 +107,11 @@ def _serve(args: argparse.Namespace) -> int:
         "ws_max_size": settings.chat_gateway.max_frame_bytes,
         "ws_per_message_deflate": False,
     }
-    held = socket_for_workers(args.host, args.port) if args.workers > 1 else None
+    try:
+        held = socket_for_workers(args.host, args.port) if args.workers > 1 else None
+    except OSError as exc:  # the port taken: uvicorn's own words and exit status for it
+        print(f"agora: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 3
     if held is None:
         uvicorn.run("agora.app:create_app", **options)
         return 0

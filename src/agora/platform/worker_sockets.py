@@ -12,7 +12,9 @@ each worker receives of that socket, when uvicorn hands it over (pickled into th
 process), is a socket of its own bound to the same address with ``SO_REUSEPORT``: the kernel
 spreads new connections over the workers' sockets by a hash of their addresses. A worker that
 uvicorn restarts binds one again. Where the option is missing, the workers share one socket as
-before.
+before. What the option also allows: a second ``agora serve --workers N`` started by the same user
+on the same port shares it instead of failing; one with a single worker, or another program,
+still finds the port taken.
 """
 
 from __future__ import annotations
