@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # per connection; a frame is written straight to the transport), in a subclass that keeps less
 # for an idle connection (agora.platform.websocket_protocol)
 WEBSOCKET_IMPLEMENTATION = "agora.platform.websocket_protocol:LeanWebSocketProtocol"
+# uvicorn's httptools protocol, handing a WebSocket's request to the one above as parsed
+HTTP_IMPLEMENTATION = "agora.platform.websocket_protocol:LeanHttpProtocol"
 
 
 def _settings() -> Settings:
@@ -101,6 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
         "log_level": settings.log_level.lower(),
         "access_log": False,
         "server_header": False,
+        "http": HTTP_IMPLEMENTATION,  # httptools, handing a WebSocket's request over parsed
         # the chat's WebSocket: a larger frame is refused with 1009 before it is read whole;
         # no per-message compression, which would compress each fan-out frame per recipient
         "ws": WEBSOCKET_IMPLEMENTATION,

@@ -15,17 +15,20 @@ import h11
 import uvicorn
 from fastapi import FastAPI
 
-from agora.cli import WEBSOCKET_IMPLEMENTATION
+from agora.cli import HTTP_IMPLEMENTATION, WEBSOCKET_IMPLEMENTATION
 from tests.support.servers import POLL_INTERVAL, READY_TIMEOUT, free_port
 
 IO_TIMEOUT = 10.0
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, *, http: str = "auto", **options: Any) -> AsyncIterator[str]:
+async def serving(
+    app: FastAPI, *, http: str = HTTP_IMPLEMENTATION, **options: Any
+) -> AsyncIterator[str]:
     """Yields the base URL (``http://127.0.0.1:PORT``) of a started server; stops it on exit.
 
-    ``http``: uvicorn's HTTP implementation (``h11``, ``httptools`` or ``auto``); ``options``:
+    ``http``: uvicorn's HTTP implementation (``h11``, ``httptools``, ``auto``; by default the one
+    ``agora serve`` runs); ``options``:
     further ``uvicorn.Config`` options (``ws_max_size``, ...).
     """
     port = free_port()

@@ -10,6 +10,11 @@ handshake dropped once it is answered; and it writes the frames a sender has rea
 (``_frame``). Everything else, frames, close codes, keepalive pings, limits, is uvicorn's own
 (``cli.py`` names it as ``uvicorn.run(ws=...)``; the tests' live servers run the same).
 
+A WebSocket's request reaches it as uvicorn's HTTP protocol parsed it (``LeanHttpProtocol``):
+uvicorn's own upgrade writes the parsed request back out as bytes for the ``websockets`` protocol
+to parse again, and looks up the socket's two addresses again; a chat node taking thousands of
+connections a second spent a tenth of its time on that.
+
 It also offers the application a way past the ASGI ``send`` for its hottest path (a fan-out:
 one message to every subscriber): ``write_now`` in the scope's extensions (``WRITE_NOW``) writes
 a text frame to the socket at once, without a task switch or an ASGI message, when nothing is
@@ -27,12 +32,14 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 
 # a key of a ``websocket.send`` message (servers ignore keys they do not know): true when the
 # sender has more frames ready to send right after this one
@@ -146,9 +153,31 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+        _limit_send_buffer(transport)
+
+    def take_over(
+        self,
+        transport: asyncio.Transport,
+        *,
+        server: tuple[str, int | None] | None,
+        client: tuple[str, int] | None,
+        scheme: str,
+        request: Request,
+    ) -> None:
+        """Takes the connection from the HTTP protocol with its request parsed already: what
+        ``connection_made`` and ``data_received`` would do with the request written out again,
+        without writing it out, parsing it again or asking the socket for its addresses again.
+        The handshake itself (``handle_connect``: the checks, the key, the scope) is unchanged."""
+        self.connections.add(self)
+        self.transport = transport
+        self.server, self.client = server, client
+        self.scheme = "wss" if scheme == "https" else "ws"
+        _limit_send_buffer(transport)
+        # the `websockets` protocol's parser waits for the request's bytes first, then reads
+        # frames: it reads frames from the start
+        self.conn.parser = Protocol.parse(self.conn)
+        next(self.conn.parser)
+        self.handle_connect(request)
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -236,3 +265,54 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         output = self.conn.data_to_send()
         if output and not self.transport.is_closing():
             self.transport.write(b"".join(output))
+
+
+def _limit_send_buffer(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
+
+class LeanHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol (httptools), handing a WebSocket upgrade to the lean protocol as
+    parsed (``LeanWebSocketProtocol.take_over``). A request the ``websockets`` parser would
+    refuse (not a GET, a body, a target that is not ASCII) goes uvicorn's way, which answers it
+    as before."""
+
+    def handle_websocket_upgrade(self) -> None:
+        request = self._websocket_request()
+        protocol_class = self.ws_protocol_class
+        if (
+            request is None
+            or protocol_class is None
+            or not issubclass(protocol_class, LeanWebSocketProtocol)
+        ):
+            super().handle_websocket_upgrade()
+            return
+        self.connections.discard(self)
+        protocol = protocol_class(
+            config=self.config, server_state=self.server_state, app_state=self.app_state
+        )
+        protocol.take_over(
+            self.transport,
+            server=self.server,
+            client=self.client,
+            scheme=self.scheme or "http",
+            request=request,
+        )
+        self.transport.set_protocol(protocol)
+
+    def _websocket_request(self) -> Request | None:
+        if self.scope["method"] != "GET":
+            return None
+        headers = self.scope["headers"]
+        if any(name in (b"content-length", b"transfer-encoding") for name, _ in headers):
+            return None
+        try:
+            target = self.url.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        # ISO-8859-1, as the `websockets` parser decodes header values
+        return Request(
+            target, Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in headers)
+        )
