@@ -4,7 +4,8 @@ order they came), a writer (the outgoing queue to the socket), and what the conn
 Calls are handled in order: a client's sends are committed in the order it made them. The
 writer is a task of its own, so a call that waits (a replay pacing itself) never stops the
 notifications, and a client that does not read never stops the node (its queue overflows and
-it is closed with 4008).
+it is closed with 4008). It starts with the first frame the socket could not take at once: most
+frames are written as they come (``Outgoing.put``), and an idle connection has no writer.
 """
 
 from __future__ import annotations
@@ -70,9 +71,11 @@ class Connection:
             settings.send_queue_frames,
             on_close=self._closing,
             write_now=write_now_of(websocket.scope),
+            on_queued=self._start_writer,
         )
         self.user_id = 0  # 0 until authenticated
         self.streams: dict[int, WatchingStream] = {}
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -113,21 +116,26 @@ class Connection:
 
     async def serve(self) -> None:
         await self.websocket.accept()
-        writer = asyncio.create_task(self._write(), name="chat writer")
         reader = asyncio.create_task(self._read(), name="chat reader")
-        # whichever ends first ends the connection (a callback each, lighter than asyncio.wait,
-        # whose sets and waiters an idle connection would keep)
-        writer.add_done_callback(self._ended)
+        # whichever of reader and writer ends first ends the connection (a callback each,
+        # lighter than asyncio.wait, whose sets and waiters an idle connection would keep)
         reader.add_done_callback(self._ended)
         try:
             await self._closed
         finally:
-            for task in (reader, writer):
+            tasks = [task for task in (reader, self._writer) if task is not None]
+            for task in tasks:
                 task.cancel()
-            for task in (reader, writer):
+            for task in tasks:
                 with contextlib.suppress(BaseException):
                     await task
             await self._end()
+
+    def _start_writer(self) -> None:
+        # none once the connection ends: what is queued then is never written
+        if self._writer is None and not self._closed.done():
+            self._writer = asyncio.create_task(self._write(), name="chat writer")
+            self._writer.add_done_callback(self._ended)
 
     async def _end(self) -> None:
         for stream in list(self.streams.values()):

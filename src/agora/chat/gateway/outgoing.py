@@ -44,9 +44,12 @@ class Outgoing:
         *,
         on_close: Callable[[], None] | None = None,
         write_now: WriteNow | None = None,
+        on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.capacity = capacity
         self._on_close = on_close  # the connection stops reading and closes the socket
+        # a frame waits in the queue: someone must write it (the connection starts its writer)
+        self._on_queued = on_queued
         self._write_now = write_now  # writes a frame at once if the socket takes it
         # the writer took a frame from the queue and has not written it yet: nothing may pass it
         self._in_hand = False
@@ -80,6 +83,8 @@ class Outgoing:
             if now and not self._in_hand and self._write_now is not None and self._write_now(frame):
                 return WRITTEN
             self._frames = deque()
+            if self._on_queued is not None:
+                self._on_queued()
         elif len(self._frames) >= self.capacity:
             self.close(SLOW_CONSUMER, "slow consumer: reconnect and resubscribe with since")
             return CLOSED
