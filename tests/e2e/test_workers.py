@@ -103,6 +103,18 @@ def _children(pid: int) -> list[int]:
     return children
 
 
+def _listening_sockets(server: LiveServer) -> int:
+    """How many sockets listen on the server's port: a worker reports itself started (its pool
+    size) a moment before it listens."""
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        return sum(
+            1
+            for row in list(table)[1:]
+            if int(row.split()[1].rpartition(":")[2], 16) == server.port
+            and row.split()[3] == "0A"  # LISTEN
+        )
+
+
 def _connections_by_worker(server: LiveServer) -> Counter[int]:
     """How many established connections to the server's port each worker process holds."""
     inodes = set()
@@ -129,6 +141,10 @@ def _connections_by_worker(server: LiveServer) -> Counter[int]:
 def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path: Path) -> None:
     opened = 32
     with _workers_up(tmp_path) as server:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while _listening_sockets(server) < WORKERS:
+            assert time.monotonic() < deadline, "the workers did not all listen"
+            time.sleep(POLL_INTERVAL)  # polling a condition, bounded by the deadline
         clients = [socket.create_connection((server.host, server.port)) for _ in range(opened)]
         try:
             deadline = time.monotonic() + READY_TIMEOUT
