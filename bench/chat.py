@@ -71,7 +71,7 @@ SMOKE = {
 # fast machine both pass every step, and the ceiling's share is only known where each one fails.
 # The same ramp for every server of a scenario; the caller's environment wins
 FULL_RAMPS = {
-    "A_RATES": "1,2,4,6,8,12,16,24,32,48,64,96,128,192,256,384",
+    "A_RATES": "1,2,4,6,8,12,16,24,32,48,64,96,128,160,192,256,384",
     "SELFTEST_RATES": "10,20,40,60,80,120,160,240,320,480",
 }
 
