@@ -103,27 +103,25 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def _listening_sockets(server: LiveServer) -> int:
-    """How many sockets listen on the server's port: a worker reports itself started (its pool
-    size) a moment before it listens."""
-    with open("/proc/net/tcp", encoding="ascii") as table:
-        return sum(
-            1
-            for row in list(table)[1:]
-            if int(row.split()[1].rpartition(":")[2], 16) == server.port
-            and row.split()[3] == "0A"  # LISTEN
-        )
+# a socket's state in /proc/net/tcp
+LISTEN, ESTABLISHED = "0A", "01"
 
 
-def _connections_by_worker(server: LiveServer) -> Counter[int]:
-    """How many established connections to the server's port each worker process holds."""
+def _sockets_on_port(server: LiveServer, state: str) -> set[str]:
+    """The sockets on the server's port in ``state``, named as a process's fd links name them."""
     inodes = set()
     with open("/proc/net/tcp", encoding="ascii") as table:
         for row in list(table)[1:]:
             fields = row.split()
             local_port = int(fields[1].rpartition(":")[2], 16)
-            if local_port == server.port and fields[3] == "01":  # ESTABLISHED
+            if local_port == server.port and fields[3] == state:
                 inodes.add(f"socket:[{fields[9]}]")
+    return inodes
+
+
+def _connections_by_worker(server: LiveServer) -> Counter[int]:
+    """How many established connections to the server's port each worker process holds."""
+    inodes = _sockets_on_port(server, ESTABLISHED)
     held: Counter[int] = Counter()
     for worker in _children(server.process.pid):
         for fd in os.listdir(f"/proc/{worker}/fd"):
@@ -142,7 +140,8 @@ def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path: Path) 
     opened = 32
     with _workers_up(tmp_path) as server:
         deadline = time.monotonic() + READY_TIMEOUT
-        while _listening_sockets(server) < WORKERS:
+        # a worker reports itself started (its pool size) a moment before it listens
+        while len(_sockets_on_port(server, LISTEN)) < WORKERS:
             assert time.monotonic() < deadline, "the workers did not all listen"
             time.sleep(POLL_INTERVAL)  # polling a condition, bounded by the deadline
         clients = [socket.create_connection((server.host, server.port)) for _ in range(opened)]
