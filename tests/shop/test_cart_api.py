@@ -92,6 +92,33 @@ async def test_quantities_are_checked_against_stock(ann: Shopper, db: Database) 
     assert (await ann.cart())["lines"][0]["quantity"] == 3
 
 
+async def _carts(db: Database) -> dict[int, Any]:
+    """Every cart's id and when it last changed (what the purge of forgotten carts goes by)."""
+    async with db.sessions() as session:
+        rows = await session.execute(select(Cart.id, Cart.updated_at))
+        return {row.id: row.updated_at for row in rows}
+
+
+async def test_a_refused_add_leaves_the_carts_as_they_were(
+    ann: Shopper, visitor: Shopper, db: Database
+) -> None:
+    """No cart is made for a user by an add refused for the stock, and a refused add to a cart
+    (signed in, or by token) leaves it as it was: its last change is still the last add."""
+    await add_product(db, "tee", [("TEE-M", 1999, 3)])
+
+    problem(await ann.call("POST", "/cart/lines", json={"sku": "TEE-M", "quantity": 4}), 409)
+    assert await _carts(db) == {}
+
+    await ann.add("TEE-M", 2)
+    await visitor.add("TEE-M", 2)
+    before = await _carts(db)
+    for shopper in (ann, visitor):
+        refused = await shopper.call("POST", "/cart/lines", json={"sku": "TEE-M", "quantity": 2})
+        assert "only 3 left" in problem(refused, 409)["detail"]
+    assert await _carts(db) == before
+    assert (await ann.cart())["lines"][0]["quantity"] == 2
+
+
 async def test_the_cart_shows_todays_price(ann: Shopper, db: Database) -> None:
     await add_product(db, "tee", [("TEE-M", 1999, 3)])
     await ann.add("TEE-M")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from agora.platform import driver_statements
 from agora.platform.db import utcnow
 from agora.platform.errors import Conflict, Invalid, NotFound
 from agora.platform.uow import UnitOfWork
@@ -166,7 +167,8 @@ async def _add_alone(uow: UnitOfWork, owner: CartOwner, *, sku: str, wanted: int
     (``statements.add_alone_for_user``: no BEGIN and COMMIT, one round trip where the
     transaction takes five); no rows when it did not add: a refusal, a write to the cart
     committed since the statement began, or not its case (SQLite; a new anonymous cart or a
-    merge, which the transaction does). The transaction then adds, or explains the refusal."""
+    merge, which the transaction does). The transaction then adds, or explains the refusal.
+    The statement goes to the driver itself (``platform/driver_statements.py``)."""
     if (owner.user_id is None) == (owner.token is None):
         return ()
     connection = uow.autocommit_connection()
@@ -186,7 +188,8 @@ async def _add_alone(uow: UnitOfWork, owner: CartOwner, *, sku: str, wanted: int
         statement = statements.add_alone_for_token()
         values["hash"] = hash_token(owner.token)
     async with connection:
-        return (await connection.execute(statement, values)).all()
+        found = await driver_statements.rows(connection, statement, values, alone=True)
+    return [Line.of(row) for row in found]
 
 
 async def remove_line(uow: UnitOfWork, owner: CartOwner, *, sku: str) -> CartOut:

@@ -225,18 +225,30 @@ def remove_line() -> Delete:
 # which waits for the lock, sees that write and explains a refusal. With the cart unchanged
 # since the snapshot, the snapshot's lines are the cart's, so the checks (published, another
 # currency held, at most LINE_QUANTITY_MAX and what is in stock) and the answer read them; the
-# line's own quantity is the locked row's (two adds of one SKU at once both count). Answers
-# the cart's lines after the write as ``lines_of_cart`` does, or no row.
+# line's own quantity is the locked row's (two adds of one SKU at once both count). The cart is
+# touched only when the add passes those checks on the snapshot's lines (``fits``): a refused add
+# leaves the cart's ``updated_at`` as it was and makes no empty cart (a check that a concurrent
+# change makes stale only sends the add to the transaction). Answers the cart's lines after the
+# write as ``lines_of_cart`` does, or no row.
 _ADD_ALONE = """
 WITH seen AS (
     SELECT id, xmin AS version FROM shop_carts WHERE {owner}
-), cart AS (
-    {touch}
-    RETURNING id
 ), variant AS (
     SELECT v.id, v.currency, LEAST(v.stock_on_hand - v.stock_reserved, :most) AS room
     FROM shop_variants AS v JOIN shop_products AS p ON p.id = v.product_id
     WHERE v.sku = :sku AND p.published
+), fits AS (
+    SELECT FROM variant
+    WHERE :wanted + COALESCE((
+        SELECT quantity FROM shop_cart_lines
+        WHERE cart_id = (SELECT id FROM seen) AND variant_id = variant.id
+    ), 0) <= variant.room AND NOT EXISTS (
+        SELECT FROM shop_cart_lines AS held JOIN shop_variants AS v ON v.id = held.variant_id
+        WHERE held.cart_id = (SELECT id FROM seen) AND v.currency <> variant.currency
+    )
+), cart AS (
+    {touch}
+    RETURNING id
 ), line AS (
     INSERT INTO shop_cart_lines (cart_id, variant_id, quantity, added_at)
     SELECT cart.id, variant.id, :wanted, :now FROM cart, variant
@@ -263,12 +275,13 @@ ORDER BY held.variant_id
 """
 
 _TOUCH_USER_CART = """INSERT INTO shop_carts (user_id, created_at, updated_at)
-    VALUES (:owner, :now, :now)
+    SELECT :owner, :now, :now WHERE EXISTS (SELECT FROM fits)
     ON CONFLICT (user_id) DO UPDATE SET updated_at = excluded.updated_at
     WHERE shop_carts.xmin = (SELECT version FROM seen)"""
 
 _TOUCH_ANONYMOUS_CART = """UPDATE shop_carts SET updated_at = :now
-    WHERE id = (SELECT id FROM seen) AND xmin = (SELECT version FROM seen)"""
+    WHERE id = (SELECT id FROM seen) AND xmin = (SELECT version FROM seen)
+    AND EXISTS (SELECT FROM fits)"""
 
 
 def _add_alone(owner: str, touch: str) -> TextClause:

@@ -8,23 +8,39 @@ always the rows as committed or as this transaction's own statements left them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agora.shop.cart import statements
 from agora.shop.cart.schemas import CartLineOut, CartOut
 from agora.shop.money import Money
 
-# one line with its variant and product (``statements.LINE_COLUMNS``): quantity, variant_id, sku,
-# title, price_minor, currency, available, name, published
-Line = Row[*tuple[Any, ...]]
+
+class Line(NamedTuple):
+    """One line with its variant and product (``statements.LINE_COLUMNS``, in this order)."""
+
+    quantity: int
+    variant_id: int
+    sku: str
+    title: str
+    price_minor: int
+    currency: str
+    available: int
+    name: str
+    published: bool
+
+    @classmethod
+    def of(cls, row: Sequence[Any], start: int = 0) -> Line:
+        """The line in ``row``'s columns from ``start`` on (a SQLAlchemy row or a driver's
+        record: both index alike)."""
+        return cls(*row[start : start + len(cls._fields)])
 
 
 async def cart_lines(connection: AsyncConnection, cart_id: int) -> Sequence[Line]:
     """The cart's lines with their variants and products, in variant order."""
-    return (await connection.execute(statements.lines_of_cart(), {"cart": cart_id})).all()
+    found = await connection.execute(statements.lines_of_cart(), {"cart": cart_id})
+    return [Line.of(row) for row in found]
 
 
 async def cart_view(connection: AsyncConnection, cart_id: int, *, token: str | None) -> CartOut:

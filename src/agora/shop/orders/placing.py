@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from agora.platform import driver_statements
 from agora.platform.db import utcnow
 from agora.platform.errors import Conflict, Unauthorized
 from agora.platform.uow import UnitOfWork
@@ -79,14 +80,17 @@ async def _claim(
         return _Claim(earlier)
     values = {"owner": user_id, "claimed": key, "request_hash": fingerprint, "now": utcnow()}
     statement = statements.claim_key_and_lines_postgresql()
-    rows = (await connection.execute(statement, values)).all()
-    if not rows[0].claimed:
+    # the transaction's first statement: through SQLAlchemy, which begins it
+    rows = await driver_statements.rows(connection, statement, values)
+    # each row: whether it claimed, a line's columns, the cart's id
+    claimed, cart_id = rows[0][0], rows[0][-1]
+    if not claimed:
         return _Claim(
             await _earlier_order(connection, user_id=user_id, key=key, fingerprint=fingerprint)
         )
-    if rows[0].cart_id is None:
+    if cart_id is None:
         raise Conflict("is empty", field="cart")
-    return _Claim(None, (rows[0].cart_id, rows))
+    return _Claim(None, (cart_id, [Line.of(row, start=1) for row in rows]))
 
 
 async def _earlier_order(
@@ -110,16 +114,16 @@ async def _cart(uow: UnitOfWork, owner: CartOwner) -> tuple[int, Sequence[Line]]
     a signed-in user's in one statement; a shown anonymous cart is merged into it first."""
     connection = await uow.session.connection()
     if owner.user_id is not None and owner.token is None:
-        rows = (
-            await connection.execute(cart_statements.lines_of_user(), {"owner": owner.user_id})
-        ).all()
+        found = await connection.execute(cart_statements.lines_of_user(), {"owner": owner.user_id})
+        # each row: a line's columns, then the cart's id
+        rows = found.all()
         if rows:
-            return rows[0].cart_id, rows
+            return rows[0].cart_id, [Line.of(row) for row in rows]
     else:
         cart_id, _ = await find_cart(uow, owner, create=False)
-        rows = [] if cart_id is None else await cart_lines(connection, cart_id)
-        if cart_id is not None and rows:
-            return cart_id, rows
+        lines = [] if cart_id is None else await cart_lines(connection, cart_id)
+        if cart_id is not None and lines:
+            return cart_id, lines
     raise Conflict("is empty", field="cart")
 
 
@@ -325,8 +329,8 @@ async def _record_in_one_statement(
         "idempotency_key": key,
         "cart_id": cart_id,
     }
-    made = await connection.execute(statements.record_order_postgresql(), values)
-    order_id: int = made.scalar_one()
+    made = await driver_statements.rows(connection, statements.record_order_postgresql(), values)
+    order_id: int = made[0][0]
     return order_id
 
 

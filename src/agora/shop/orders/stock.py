@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import update
 
+from agora.platform import driver_statements
 from agora.platform.errors import Conflict
 from agora.platform.uow import UnitOfWork
 from agora.shop.catalog.events import StockChanged
@@ -51,10 +52,10 @@ async def reserve(
             "variant_ids": [variant_id for variant_id, _ in ordered],
             "quantities": [quantity for _, quantity in ordered],
         }
-        held = {
-            row.id: row
-            for row in await connection.execute(statements.reserve_all_postgresql(), every)
-        }
+        # on the driver: the transaction began with the checkout's first statement
+        found = await driver_statements.rows(connection, statements.reserve_all_postgresql(), every)
+        # each row: the variant's id, its product, price and currency
+        held = {row[0]: (row[1], row[2], row[3]) for row in found}
     else:
         held = {}
         for variant_id, quantity in ordered:
@@ -63,7 +64,7 @@ async def reserve(
             row = (await connection.execute(statements.reserve(), values)).first()
             if row is None:
                 break
-            held[variant_id] = row
+            held[variant_id] = (row.product_id, row.price_minor, row.currency)
     # the first that fell short, in lock order: what the client is told
     for variant_id, quantity in ordered:
         if variant_id not in held:
@@ -71,8 +72,8 @@ async def reserve(
                 f"{skus.get(variant_id, variant_id)} has fewer than {quantity} left in stock",
                 field="stock",
             )
-    _stock_changed(uow, {row.product_id for row in held.values()})
-    return {variant_id: Money(row.price_minor, row.currency) for variant_id, row in held.items()}
+    _stock_changed(uow, {product_id for product_id, _, _ in held.values()})
+    return {variant_id: Money(price, currency) for variant_id, (_, price, currency) in held.items()}
 
 
 async def release(uow: UnitOfWork, needs: Iterable[Need]) -> None:
