@@ -42,25 +42,28 @@ def _values(job_id: str) -> dict[str, object]:
     return {"id": job_id, "topic": "test.driver", "payload": {"n": 1}, "at": at}
 
 
+async def _two_jobs(container: Container, ids: tuple[str, str], *, commit: bool) -> list[str]:
+    """Two jobs written on the driver in one session's transaction (the first of them its first
+    statement: SQLAlchemy begins it lazily), then committed or rolled back; the ids back."""
+    async with container.platform.db.sessions() as session:
+        connection = await session.connection()
+        written = [
+            row[0]
+            for job_id in ids
+            for row in await driver_statements.rows(connection, _new_job(), _values(job_id))
+        ]
+        await (session.commit() if commit else session.rollback())
+    return written
+
+
 @pytest.mark.usefixtures("app")
 async def test_a_statement_in_a_transaction_is_rolled_back_with_it_even_as_its_first(
     container: Container,
 ) -> None:
-    db = container.platform.db
-    async with db.sessions() as session:
-        connection = await session.connection()
-        # the transaction's first statement (SQLAlchemy begins it lazily), then a second
-        first = await driver_statements.rows(connection, _new_job(), _values("a" * 32))
-        second = await driver_statements.rows(connection, _new_job(), _values("b" * 32))
-        assert [row[0] for row in (*first, *second)] == ["a" * 32, "b" * 32]
-        await session.rollback()
+    assert await _two_jobs(container, ("a" * 32, "b" * 32), commit=False) == ["a" * 32, "b" * 32]
     assert await _jobs(container) == []
 
-    async with db.sessions() as session:
-        connection = await session.connection()
-        await driver_statements.rows(connection, _new_job(), _values("c" * 32))
-        await driver_statements.rows(connection, _new_job(), _values("d" * 32))
-        await session.commit()
+    await _two_jobs(container, ("c" * 32, "d" * 32), commit=True)
     # the JSON parameter went through the column's processor
     assert sorted(await _jobs(container)) == [("c" * 32, {"n": 1}), ("d" * 32, {"n": 1})]
 

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Dialect, Select, TextClause
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agora.platform.driver_writes import as_sqlalchemy_error
+from agora.platform.driver_writes import raise_as_sqlalchemy
 
 Record = Sequence[Any]
 # what may go to the driver: a statement built once (a Core SELECT or a ``text()``)
@@ -92,11 +92,5 @@ async def rows(
     try:
         found: list[Record] = await driver.fetch(compiled.sql, *args)
     except Exception as exc:
-        closed = bool(driver.is_closed())
-        error = as_sqlalchemy_error(
-            connection.dialect, raw.dbapi_connection, exc, compiled.sql, invalidated=closed
-        )
-        if closed:
-            await connection.invalidate()  # the pool opens a new one next time
-        raise error from exc
+        await raise_as_sqlalchemy(connection, exc, compiled.sql)
     return found

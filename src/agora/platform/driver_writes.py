@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -96,3 +96,17 @@ def as_sqlalchemy_error(
     except Exception:  # noqa: S110 (not the database's: raised as it is)
         pass
     return exc
+
+
+async def raise_as_sqlalchemy(connection: AsyncConnection, exc: Exception, sql: str) -> NoReturn:
+    """Raises ``exc``, a driver's error from ``sql`` run on ``connection``'s driver, as
+    ``as_sqlalchemy_error`` maps it; a connection found closed is invalidated first, so the pool
+    opens a new one next time."""
+    raw = await connection.get_raw_connection()
+    closed = bool(raw.driver_connection is None or raw.driver_connection.is_closed())
+    error = as_sqlalchemy_error(
+        connection.dialect, raw.dbapi_connection, exc, sql, invalidated=closed
+    )
+    if closed:
+        await connection.invalidate()
+    raise error from exc

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora.platform.db import Base, UTCDateTime, utcnow
-from agora.platform.driver_writes import as_sqlalchemy_error
+from agora.platform.driver_writes import raise_as_sqlalchemy
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -186,13 +186,7 @@ class _DriverInsert:
             else:
                 await driver.executemany(self.sql, args)  # atomic: every row or none
         except Exception as exc:
-            closed = bool(driver.is_closed())
-            error = as_sqlalchemy_error(
-                connection.dialect, raw.dbapi_connection, exc, self.sql, invalidated=closed
-            )
-            if closed:
-                await connection.invalidate()  # the pool opens a new one next time
-            raise error from exc
+            await raise_as_sqlalchemy(connection, exc, self.sql)
 
 
 @functools.cache
