@@ -10,10 +10,18 @@ import asyncio
 import json
 
 from fastapi import FastAPI, WebSocket
+from uvicorn.config import Config
+from uvicorn.server import ServerState
 from websockets.asyncio.client import connect
+from websockets.frames import Frame, Opcode
 
 from agora.cli import HTTP_IMPLEMENTATION
-from agora.platform.websocket_protocol import Flag, Inbox
+from agora.platform.websocket_protocol import (
+    Flag,
+    Inbox,
+    LeanWebSocketProtocol,
+    write_answer_of,
+)
 from tests.support.serving import serving
 
 
@@ -137,3 +145,81 @@ async def test_every_handshake_is_answered_as_uvicorn_answers_it() -> None:
             answers[http] = [await _status_of(base_url, request) for request in requests.values()]
     assert answers["httptools"] == [101, 101, 400, 405]
     assert answers[HTTP_IMPLEMENTATION] == answers["httptools"]
+
+
+# --- answers to calls sent together go out together (``write_answer``) ---------------------
+
+
+def _answering_app() -> FastAPI:
+    """Answers each text with the text in capitals, as the chat answers calls."""
+    app = FastAPI()
+
+    @app.websocket("/echo")
+    async def answer(websocket: WebSocket) -> None:
+        await websocket.accept()
+        write_answer = write_answer_of(websocket.scope)
+        assert write_answer is not None
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            assert write_answer(message["text"].upper())
+
+    return app
+
+
+def _text_frames(data: bytes) -> list[str]:
+    texts = []
+    while data:
+        length, start = data[1] & 0x7F, 2
+        assert length < 126  # short answers only
+        texts.append(data[start : start + length].decode())
+        data = data[start + length :]
+    return texts
+
+
+async def _answers_of_a_client(base_url: str, *, together: bool) -> list[list[str]]:
+    """What each read gets: the client sends two calls in one packet, then a third after."""
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(_handshake())
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        frames = [Frame(Opcode.TEXT, text.encode()).serialize(mask=True) for text in "ab"]
+        writer.write(b"".join(frames) if together else frames[0])
+        reads = [_text_frames(await asyncio.wait_for(reader.read(65536), 5))]
+        if not together:
+            writer.write(frames[1])
+            reads.append(_text_frames(await asyncio.wait_for(reader.read(65536), 5)))
+        writer.write(Frame(Opcode.TEXT, b"c").serialize(mask=True))
+        reads.append(_text_frames(await asyncio.wait_for(reader.read(65536), 5)))
+        return reads
+    finally:
+        writer.close()
+
+
+async def test_the_answers_to_calls_sent_together_come_in_one_write() -> None:
+    async with serving(_answering_app()) as base_url:
+        # the first answer waited for the second: both arrive in the client's first read
+        assert await _answers_of_a_client(base_url, together=True) == [["A", "B"], ["C"]]
+        # a client that waits for each answer gets each at once
+        assert await _answers_of_a_client(base_url, together=False) == [["A"], ["B"], ["C"]]
+
+
+def test_a_connection_keeps_one_keepalive_timer_however_much_it_hears() -> None:
+    """uvicorn schedules a ping for every message received, without cancelling the one
+    pending."""
+    loop = asyncio.new_event_loop()
+    try:
+        config = Config(app=_echo_app(), ws_ping_interval=20.0)
+        protocol = LeanWebSocketProtocol(config, ServerState(), {}, _loop=loop)
+        protocol.start_keepalive()
+        timer = protocol.ping_timer
+        assert timer is not None
+        for _ in range(3):  # three messages
+            protocol.schedule_ping()
+        assert protocol.ping_timer is timer
+        assert not timer.cancelled()
+        protocol.stop_keepalive()
+    finally:
+        loop.close()

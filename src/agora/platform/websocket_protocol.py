@@ -45,8 +45,8 @@ from websockets.protocol import Protocol, State
 # a key of a ``websocket.send`` message (servers ignore keys they do not know): true when the
 # sender has more frames ready to send right after this one
 MORE_FRAMES = "agora.more_frames"
-# an ASGI scope extension of the protocol: {"text": write_now, "texts": write_all_now}; see
-# ``write_now_of``
+# an ASGI scope extension of the protocol: {"text": write_now, "texts": write_all_now,
+# "answer": write_answer}; see ``write_now_of``
 WRITE_NOW = "agora.write_now"
 
 WriteNow = Callable[[str], bool]
@@ -71,12 +71,23 @@ def write_all_now_of(scope: Mapping[str, Any]) -> WriteAllNow | None:
     return offered["texts"] if offered else None
 
 
+def write_answer_of(scope: Mapping[str, Any]) -> WriteNow | None:
+    """The server's ``write_answer`` for this WebSocket, or None when the server offers none."""
+    offered = scope.get("extensions", {}).get(WRITE_NOW)
+    return offered["answer"] if offered else None
+
+
+def _uncompressed_frame(text: str) -> bytes:
+    """A server's text frame (final, unmasked, uncompressed: RFC 7692 lets an endpoint send any
+    message uncompressed) holding ``text``."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
 @functools.lru_cache(maxsize=16)
 def text_frame(text: str) -> bytes:
-    """A server's text frame (final, unmasked, uncompressed: RFC 7692 lets an endpoint send any
-    message uncompressed) holding ``text``. Cached: a fan-out frames a message once, not once a
+    """``_uncompressed_frame``, cached: a fan-out frames a message once, not once a
     recipient."""
-    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+    return _uncompressed_frame(text)
 
 
 class Inbox:
@@ -151,10 +162,25 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self._flow = Flag()  # uvicorn's ``writable``, typed as ours
         self.writable = self._flow  # type: ignore[assignment]
         self._flush_pending = False
+        # an answer framed, waiting for the next one (``write_answer``)
+        self._held: bytes | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         _limit_send_buffer(transport)
+
+    def shutdown(self) -> None:
+        if self._held is not None:
+            self._write_held()  # before the server's close
+        super().shutdown()
+
+    def schedule_ping(self) -> None:
+        """One keepalive timer a connection. uvicorn schedules a ping at the handshake and again
+        for every message received, without cancelling the one pending: a client that says
+        two things on connecting kept three timers (and got three pings an interval), each a
+        timer handle made on the connection's path."""
+        if self.ping_timer is None:
+            super().schedule_ping()
 
     def take_over(
         self,
@@ -186,6 +212,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             self.scope["extensions"][WRITE_NOW] = {
                 "text": self.write_now,
                 "texts": self.write_all_now,
+                "answer": self.write_answer,
             }
 
     def write_now(self, text: str) -> bool:
@@ -203,14 +230,37 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         call (a replay's page); not cached, as each is sent once."""
         if not self._make_way():
             return False
-        self.transport.write(
-            b"".join(Frame(Opcode.TEXT, text.encode()).serialize(mask=False) for text in texts)
-        )
+        self.transport.write(b"".join(_uncompressed_frame(text) for text in texts))
         return True
 
-    def _make_way(self) -> bool:
+    def write_answer(self, text: str) -> bool:
+        """``write_now`` for the answer to a client's call. A client that sent its next calls
+        without waiting for this answer (``auth`` and ``subscribe`` in one packet, as clients
+        connect) has them in the inbox still: then the answer is framed and held, and goes out
+        with the next answer, or with anything else written before it, or once the
+        application waits for the client with nothing left to read: one write for two
+        answers. One at most is held: a client that keeps sending without reading still fills
+        the socket, and the transport's flow control stops its answers as before."""
+        if not self._make_way(holding=True):
+            return False
+        frame = _uncompressed_frame(text)
+        if self._held is not None:
+            frame, self._held = self._held + frame, None
+        elif not self.queue.empty():
+            self._held = frame
+            return True
+        self.transport.write(frame)
+        return True
+
+    async def receive(self) -> Any:
+        if self._held is not None and self.queue.empty():
+            self._write_held()  # every call the client sent is answered
+        return await super().receive()
+
+    def _make_way(self, *, holding: bool = False) -> bool:
         """Whether a frame written now goes out in order (the socket open and below its
-        high-water mark); if so, what was framed before it is flushed first."""
+        high-water mark); if so, what was framed before it is flushed first (a held answer
+        too, unless the caller writes it ``holding``)."""
         if (
             not self.handshake_complete
             or self.close_sent
@@ -222,12 +272,21 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         if self._flush_pending:
             self._flush()
+        elif self._held is not None and not holding:
+            self._write_held()
         return True
+
+    def _write_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self.transport.is_closing():
+            self.transport.write(held)
 
     async def send(self, message: Any) -> None:
         await self.writable.wait()
         if self.disconnected:
             raise ClientDisconnected()
+        if self._held is not None:
+            self._write_held()  # before this message, a close included
         if (
             message["type"] == "websocket.send"
             and self.handshake_complete
@@ -263,6 +322,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def _flush(self) -> None:
         self._flush_pending = False
+        self._write_held()  # held before anything the `websockets` protocol framed since
         output = self.conn.data_to_send()
         if output and not self.transport.is_closing():
             self.transport.write(b"".join(output))

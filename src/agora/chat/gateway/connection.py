@@ -28,7 +28,12 @@ from agora.chat.gateway.outgoing import WRITTEN, Outgoing, QueueClosed
 from agora.platform import jsonrpc
 from agora.platform.errors import DomainError, Unauthorized
 from agora.platform.http_errors import validation_errors
-from agora.platform.websocket_protocol import MORE_FRAMES, write_all_now_of, write_now_of
+from agora.platform.websocket_protocol import (
+    MORE_FRAMES,
+    write_all_now_of,
+    write_answer_of,
+    write_now_of,
+)
 from agora.settings import ChatGatewaySettings
 
 log = structlog.get_logger("agora.chat.gateway")
@@ -72,6 +77,7 @@ class Connection:
             on_close=self._closing,
             write_now=write_now_of(websocket.scope),
             on_queued=self._start_writer,
+            write_answer=write_answer_of(websocket.scope),
         )
         self.user_id = 0  # 0 until authenticated
         self.streams: dict[int, WatchingStream] = {}
@@ -111,7 +117,7 @@ class Connection:
         self._closing()
 
     def _answer(self, frame: str) -> None:
-        if self.deliver(frame):
+        if self.outgoing.put_answer(frame) == WRITTEN:
             self.hub.metrics.frames_out.inc()
 
     async def serve(self) -> None:

@@ -45,12 +45,15 @@ class Outgoing:
         on_close: Callable[[], None] | None = None,
         write_now: WriteNow | None = None,
         on_queued: Callable[[], None] | None = None,
+        write_answer: WriteNow | None = None,
     ) -> None:
         self.capacity = capacity
         self._on_close = on_close  # the connection stops reading and closes the socket
         # a frame waits in the queue: someone must write it (the connection starts its writer)
         self._on_queued = on_queued
         self._write_now = write_now  # writes a frame at once if the socket takes it
+        # the same for an answer, which may wait for the answers to the calls after it
+        self._write_answer = write_answer or write_now
         # the writer took a frame from the queue and has not written it yet: nothing may pass it
         self._in_hand = False
         self._frames: deque[str] | None = None  # None while nothing waits
@@ -70,17 +73,24 @@ class Outgoing:
         frame."""
         return self._put(frame, now=now, wake=True)
 
+    def put_answer(self, frame: str) -> int:
+        """``put`` for the answer to one of the client's calls: written with the answers to
+        the calls the client sent after it without waiting, when the server can do that
+        (``write_answer``)."""
+        return self._put(frame, now=True, wake=True, write=self._write_answer)
+
     def put_before_answer(self, frame: str) -> int:
         """Queues ``frame`` and wakes the writer on the loop's next turn, not at once: an answer
         put meanwhile (the call that made this frame resumes on that turn) queues behind it, and
         the writer sends both in one write. ``QUEUED``, or ``CLOSED``."""
         return self._put(frame, now=False, wake=False)
 
-    def _put(self, frame: str, *, now: bool, wake: bool) -> int:
+    def _put(self, frame: str, *, now: bool, wake: bool, write: WriteNow | None = None) -> int:
         if self.closed is not None:
             return CLOSED
         if self._frames is None:
-            if now and not self._in_hand and self._write_now is not None and self._write_now(frame):
+            write = write or self._write_now
+            if now and not self._in_hand and write is not None and write(frame):
                 return WRITTEN
             self._frames = deque()
             if self._on_queued is not None:
