@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import QueryParams
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agora.chat.gateway import close_codes, rpc
@@ -43,6 +44,8 @@ log = structlog.get_logger("agora.chat.gateway")
 CLOSE_TIMEOUT_SECONDS = 5.0
 
 Handler = Callable[["Connection", Any], Awaitable[object]]
+
+_NO_QUERY = QueryParams()
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +210,18 @@ class Connection:
     async def _authenticate_on_connect(self) -> bool:
         """A ticket in the URL, or a token (``Authorization`` header, or ``?token=`` for tools
         that cannot set one); none is fine (then an ``auth`` call must come first)."""
-        query, headers = self.websocket.query_params, self.websocket.headers
-        header = headers.get("authorization", "")
+        # read from the scope: Starlette's `query_params` and `headers` would be parsed for
+        # every connection, most of which have neither, and kept on it for its life
+        scope = self.websocket.scope
+        query = QueryParams(scope["query_string"]) if scope["query_string"] else _NO_QUERY
+        header = next(
+            (
+                value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name == b"authorization"
+            ),
+            "",
+        )
         scheme, _, header_token = header.partition(" ")
         try:
             if ticket := query.get("ticket"):
