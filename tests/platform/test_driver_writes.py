@@ -89,3 +89,34 @@ async def test_a_transaction_cancelled_mid_statement_holds_no_lock_after(
         async with transactions.begin(_LOCK) as driver:
             await driver.execute(_ROOM, room)
     assert await _rooms(container) == [1, 4, 5, 6]
+
+
+async def test_one_call_in_autocommit_commits_as_a_whole_or_not_at_all(
+    container: Container, transactions: DriverTransactions
+) -> None:
+    two = (
+        "INSERT INTO chat_rooms (id, kind, topic, last_seq, created_at)"
+        " SELECT i, 'public', '', 0, now() FROM unnest($1::int[]) AS i RETURNING id"
+    )
+    assert [row[0] for row in await transactions.call(two, [1, 2])] == [1, 2]
+    with pytest.raises(IntegrityError):  # 3 is new, 2 is not: neither is written
+        await transactions.call(two, [3, 2])
+    assert await _rooms(container) == [1, 2]
+    await transactions.call(two, [3])  # the connection serves again
+    assert await _rooms(container) == [1, 2, 3]
+
+
+async def test_a_call_cancelled_mid_statement_holds_no_lock_after(
+    container: Container, transactions: DriverTransactions
+) -> None:
+    await transactions.call(_ROOM, 1)
+    slow = (
+        "WITH locked AS (SELECT id FROM chat_rooms WHERE id = 1 FOR UPDATE)"
+        " SELECT pg_sleep(5) FROM locked"
+    )
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(transactions.call(slow), 0.3)
+    await _lock_at_once(container)
+    for room in (4, 5, 6):  # every pooled connection still serves
+        await transactions.call(_ROOM, room)
+    assert await _rooms(container) == [1, 4, 5, 6]
