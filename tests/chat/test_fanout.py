@@ -7,6 +7,7 @@ pub/sub connection, exactly as separate processes would be.
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -66,11 +67,8 @@ async def nodes(request: pytest.FixtureRequest) -> AsyncIterator[NodeFactory]:
 
         def redis_node() -> Fanout:
             assert TEST_REDIS_URL is not None
-            publisher = Redis.from_url(TEST_REDIS_URL)
-            stack.push_async_callback(publisher.aclose)
             node = RedisFanout(
                 TEST_REDIS_URL,
-                publisher=publisher,
                 breaker=RedisBreaker(),
                 namespace=namespace,
                 registry=CollectorRegistry(),
@@ -190,13 +188,8 @@ async def test_redis_subscribes_each_node_only_to_its_own_clients_rooms() -> Non
     assert TEST_REDIS_URL is not None
     namespace = f"agora-test-{uuid.uuid4().hex}"
     observer = Redis.from_url(TEST_REDIS_URL)
-    publisher = Redis.from_url(TEST_REDIS_URL)
-    node_one = RedisFanout(
-        TEST_REDIS_URL, publisher=publisher, breaker=RedisBreaker(), namespace=namespace
-    )
-    node_two = RedisFanout(
-        TEST_REDIS_URL, publisher=publisher, breaker=RedisBreaker(), namespace=namespace
-    )
+    node_one = RedisFanout(TEST_REDIS_URL, breaker=RedisBreaker(), namespace=namespace)
+    node_two = RedisFanout(TEST_REDIS_URL, breaker=RedisBreaker(), namespace=namespace)
     channel_a, channel_b = f"{namespace}:fanout:room:a", f"{namespace}:fanout:room:b"
     try:
         subscription = await node_one.subscribe("room:a", Inbox())
@@ -211,7 +204,6 @@ async def test_redis_subscribes_each_node_only_to_its_own_clients_rooms() -> Non
     finally:
         await node_one.close()
         await node_two.close()
-        await publisher.aclose()
         await observer.aclose()
 
 
@@ -237,10 +229,8 @@ async def test_what_a_node_delivered_itself_reaches_the_other_nodes_only(
 async def test_redis_fanout_measures_the_lag_of_what_it_receives() -> None:
     assert TEST_REDIS_URL is not None
     registry = CollectorRegistry()
-    publisher = Redis.from_url(TEST_REDIS_URL)
     node = RedisFanout(
         TEST_REDIS_URL,
-        publisher=publisher,
         breaker=RedisBreaker(),
         namespace=f"agora-test-{uuid.uuid4().hex}",
         registry=registry,
@@ -254,7 +244,6 @@ async def test_redis_fanout_measures_the_lag_of_what_it_receives() -> None:
         assert registry.get_sample_value("agora_fanout_published_total") == 1
     finally:
         await node.close()
-        await publisher.aclose()
 
 
 @needs_redis
@@ -263,10 +252,8 @@ async def test_redis_fanout_listens_again_after_its_connection_is_cut() -> None:
     reader reconnects, subscribes again to every channel, and messages flow on."""
     assert TEST_REDIS_URL is not None
     admin = Redis.from_url(TEST_REDIS_URL)
-    publisher = Redis.from_url(TEST_REDIS_URL)
     node = RedisFanout(
         TEST_REDIS_URL,
-        publisher=publisher,
         breaker=RedisBreaker(),
         namespace=f"agora-test-{uuid.uuid4().hex}",
     )
@@ -291,5 +278,62 @@ async def test_redis_fanout_listens_again_after_its_connection_is_cut() -> None:
         assert again != ours  # a new connection
     finally:
         await node.close()
-        await publisher.aclose()
         await admin.aclose()
+
+
+@needs_redis
+async def test_redis_fanout_publishes_again_after_its_publishing_connection_is_cut() -> None:
+    """The publishing connection is its own (``RedisPublisher``): Redis drops it, the next
+    publish connects again, and messages flow on (what was in flight may be lost: at most once)."""
+    assert TEST_REDIS_URL is not None
+    admin = Redis.from_url(TEST_REDIS_URL)
+    registry = CollectorRegistry()
+    node = RedisFanout(
+        TEST_REDIS_URL,
+        breaker=RedisBreaker(retry_seconds=0),
+        namespace=f"agora-test-{uuid.uuid4().hex}",
+        registry=registry,
+    )
+    try:
+        inbox = Inbox()
+        await node.subscribe("room:1", inbox)
+        await node.publish_many([("room:1", b"a"), ("room:1", b"b")])
+        assert await inbox.wait_for(2) == [b"a", b"b"]
+        publishing = f"{node.client_name}-pub"
+        ours = [c["id"] for c in await admin.client_list() if c.get("name") == publishing]
+        assert len(ours) == 1
+        await admin.client_kill_filter(_id=ours[0])
+
+        async with asyncio.timeout(DEADLINE):
+            while inbox.got[-1] != b"after":
+                await node.publish("room:1", b"after")  # lost until it has connected again
+                await asyncio.sleep(0.05)  # polling a condition, bounded by the deadline
+        again = [c["id"] for c in await admin.client_list() if c.get("name") == publishing]
+        assert len(again) == 1
+        assert again != ours
+    finally:
+        await node.close()
+        await admin.aclose()
+
+
+async def test_an_unreachable_redis_loses_the_publishes_without_raising() -> None:
+    """At most once: a publish to a Redis nobody answers for is counted as lost, not raised to
+    the send that made it, and the breaker stops asking."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    registry = CollectorRegistry()
+    breaker = RedisBreaker(registry=registry)
+    node = RedisFanout(
+        f"redis://127.0.0.1:{port}/0",
+        breaker=breaker,
+        namespace=f"agora-test-{uuid.uuid4().hex}",
+        registry=registry,
+    )
+    try:
+        await node.publish_many([("room:1", b"a"), ("room:1", b"b")])
+        await node.publish("room:1", b"c")
+        assert registry.get_sample_value("agora_fanout_publish_failed_total") == 3
+        assert not breaker.up
+    finally:
+        await node.close()

@@ -43,6 +43,7 @@ from agora.platform.redis_breaker import (
     RedisUnavailable,
     stop_task,
 )
+from agora.platform.redis_publisher import RedisPublisher
 
 log = structlog.get_logger("agora.fanout")
 
@@ -232,8 +233,9 @@ class MemoryFanout(_Listening):
 
 
 class RedisFanout(_Listening):
-    """Redis pub/sub: publishes on the shared client (through the breaker, so an unreachable
-    Redis costs no request more than a lost message), listens on a connection of its own.
+    """Redis pub/sub: publishes on a connection of its own past redis-py (``RedisPublisher``:
+    a batch is one write; through the breaker, so an unreachable Redis costs no request more
+    than a lost message), listens on another.
 
     The listening connection has no read timeout (it is idle whenever nobody talks) and comes
     back on its own after Redis restarts: redis-py subscribes it again to every channel it had,
@@ -244,14 +246,13 @@ class RedisFanout(_Listening):
         self,
         url: str,
         *,
-        publisher: Redis,
         breaker: RedisBreaker,
         namespace: str,
         registry: CollectorRegistry | None = None,
         connect_timeout_seconds: float = 2.0,
+        publish_timeout_seconds: float = 2.0,
     ) -> None:
         super().__init__(FanoutMetrics(registry if registry is not None else CollectorRegistry()))
-        self._publisher = publisher
         self._breaker = breaker
         self._prefix = f"{namespace}:fanout:"
         # a channel of this node alone: keeps the connection subscribed (a pub/sub connection
@@ -268,6 +269,9 @@ class RedisFanout(_Listening):
             retry=Retry(ExponentialBackoff(cap=RECONNECT_MAX_SECONDS), retries=3),
             client_name=self.client_name,  # CLIENT LIST tells the nodes apart
         )
+        self._publisher = RedisPublisher(
+            url, timeout_seconds=publish_timeout_seconds, client_name=f"{self.client_name}-pub"
+        )
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._confirmations: dict[str, asyncio.Future[None]] = {}
@@ -277,15 +281,7 @@ class RedisFanout(_Listening):
         return self._origin if delivered_here else _NO_ORIGIN
 
     async def publish(self, channel: str, payload: bytes, *, delivered_here: bool = False) -> None:
-        data = _stamped(payload, self._tag(delivered_here))
-        try:
-            await self._breaker.call(
-                "fanout", lambda: self._publisher.publish(self._prefix + channel, data)
-            )
-        except RedisUnavailable:
-            self._metrics.lost.inc()
-            return
-        self._metrics.published.inc()
+        await self.publish_many([(channel, payload)], delivered_here=delivered_here)
 
     async def publish_many(
         self, messages: Sequence[tuple[str, bytes]], *, delivered_here: bool = False
@@ -293,15 +289,12 @@ class RedisFanout(_Listening):
         if not messages:
             return
         origin = self._tag(delivered_here)
-
-        async def send() -> None:
-            async with self._publisher.pipeline(transaction=False) as pipeline:
-                for channel, payload in messages:
-                    pipeline.publish(self._prefix + channel, _stamped(payload, origin))
-                await pipeline.execute()
-
+        commands = [
+            ((self._prefix + channel).encode(), _stamped(payload, origin))
+            for channel, payload in messages
+        ]
         try:
-            await self._breaker.call("fanout", send)
+            await self._breaker.call("fanout", lambda: self._publisher.publish_many(commands))
         except RedisUnavailable:
             self._metrics.lost.inc(len(messages))
             return
@@ -386,6 +379,7 @@ class RedisFanout(_Listening):
             with contextlib.suppress(*REDIS_FAILURES):
                 await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped upstream
         await self._listener_client.aclose()
+        await self._publisher.close()
         self._listeners.clear()
         self._joined.clear()
 
@@ -393,13 +387,17 @@ class RedisFanout(_Listening):
 def create_fanout(
     redis_url: str | None,
     *,
-    publisher: Redis | None,
     breaker: RedisBreaker | None,
     namespace: str,
     registry: CollectorRegistry,
+    timeout_seconds: float = 2.0,
 ) -> Fanout:
-    if redis_url is None or publisher is None or breaker is None:
+    if redis_url is None or breaker is None:
         return MemoryFanout(registry=registry)
     return RedisFanout(
-        redis_url, publisher=publisher, breaker=breaker, namespace=namespace, registry=registry
+        redis_url,
+        breaker=breaker,
+        namespace=namespace,
+        registry=registry,
+        publish_timeout_seconds=timeout_seconds,
     )

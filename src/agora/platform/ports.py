@@ -67,10 +67,10 @@ class Platform:
             metrics=metrics,
             fanout=create_fanout(
                 settings.redis_url,
-                publisher=redis,
                 breaker=breaker,
                 namespace=namespace,
                 registry=metrics.registry,
+                timeout_seconds=settings.redis_timeout_seconds,
             ),
             presence=create_presence(
                 redis,
