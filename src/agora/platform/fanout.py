@@ -27,23 +27,18 @@ import struct
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 
 from agora.platform.errors import Unavailable
 from agora.platform.redis_breaker import (
     REDIS_FAILURES,
     RedisBreaker,
     RedisUnavailable,
-    stop_task,
 )
-from agora.platform.redis_publisher import RedisPublisher
+from agora.platform.redis_wire import RedisEndpoint, RedisPublisher, RedisSubscriber
 
 log = structlog.get_logger("agora.fanout")
 
@@ -233,13 +228,14 @@ class MemoryFanout(_Listening):
 
 
 class RedisFanout(_Listening):
-    """Redis pub/sub: publishes on a connection of its own past redis-py (``RedisPublisher``:
-    a batch is one write; through the breaker, so an unreachable Redis costs no request more
-    than a lost message), listens on another.
+    """Redis pub/sub, spoken directly (``redis_wire``): publishes on a connection of its own (a
+    batch is one write; through the breaker, so an unreachable Redis costs no request more than
+    a lost message), listens on another, whose messages are handed to the listeners as they
+    are parsed.
 
     The listening connection has no read timeout (it is idle whenever nobody talks) and comes
-    back on its own after Redis restarts: redis-py subscribes it again to every channel it had,
-    and this reader goes on. What was published meanwhile is lost, as pub/sub always may.
+    back on its own after Redis restarts, subscribed again to every channel the node listens
+    to. What was published meanwhile is lost, as pub/sub always may.
     """
 
     def __init__(
@@ -255,27 +251,27 @@ class RedisFanout(_Listening):
         super().__init__(FanoutMetrics(registry if registry is not None else CollectorRegistry()))
         self._breaker = breaker
         self._prefix = f"{namespace}:fanout:"
-        # a channel of this node alone: keeps the connection subscribed (a pub/sub connection
-        # with no subscription cannot be read) and is where a message for this node would go
+        self._prefix_bytes = self._prefix.encode()
+        # a channel of this node alone: where a message for this node would go
         node = uuid.uuid4().hex
         # what this node's own copies start with (never zeros: a version 4 UUID has a 4 in them)
         self._origin = bytes.fromhex(node)[: len(_NO_ORIGIN)]
         self.node_channel = f"node:{node}"
-        self.client_name = f"{namespace}-fanout-{node}"
-        self._listener_client = Redis.from_url(
-            url,
-            socket_connect_timeout=connect_timeout_seconds,
-            socket_keepalive=True,
-            retry=Retry(ExponentialBackoff(cap=RECONNECT_MAX_SECONDS), retries=3),
-            client_name=self.client_name,  # CLIENT LIST tells the nodes apart
-        )
+        self.client_name = f"{namespace}-fanout-{node}"  # CLIENT LIST tells the nodes apart
+        endpoint = RedisEndpoint(url, connect_timeout_seconds=connect_timeout_seconds)
         self._publisher = RedisPublisher(
-            url, timeout_seconds=publish_timeout_seconds, client_name=f"{self.client_name}-pub"
+            endpoint, timeout_seconds=publish_timeout_seconds, client_name=f"{self.client_name}-pub"
         )
-        self._pubsub: PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._subscriber = RedisSubscriber(
+            endpoint,
+            client_name=self.client_name,
+            on_message=self._on_message,
+            on_subscribed=self._on_subscribed,
+            channels=self._subscribed_channels,
+            reconnect_seconds=RECONNECT_SECONDS,
+            reconnect_max_seconds=RECONNECT_MAX_SECONDS,
+        )
         self._confirmations: dict[str, asyncio.Future[None]] = {}
-        self._closing = False
 
     def _tag(self, delivered_here: bool) -> bytes:
         return self._origin if delivered_here else _NO_ORIGIN
@@ -300,24 +296,18 @@ class RedisFanout(_Listening):
             return
         self._metrics.published.inc(len(messages))
 
-    async def _start(self) -> PubSub:
-        if self._pubsub is None:
-            pubsub = self._listener_client.pubsub()
-            try:
-                await pubsub.subscribe(self._prefix + self.node_channel)
-            except REDIS_FAILURES as exc:
-                raise Unavailable("the fan-out is unreachable", retry_after=1) from exc
-            self._pubsub = pubsub
-            self._reader = asyncio.create_task(self._read(pubsub), name="fanout reader")
-        return self._pubsub
+    def _subscribed_channels(self) -> list[bytes]:
+        """What a new listening connection subscribes to: the node's channel (a connection
+        that subscribes to nothing would not be told apart from any other) and every joined
+        one."""
+        return [(self._prefix + c).encode() for c in (self.node_channel, *self._joined)]
 
     async def _join(self, channels: list[str]) -> None:
-        pubsub = await self._start()
         loop = asyncio.get_running_loop()
         confirmed = {channel: loop.create_future() for channel in channels}
         self._confirmations.update(confirmed)
         try:
-            await pubsub.subscribe(*(self._prefix + channel for channel in channels))
+            await self._subscriber.subscribe([(self._prefix + c).encode() for c in channels])
             # Redis answers in order: once it confirms, what is published later reaches us
             await asyncio.wait_for(
                 asyncio.shield(asyncio.gather(*confirmed.values())), SUBSCRIBE_TIMEOUT_SECONDS
@@ -331,54 +321,21 @@ class RedisFanout(_Listening):
                 future.cancel()  # a confirmation that never came: nobody waits for it now
 
     async def _leave(self, channels: list[str]) -> None:
-        if self._pubsub is not None:
-            with contextlib.suppress(*REDIS_FAILURES):
-                await self._pubsub.unsubscribe(*(self._prefix + channel for channel in channels))
+        with contextlib.suppress(*REDIS_FAILURES):
+            self._subscriber.unsubscribe([(self._prefix + c).encode() for c in channels])
 
-    async def _read(self, pubsub: PubSub) -> None:
-        pause = RECONNECT_SECONDS
-        # not `while True`: redis-py may swallow a cancellation (see `stop_task`)
-        while not self._closing:
-            try:
-                message = await pubsub.get_message(timeout=None)
-            except asyncio.CancelledError:
-                raise
-            except REDIS_FAILURES as exc:
-                if self._closing:
-                    return
-                log.warning("fan-out connection lost", error=repr(exc), retry_in_seconds=pause)
-                await asyncio.sleep(pause)  # then get_message reconnects and subscribes again
-                pause = min(pause * 2, RECONNECT_MAX_SECONDS)
-                continue
-            pause = RECONNECT_SECONDS
-            if message is not None:
-                self._handle(message)
-
-    def _handle(self, message: dict[str, Any]) -> None:
-        data = message.get("data")
-        if isinstance(data, bytes) and data.startswith(self._origin):
+    def _on_message(self, channel: bytes, data: bytes) -> None:
+        if data.startswith(self._origin):
             return  # this node's own, handed to its listeners when it was published
-        raw_channel = message.get("channel")
-        if not isinstance(raw_channel, bytes | str):
-            return
-        name = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
-        channel = name.removeprefix(self._prefix)
-        kind = message.get("type")
-        if kind == "message":
-            self._deliver(channel, data if isinstance(data, bytes) else str(data).encode())
-        elif kind == "subscribe":
-            confirmed = self._confirmations.get(channel)
-            if confirmed is not None and not confirmed.done():
-                confirmed.set_result(None)
+        self._deliver(channel[len(self._prefix_bytes) :].decode(), data)
+
+    def _on_subscribed(self, channel: bytes) -> None:
+        confirmed = self._confirmations.get(channel[len(self._prefix_bytes) :].decode())
+        if confirmed is not None and not confirmed.done():
+            confirmed.set_result(None)
 
     async def close(self) -> None:
-        self._closing = True
-        if self._reader is not None:
-            await stop_task(self._reader)
-        if self._pubsub is not None:
-            with contextlib.suppress(*REDIS_FAILURES):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped upstream
-        await self._listener_client.aclose()
+        await self._subscriber.close()
         await self._publisher.close()
         self._listeners.clear()
         self._joined.clear()
