@@ -28,8 +28,8 @@ import contextlib
 import socket
 import ssl
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 import hiredis
 import structlog
@@ -63,25 +63,80 @@ def _command(*args: bytes) -> bytes:
     return b"".join(head + [b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in args])
 
 
-class _Replies(asyncio.Protocol):
-    """The connection: counts the replies as they come, for the batches in the order sent."""
+class _Connection(asyncio.Protocol):
+    """A connection to Redis: its replies parsed by hiredis, kept alive by the kernel."""
 
     def __init__(self) -> None:
         self._reader = hiredis.Reader(replyError=ResponseError)
-        # each batch sent and not fully answered: [replies still due, its caller's future]
-        self._due: deque[list[Any]] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family != socket.AF_UNIX:
+            # idle whenever nobody talks: the kernel tells a dead peer
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+
+    def write(self, data: bytes) -> None:
+        if self.transport is None or self.lost:
+            raise RedisConnectionError("the connection to Redis is lost")
+        self.transport.write(data)
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()  # connection_lost follows
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+C = TypeVar("C", bound=_Connection)
+
+
+class _Kept(Generic[C]):
+    """One connection, opened by ``open`` when first needed and again once it is lost: however
+    many callers find none at once, one is opened."""
+
+    def __init__(self, open_one: Callable[[], Awaitable[C]]) -> None:
+        self._open = open_one
+        self.current: C | None = None
+        self._opening: asyncio.Lock | None = None
+
+    async def get(self) -> C:
+        if self.current is not None and not self.current.lost:
+            return self.current
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self.current is None or self.current.lost:
+                self.current = await self._open()
+        return self.current
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+        self.current = None
+
+
+class _Replies(_Connection):
+    """The publisher's connection: counts the replies as they come, for the batches in the
+    order sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # each batch sent and not fully answered: [replies still due, its caller's future]
+        self._due: deque[list[Any]] = deque()
 
     def send(self, commands: bytes, replies: int) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.write(commands)
         self._due.append([replies, done])
-        assert self.transport is not None
-        self.transport.write(commands)
         return done
 
     def data_received(self, data: bytes) -> None:
@@ -97,16 +152,12 @@ class _Replies(asyncio.Protocol):
                     batch[1].set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
+        super().connection_lost(exc)
         error = RedisConnectionError(f"the publishing connection was lost: {exc!r}")
         while self._due:
             _, done = self._due.popleft()
             if not done.done():
                 done.set_exception(error)
-
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()  # connection_lost fails what waits
 
 
 class RedisEndpoint:
@@ -153,8 +204,7 @@ class RedisPublisher:
         self._endpoint = endpoint
         self._hello = endpoint.hello(client_name)  # answered with the first batch
         self._timeout = timeout_seconds
-        self._connection: _Replies | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._connection = _Kept(self._connect)
 
     async def publish_many(self, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Each (channel, payload), in order, once Redis has taken them all; raises redis-py's
@@ -162,23 +212,13 @@ class RedisPublisher:
         connection: _Replies | None = None
         try:
             async with asyncio.timeout(self._timeout):
-                connection = await self._connected()
+                connection = await self._connection.get()
                 await connection.send(publish_commands(messages), len(messages))
         except TimeoutError:
             if connection is not None:
                 # what it answers from now on would be counted for the wrong batches
                 connection.abort()
             raise RedisTimeoutError("Redis did not take the publishes in time") from None
-
-    async def _connected(self) -> _Replies:
-        if self._connection is not None and not self._connection.lost:
-            return self._connection
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:  # one connection, however many callers find none
-            if self._connection is None or self._connection.lost:
-                self._connection = await self._connect()
-        return self._connection
 
     async def _connect(self) -> _Replies:
         connection = await self._endpoint.connect(_Replies)
@@ -190,9 +230,7 @@ class RedisPublisher:
         return connection
 
     async def close(self) -> None:
-        if self._connection is not None and self._connection.transport is not None:
-            self._connection.transport.close()
-        self._connection = None
+        self._connection.close()
 
 
 # called with a message's channel and data, as they arrive; must not block
@@ -201,20 +239,10 @@ OnMessage = Callable[[bytes, bytes], None]
 OnSubscribed = Callable[[bytes], None]
 
 
-class _PubSub(asyncio.Protocol):
+class _PubSub(_Connection):
     def __init__(self, subscriber: RedisSubscriber) -> None:
+        super().__init__()
         self._subscriber = subscriber
-        self._reader = hiredis.Reader(replyError=ResponseError)
-        self.transport: asyncio.Transport | None = None
-        self.lost = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family != socket.AF_UNIX:
-            # idle whenever nobody talks: the kernel tells a dead peer
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
@@ -234,13 +262,8 @@ class _PubSub(asyncio.Protocol):
                 log.exception("redis pub/sub message not handled")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
+        super().connection_lost(exc)
         self._subscriber.lost(self, exc)
-
-    def write(self, data: bytes) -> None:
-        if self.transport is None or self.lost:
-            raise RedisConnectionError("the pub/sub connection is lost")
-        self.transport.write(data)
 
 
 def _subscribe(command: bytes, channels: Iterable[bytes]) -> bytes:
@@ -269,44 +292,38 @@ class RedisSubscriber:
         self.on_subscribed = on_subscribed
         self._channels = channels
         self._pauses = (reconnect_seconds, reconnect_max_seconds)
-        self._connection: _PubSub | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._connection = _Kept(self._open)
         self._coming_back: asyncio.Task[None] | None = None
         self._closing = False
 
     async def subscribe(self, channels: Sequence[bytes]) -> None:
         """Asks for ``channels`` (confirmed later, to ``on_subscribed``); raises redis-py's
         ``ConnectionError`` or ``TimeoutError`` when Redis cannot be reached."""
-        connection = await self._connected()
+        connection = await self._connection.get()
         connection.write(_subscribe(b"SUBSCRIBE", channels))
 
     def unsubscribe(self, channels: Sequence[bytes]) -> None:
         """Leaves ``channels``; nothing to do while disconnected (the next connection subscribes
         only to what ``channels()`` names)."""
-        if self._connection is not None and not self._connection.lost:
-            self._connection.write(_subscribe(b"UNSUBSCRIBE", channels))
+        connection = self._connection.current
+        if connection is not None and not connection.lost:
+            connection.write(_subscribe(b"UNSUBSCRIBE", channels))
 
-    async def _connected(self) -> _PubSub:
-        if self._connection is not None and not self._connection.lost:
-            return self._connection
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:  # one connection, however many callers find none
-            if self._connection is None or self._connection.lost:
-                if self._closing:
-                    raise RedisConnectionError("the pub/sub connection is closed")
-                connection = await self._endpoint.connect(lambda: _PubSub(self))
-                channels = list(self._channels())
-                first = self._hello + ([_subscribe(b"SUBSCRIBE", channels)] if channels else [])
-                connection.write(b"".join(first))
-                self._connection = connection
-                if connection.lost:  # lost before it was ours: come back as for any other
-                    self.lost(connection, None)
-        return self._connection
+    async def _open(self) -> _PubSub:
+        if self._closing:
+            raise RedisConnectionError("the pub/sub connection is closed")
+        connection = await self._endpoint.connect(lambda: _PubSub(self))
+        channels = list(self._channels())
+        first = self._hello + ([_subscribe(b"SUBSCRIBE", channels)] if channels else [])
+        connection.write(b"".join(first))
+        return connection
 
     def lost(self, connection: _PubSub, exc: Exception | None) -> None:
-        if self._closing or connection is not self._connection:
-            return
+        current = self._connection.current
+        if self._closing or (
+            current is not None and current is not connection and not current.lost
+        ):
+            return  # closing, or an older connection than the one in use
         log.warning("redis pub/sub connection lost", error=repr(exc))
         if self._coming_back is None or self._coming_back.done():
             self._coming_back = asyncio.get_running_loop().create_task(self._come_back())
@@ -316,7 +333,7 @@ class RedisSubscriber:
         while not self._closing:
             await asyncio.sleep(pause)
             try:
-                await self._connected()
+                await self._connection.get()
             except REDIS_CONNECT_FAILURES as exc:
                 log.warning(
                     "redis pub/sub still unreachable", error=repr(exc), retry_in_seconds=pause
@@ -331,5 +348,4 @@ class RedisSubscriber:
             self._coming_back.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._coming_back
-        if self._connection is not None and self._connection.transport is not None:
-            self._connection.transport.close()
+        self._connection.close()
