@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 
 import pytest
+import uvloop
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
@@ -337,3 +338,28 @@ async def test_an_unreachable_redis_loses_the_publishes_without_raising() -> Non
         assert not breaker.up
     finally:
         await node.close()
+
+
+@needs_redis
+def test_redis_fanout_runs_on_the_servers_event_loop() -> None:
+    """The server runs on uvloop, whose transports are not asyncio's classes: both of the
+    fan-out's connections work there too (two nodes, a message each way)."""
+    assert TEST_REDIS_URL is not None
+    url = TEST_REDIS_URL
+
+    async def both_ways() -> list[list[bytes]]:
+        namespace = f"agora-test-{uuid.uuid4().hex}"
+        one = RedisFanout(url, breaker=RedisBreaker(), namespace=namespace)
+        two = RedisFanout(url, breaker=RedisBreaker(), namespace=namespace)
+        try:
+            at_one, at_two = Inbox(), Inbox()
+            await one.subscribe("room:1", at_one)
+            await two.subscribe("room:1", at_two)
+            await one.publish_many([("room:1", b"a"), ("room:1", b"b")], delivered_here=True)
+            await two.publish("room:1", b"c", delivered_here=True)
+            return [await at_one.wait_for(1), await at_two.wait_for(2)]
+        finally:
+            await one.close()
+            await two.close()
+
+    assert uvloop.run(both_ways()) == [[b"c"], [b"a", b"b"]]
