@@ -57,42 +57,30 @@ class DriverTransactions:
                 invalidated = await _abandon(connection, driver, cancelled=cancelled)
                 if not isinstance(exc, Exception):
                     raise
-                _raise_as_sqlalchemy_error(connection, raw, exc, sql, invalidated=invalidated)
-                raise
+                error = as_sqlalchemy_error(
+                    connection.dialect, raw.dbapi_connection, exc, sql, invalidated=invalidated
+                )
+                if error is exc:
+                    raise
+                raise error from exc
 
     async def call(self, sql: str, *args: Any) -> list[Any]:
         """``sql``'s rows, run with ``args`` as one statement in autocommit (it commits or
         leaves nothing, as a whole)."""
         async with self._engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
+            driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None  # a checked-out connection has its driver's
             try:
                 rows: list[Any] = await driver.fetch(sql, *args)
-            except BaseException as exc:
+            except Exception as exc:
+                await raise_as_sqlalchemy(connection, exc, sql)
+            except BaseException:
                 # cancelled mid-statement (the server may still be running it, holding its
-                # locks) or the connection lost: never handed out again
-                invalidated = not isinstance(exc, Exception) or driver.is_closed()
-                if invalidated:
-                    with contextlib.suppress(Exception):
-                        await connection.invalidate()
-                if not isinstance(exc, Exception):
-                    raise
-                _raise_as_sqlalchemy_error(connection, raw, exc, sql, invalidated=invalidated)
+                # locks): never handed out again
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
                 raise
             return rows
-
-
-def _raise_as_sqlalchemy_error(
-    connection: AsyncConnection, raw: Any, exc: Exception, sql: str, *, invalidated: bool
-) -> None:
-    """Raises SQLAlchemy's error for the driver's ``exc`` (``as_sqlalchemy_error``); returns
-    when that is ``exc`` itself, for the caller to raise as it is."""
-    error = as_sqlalchemy_error(
-        connection.dialect, raw.dbapi_connection, exc, sql, invalidated=invalidated
-    )
-    if error is not exc:
-        raise error from exc
 
 
 async def _abandon(connection: AsyncConnection, driver: Driver, *, cancelled: bool) -> bool:
