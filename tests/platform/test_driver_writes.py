@@ -1,6 +1,6 @@
-"""A transaction run by the driver (``platform/driver_writes.py``), on PostgreSQL: committed when
-its block ends; rolled back, with SQLAlchemy's error, when it raises; and neither a failure nor a
-cancellation mid-statement leaves a pooled connection inside the transaction, holding its locks."""
+"""A statement run by the driver in autocommit (``platform/driver_writes.py``), on PostgreSQL:
+committed as a whole or not at all, with SQLAlchemy's error when it fails; and a cancellation
+mid-statement leaves no pooled connection holding its locks."""
 
 from __future__ import annotations
 
@@ -39,56 +39,6 @@ async def _lock_at_once(container: Container) -> None:
     async with container.platform.db.engine.begin() as connection:
         await connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
         await connection.execute(text(_LOCK))
-
-
-async def test_what_the_block_wrote_is_committed_with_it(
-    container: Container, transactions: DriverTransactions
-) -> None:
-    async with transactions.begin("SELECT 1") as driver:
-        await driver.execute(_ROOM, 1)
-        await driver.execute(_ROOM, 2)
-    assert await _rooms(container) == [1, 2]
-
-
-async def test_a_failed_statement_rolls_everything_back_and_raises_sqlalchemys_error(
-    container: Container, transactions: DriverTransactions
-) -> None:
-    async with transactions.begin("SELECT 1") as driver:
-        await driver.execute(_ROOM, 1)
-
-    async def twice() -> None:
-        async with transactions.begin(_LOCK) as driver:
-            await driver.execute(_ROOM, 2)
-            await driver.execute(_ROOM, 1)  # the same id again
-
-    with pytest.raises(IntegrityError):  # what a session would raise: not a driver's error
-        await twice()
-    assert await _rooms(container) == [1]
-    await _lock_at_once(container)  # the failed transaction's lock went with it
-    async with transactions.begin(_LOCK) as driver:  # and its connection serves again
-        await driver.execute(_ROOM, 3)
-    assert await _rooms(container) == [1, 3]
-
-
-async def test_a_transaction_cancelled_mid_statement_holds_no_lock_after(
-    container: Container, transactions: DriverTransactions
-) -> None:
-    async with transactions.begin("SELECT 1") as driver:
-        await driver.execute(_ROOM, 1)
-
-    async def slow() -> None:
-        async with transactions.begin(_LOCK) as driver:
-            await driver.execute(_ROOM, 2)
-            await driver.execute("SELECT pg_sleep(5)")
-
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(slow(), 0.3)
-    await _lock_at_once(container)
-    assert await _rooms(container) == [1]
-    for room in (4, 5, 6):  # every pooled connection still serves
-        async with transactions.begin(_LOCK) as driver:
-            await driver.execute(_ROOM, room)
-    assert await _rooms(container) == [1, 4, 5, 6]
 
 
 async def test_one_call_in_autocommit_commits_as_a_whole_or_not_at_all(

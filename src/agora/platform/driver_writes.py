@@ -1,68 +1,34 @@
-"""A write transaction run by the database driver itself (asyncpg), on a connection of
-SQLAlchemy's pool: the hottest write's fast path past the session, as ``driver_reads.py`` is the
-hottest reads'. Either a transaction of several statements (``begin``), or one statement in
-autocommit (``call``: a database function that takes its locks and writes, say), which is one
-round trip where the transaction is three.
+"""A write run by the database driver itself (asyncpg), on a connection of SQLAlchemy's pool:
+the hottest write's fast path past the session, as ``driver_reads.py`` is the hottest reads'.
+One statement in autocommit (``call``: a database function that takes its locks and writes, as
+``chat_write_sends`` does), which is one round trip where a transaction is three (``BEGIN``,
+the statement, ``COMMIT``).
 
 Through an ORM session a statement costs 400-575 µs of the node's CPU here, most of it the
-session, the execution context and the result around asyncpg; a transaction of a few statements
-is then mostly SQLAlchemy. Here the transaction is the driver's own: ``BEGIN`` goes to the
-server with the transaction's first statement in one round trip (the simple query protocol, so
-that statement carries no parameters: it must be made of trusted text only, such as integers),
-the caller runs its statements on the driver, and ``COMMIT`` ends it.
+session, the execution context and the result around asyncpg.
 
 The pool, its limits and its checks stay SQLAlchemy's, and so do the errors: a driver's error is
-raised as the ``DBAPIError`` SQLAlchemy would raise, and a connection that may still be inside
-the transaction (the server dropped it, the task was cancelled mid-statement, the ``ROLLBACK``
-failed) is invalidated, so the pool never hands out a connection holding this transaction's
-locks, and an outage still reads as one (``db_outages.py``).
+raised as the ``DBAPIError`` SQLAlchemy would raise, and a connection that may still be running
+the statement (the task was cancelled mid-statement) is invalidated, so the pool never hands out
+a connection holding its locks, and an outage still reads as one (``db_outages.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
 from sqlalchemy import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-# the driver's connection (asyncpg's, untyped)
-Driver = Any
-
 
 class DriverTransactions:
-    """PostgreSQL only: transactions on the driver of ``engine``'s pooled connections."""
+    """PostgreSQL only: statements in autocommit on the driver of ``engine``'s pooled
+    connections."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-
-    @contextlib.asynccontextmanager
-    async def begin(self, first: str) -> AsyncIterator[Driver]:
-        """A transaction begun with ``first`` (no parameters: trusted text only), committed when
-        the block ends, rolled back if it raises; yields the driver's connection."""
-        async with self._engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None  # a checked-out connection has its driver's
-            sql = "BEGIN; " + first
-            try:
-                await driver.execute(sql)
-                yield driver
-                sql = "COMMIT"
-                await driver.execute(sql)
-            except BaseException as exc:
-                cancelled = not isinstance(exc, Exception)
-                invalidated = await _abandon(connection, driver, cancelled=cancelled)
-                if not isinstance(exc, Exception):
-                    raise
-                error = as_sqlalchemy_error(
-                    connection.dialect, raw.dbapi_connection, exc, sql, invalidated=invalidated
-                )
-                if error is exc:
-                    raise
-                raise error from exc
 
     async def call(self, sql: str, *args: Any) -> list[Any]:
         """``sql``'s rows, run with ``args`` as one statement in autocommit (it commits or
@@ -81,23 +47,6 @@ class DriverTransactions:
                     await connection.invalidate()
                 raise
             return rows
-
-
-async def _abandon(connection: AsyncConnection, driver: Driver, *, cancelled: bool) -> bool:
-    """Ends the transaction after a failure: ``ROLLBACK`` on a connection the server still
-    serves; else (or if that fails, or is cancelled) the connection is thrown away, and the
-    server rolls back. Whether it was thrown away."""
-    rolled_back = False
-    try:
-        if not cancelled and not driver.is_closed():
-            with contextlib.suppress(Exception):
-                await driver.execute("ROLLBACK")
-                rolled_back = True
-    finally:
-        if not rolled_back:
-            with contextlib.suppress(Exception):
-                await connection.invalidate()
-    return not rolled_back
 
 
 def as_sqlalchemy_error(
